@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# Switchyard: three stages so that the image holds production dependencies and compiled
+# JavaScript only. Build: docker build -t switchyard .   Run: docker run -p 8080:8080 switchyard
+# Mount your own models and routes with -v ./models:/app/models:ro -v ./routes.yaml:/app/routes.yaml:ro
+
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev
+
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:24-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json routes.yaml ./
+COPY models ./models
+RUN mkdir -p data && chown node:node data
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/v2/health/ready').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/cli.js", "serve"]

@@ -1,0 +1,131 @@
+/**
+ * npm run bench: the hot path against the bare node:http floor, in ONE run.
+ *
+ *   (a) floor    bare node:http returning a fixed JSON           bench/servers/floor.mjs
+ *   (b) native   POST /v1/models/credit-risk/versions/v1/predict  the gateway (dist/cli.js)
+ *   (c) v2       POST /v2/models/credit-risk/versions/v1/infer    the gateway
+ *
+ * Servers run in their own processes; autocannon runs here. Each scenario runs RUNS times
+ * in alternating order and the median is reported, because this machine is shared and noisy.
+ * Knobs: CONNECTIONS (50), DURATION seconds (10), RUNS (3), PIPELINING (1).
+ */
+import autocannon from 'autocannon'
+import { execSync, fork, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
+import { CREDIT_FEATURES, generateCreditRows } from '../src/sample-data/credit-default.js'
+
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50)
+const DURATION = Number(process.env.DURATION ?? 10) // seconds a measurement
+const RUNS = Number(process.env.RUNS ?? 3)
+const PIPELINING = Number(process.env.PIPELINING ?? 1)
+const root = new URL('..', import.meta.url).pathname
+
+interface Scenario { name: string; what: string; port: number; path: string; body: string }
+interface Measurement { reqPerSec: number; p50: number; p99: number; non2xx: number; errors: number }
+
+const row = generateCreditRows(1, 7)[0] as Record<string, number>
+const features = Object.fromEntries(CREDIT_FEATURES.map((f) => [f, row[f]]))
+const nativeBody = JSON.stringify({ instances: [features] })
+const v2Body = JSON.stringify({
+  inputs: [{ name: 'features', shape: [1, CREDIT_FEATURES.length], datatype: 'FP32', data: CREDIT_FEATURES.map((f) => row[f]) }],
+})
+
+async function main(): Promise<void> {
+  const floor = await startFloor()
+  const gateway = await startGateway()
+  const scenarios: Scenario[] = [
+    { name: 'floor', what: 'bare node:http, fixed JSON', port: floor.port, path: '/', body: nativeBody },
+    { name: 'native', what: 'POST /v1/models/credit-risk/versions/v1/predict', port: gateway.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
+    { name: 'v2', what: 'POST /v2/models/credit-risk/versions/v1/infer', port: gateway.port, path: '/v2/models/credit-risk/versions/v1/infer', body: v2Body },
+  ]
+  try {
+    for (const s of scenarios) await measure(s, 2) // warm-up, not reported
+    const runs = new Map<string, Measurement[]>(scenarios.map((s) => [s.name, []]))
+    for (let i = 0; i < RUNS; i++) {
+      const order = i % 2 === 0 ? scenarios : [...scenarios].reverse()
+      for (const s of order) runs.get(s.name)!.push(await measure(s, DURATION))
+    }
+    report(scenarios, runs)
+  } finally {
+    floor.child.kill()
+    gateway.child.kill()
+  }
+}
+
+async function measure(s: Scenario, duration: number): Promise<Measurement> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${s.port}${s.path}`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: s.body,
+    connections: CONNECTIONS,
+    pipelining: PIPELINING,
+    duration,
+  })
+  return { reqPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = Math.floor(s.length / 2)
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+function report(scenarios: Scenario[], runs: Map<string, Measurement[]>): void {
+  const floorRps = median(runs.get('floor')!.map((m) => m.reqPerSec))
+  const rows = scenarios.map((s) => {
+    const ms = runs.get(s.name)!
+    const rps = median(ms.map((m) => m.reqPerSec))
+    return {
+      scenario: s.name, what: s.what, reqPerSec: Math.round(rps), p50Ms: median(ms.map((m) => m.p50)), p99Ms: median(ms.map((m) => m.p99)),
+      ratioToFloor: Number((rps / floorRps).toFixed(2)), non2xx: ms.reduce((n, m) => n + m.non2xx + m.errors, 0),
+      runs: ms.map((m) => Math.round(m.reqPerSec)),
+    }
+  })
+  const sha = (() => { try { return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim() } catch { return 'unknown' } })()
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`
+  const knobs = `CONNECTIONS=${CONNECTIONS} DURATION=${DURATION}s RUNS=${RUNS} PIPELINING=${PIPELINING}`
+  const table = [
+    '| scenario | endpoint | req/s (median) | p50 ms | p99 ms | × floor | non-2xx | req/s of each run |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
+    ...rows.map((r) => `| ${r.scenario} | ${r.what} | ${r.reqPerSec} | ${r.p50Ms} | ${r.p99Ms} | ${r.ratioToFloor} | ${r.non2xx} | ${r.runs.join(', ')} |`),
+  ].join('\n')
+  const md = `# Hot path vs bare node:http\n\ncommit ${sha}; ${machine}; ${knobs}\n\n${table}\n`
+  process.stdout.write(`\n${md}\n`)
+  const dir = join(root, 'bench', 'results')
+  mkdirSync(dir, { recursive: true })
+  const stem = join(dir, `${new Date().toISOString().slice(0, 10)}_${sha}_hot-path`)
+  writeFileSync(`${stem}.md`, md)
+  writeFileSync(`${stem}.json`, JSON.stringify({ commit: sha, machine, knobs: { CONNECTIONS, DURATION, RUNS, PIPELINING }, rows }, null, 2) + '\n')
+  process.stdout.write(`wrote ${stem}.md and .json\n`)
+}
+
+function startFloor(): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(join(root, 'bench', 'servers', 'floor.mjs'), ['0'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  return new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve({ child, port: (m as { port: number }).port }))
+    child.once('exit', (code) => reject(new Error(`floor server exited with ${code}`)))
+  })
+}
+
+async function startGateway(): Promise<{ child: ChildProcess; port: number }> {
+  const port = 18_000 + Math.floor(Math.random() * 1_000)
+  const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'], {
+    cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/v2/health/ready`)
+      if (res.status === 200) return { child, port }
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  child.kill()
+  throw new Error('the gateway did not become ready within 60 s')
+}
+
+await main()

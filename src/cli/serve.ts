@@ -1,0 +1,70 @@
+/** switchyard serve: flags, then environment (SWITCHYARD_*), then DEFAULTS. */
+import { parseArgs } from 'node:util'
+import { DEFAULTS } from '../config/options.js'
+import type { GatewayOptions, LogLevel } from '../config/options.js'
+import { createGateway } from '../index.js'
+
+const HELP = `usage: switchyard serve [options]
+
+  --port N              port to listen on (SWITCHYARD_PORT, default ${DEFAULTS.port})
+  --host H              address to bind (SWITCHYARD_HOST, default ${DEFAULTS.host})
+  --models DIR          model repository (SWITCHYARD_MODELS, default ./${DEFAULTS.modelsDir})
+  --max-body-bytes N    largest request body (SWITCHYARD_MAX_BODY_BYTES, default ${DEFAULTS.maxBodyBytes})
+  --max-request-rows N  most rows a request (SWITCHYARD_MAX_REQUEST_ROWS, default ${DEFAULTS.maxRequestRows})
+  --no-coalesce         run every request on its own instead of sharing runs
+  --log-level L         debug, info, warn, error or silent (SWITCHYARD_LOG_LEVEL, default ${DEFAULTS.logLevel})`
+
+export async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      models: { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'max-request-rows': { type: 'string' },
+      'no-coalesce': { type: 'boolean' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  if (values.help) {
+    process.stdout.write(HELP + '\n')
+    return 0
+  }
+  const env = process.env
+  const options: Partial<GatewayOptions> = {
+    port: integer('--port', values.port ?? env.SWITCHYARD_PORT),
+    host: values.host ?? env.SWITCHYARD_HOST,
+    modelsDir: values.models ?? env.SWITCHYARD_MODELS,
+    maxBodyBytes: integer('--max-body-bytes', values['max-body-bytes'] ?? env.SWITCHYARD_MAX_BODY_BYTES),
+    maxRequestRows: integer('--max-request-rows', values['max-request-rows'] ?? env.SWITCHYARD_MAX_REQUEST_ROWS),
+    coalesce: values['no-coalesce'] ? false : undefined,
+    logLevel: (values['log-level'] ?? env.SWITCHYARD_LOG_LEVEL) as LogLevel | undefined,
+  }
+  const gateway = await createGateway(options)
+  const port = await gateway.listen()
+  gateway.log.info('listening', { url: `http://${gateway.options.host === '0.0.0.0' ? '127.0.0.1' : gateway.options.host}:${port}` })
+  await gateway.loaded
+  for (const model of gateway.pool.models()) {
+    for (const v of model.versions.values()) {
+      process.stdout.write(`${model.name}/${v.version}: ${v.state}${v.reason ? ` (${v.reason})` : ''}\n`)
+    }
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      gateway.log.info('stopping', { signal })
+      gateway.close().then(resolve, resolve)
+    }
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+  })
+  return 0
+}
+
+function integer(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer, got '${value}'`)
+  return n
+}

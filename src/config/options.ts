@@ -1,0 +1,36 @@
+/** Server options: one DEFAULTS constant, overridden by flags and environment (see cli.ts). */
+
+export interface GatewayOptions {
+  /** TCP port; 0 picks a free one (tests). */
+  port: number
+  host: string
+  /** The model repository: models/<model>/<version>/model.onnx. */
+  modelsDir: string
+  /** Largest request body accepted; larger bodies get 413 BODY_TOO_LARGE. */
+  maxBodyBytes: number
+  /** Most rows (instances, or the first dimension of a tensor) in one request. */
+  maxRequestRows: number
+  /** Most rows one coalesced session.run may hold. */
+  maxRunRows: number
+  /** Gather concurrent requests for one version into one session.run (ARCHITECTURE.md). */
+  coalesce: boolean
+  logLevel: LogLevel
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
+
+export const DEFAULTS: GatewayOptions = {
+  port: 8080,
+  host: '0.0.0.0',
+  modelsDir: 'models',
+  maxBodyBytes: 1_048_576, // 1 MiB
+  maxRequestRows: 1_000, // rows a request
+  maxRunRows: 1_024, // rows a coalesced run
+  coalesce: true,
+  logLevel: 'info',
+}
+
+export function resolveOptions(overrides: Partial<GatewayOptions>): GatewayOptions {
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined))
+  return { ...DEFAULTS, ...defined }
+}

@@ -1,0 +1,211 @@
+/**
+ * The one error catalogue. Every error the gateway answers with is defined here: a stable
+ * code, its HTTP status and a message that names the thing and the fix.
+ *
+ * Codes are never reused or renamed once released; a retired code stays listed in
+ * RETIRED_CODES. docs/errors.md has one row per code and a test keeps the two in step.
+ */
+
+export interface ErrorSpec {
+  readonly status: number
+  readonly message: (...args: never[]) => string
+}
+
+const list = (items: readonly string[]): string => (items.length ? items.join(', ') : '(none)')
+
+export const Errors = {
+  // --- request body -------------------------------------------------------------------
+  BODY_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: (got: string) => `Content-Type '${got}' is not supported; send the body as JSON with 'Content-Type: application/json'`,
+  },
+  BODY_TOO_LARGE: {
+    status: 413,
+    message: (limitBytes: number) => `request body is larger than the limit of ${limitBytes} bytes; send fewer rows per request or raise --max-body-bytes`,
+  },
+  BODY_MALFORMED_JSON: {
+    status: 400,
+    message: (detail: string) => `request body is not valid JSON (${detail}); NaN and Infinity are not JSON, send finite numbers`,
+  },
+  BODY_INVALID: {
+    status: 400,
+    message: (detail: string) => `request body is not of the expected shape: ${detail}`,
+  },
+  BATCH_TOO_LARGE: {
+    status: 400,
+    message: (rows: number, limit: number) => `request has ${rows} rows, more than the limit of ${limit}; split it into several requests`,
+  },
+  // --- native JSON features -----------------------------------------------------------
+  FEATURE_MISSING: {
+    status: 400,
+    message: (row: number, feature: string) => `instances[${row}] lacks feature '${feature}'; every row needs all features of the signature`,
+  },
+  FEATURE_UNKNOWN: {
+    status: 400,
+    message: (row: number, feature: string) => `instances[${row}] has feature '${feature}', which the version's signature does not take; remove it`,
+  },
+  FEATURE_MISTYPED: {
+    status: 400,
+    message: (row: number, feature: string, expected: string, got: string) =>
+      `instances[${row}].${feature} must be ${expected}, got ${got}`,
+  },
+  VERSION_HAS_NO_SIGNATURE: {
+    status: 400,
+    message: (model: string, version: string) =>
+      `model '${model}' version '${version}' has no named feature signature (no version.yaml); call POST /v2/models/${model}/versions/${version}/infer with tensors instead`,
+  },
+  // --- Open Inference Protocol tensors ------------------------------------------------
+  TENSOR_INPUT_UNKNOWN: {
+    status: 400,
+    message: (name: string, expected: readonly string[]) => `input '${name}' is not an input of this model; its inputs are: ${list(expected)}`,
+  },
+  TENSOR_INPUT_MISSING: {
+    status: 400,
+    message: (name: string) => `input '${name}' is required by the model but missing from 'inputs'`,
+  },
+  TENSOR_INPUT_DUPLICATE: {
+    status: 400,
+    message: (name: string) => `input '${name}' is given more than once; send each input once`,
+  },
+  TENSOR_DATATYPE_MISMATCH: {
+    status: 400,
+    message: (name: string, expected: string, got: string) => `input '${name}' must have datatype ${expected}, got ${got}`,
+  },
+  TENSOR_DATATYPE_UNSUPPORTED: {
+    status: 400,
+    message: (name: string, datatype: string) =>
+      `datatype ${datatype} of '${name}' is not supported; use one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP32, FP64, BYTES`,
+  },
+  TENSOR_SHAPE_MISMATCH: {
+    status: 400,
+    message: (name: string, expected: string, got: string) => `input '${name}' must have shape ${expected} (-1 is any size), got ${got}`,
+  },
+  TENSOR_DATA_SIZE_MISMATCH: {
+    status: 400,
+    message: (name: string, expected: number, got: number) =>
+      `input '${name}' has ${got} data elements but its shape holds ${expected}; data must list every element in row-major order`,
+  },
+  TENSOR_DATA_INVALID: {
+    status: 400,
+    message: (name: string, index: number, expected: string) => `input '${name}' element ${index} must be ${expected}`,
+  },
+  OUTPUT_UNKNOWN: {
+    status: 400,
+    message: (name: string, outputs: readonly string[]) => `output '${name}' is not an output of this model; its outputs are: ${list(outputs)}`,
+  },
+  PARAMETERS_INVALID: {
+    status: 400,
+    message: (where: string, detail: string) => `${where} is invalid: ${detail}; parameter values must be strings, numbers or booleans`,
+  },
+  // --- models and versions ------------------------------------------------------------
+  NAME_INVALID: {
+    status: 400,
+    message: (kind: string, name: string) =>
+      `${kind} name '${name}' is not valid; names match [A-Za-z0-9][A-Za-z0-9._-]* (no path separators, no leading dot)`,
+  },
+  MODEL_NOT_FOUND: {
+    status: 404,
+    message: (model: string, models: readonly string[]) => `model '${model}' is not served here; models: ${list(models)}`,
+  },
+  VERSION_NOT_FOUND: {
+    status: 404,
+    message: (model: string, version: string, versions: readonly string[]) =>
+      `model '${model}' has no version '${version}'; versions: ${list(versions)}`,
+  },
+  VERSION_NOT_READY: {
+    status: 503,
+    message: (model: string, version: string, state: string) => `model '${model}' version '${version}' is ${state}, not ready; retry shortly`,
+  },
+  VERSION_FAILED: {
+    status: 503,
+    message: (model: string, version: string, reason: string) =>
+      `model '${model}' version '${version}' failed to load (${reason}); fix the version folder and restart, or use another version`,
+  },
+  NO_READY_VERSION: {
+    status: 503,
+    message: (model: string) => `model '${model}' has no version ready to serve; check GET /v1/models/${model}`,
+  },
+  // --- HTTP ---------------------------------------------------------------------------
+  ROUTE_NOT_FOUND: {
+    status: 404,
+    message: (method: string, path: string) => `no endpoint ${method} ${path}; see the README for the endpoints`,
+  },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    message: (method: string, path: string, allowed: string) => `${method} is not allowed on ${path}; use ${allowed}`,
+  },
+  // --- the gateway itself -------------------------------------------------------------
+  INFERENCE_FAILED: {
+    status: 500,
+    message: (model: string, version: string) => `model '${model}' version '${version}' failed while running; the error is logged`,
+  },
+  INTERNAL: {
+    status: 500,
+    message: () => 'internal error; it is logged',
+  },
+} as const satisfies Record<string, ErrorSpec>
+
+export type ErrorCode = keyof typeof Errors
+
+/** Codes that were released once and must never be reused for another meaning. */
+export const RETIRED_CODES: readonly string[] = []
+
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  /** Extra fields put in the JSON error body next to `error` and `code`. */
+  readonly details: Readonly<Record<string, unknown>> | undefined
+
+  constructor(code: ErrorCode, status: number, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'SwitchyardError'
+    this.code = code
+    this.status = status
+    this.details = options?.details
+  }
+}
+
+type MessageArgs<C extends ErrorCode> = Parameters<(typeof Errors)[C]['message']>
+
+/**
+ * Make a catalogue error.
+ * @example throw gatewayError('MODEL_NOT_FOUND', 'fraud', ['credit-risk', 'iris'])
+ */
+export function gatewayError<C extends ErrorCode>(code: C, ...args: MessageArgs<C>): SwitchyardError {
+  const spec: ErrorSpec = Errors[code]
+  return new SwitchyardError(code, spec.status, (spec.message as (...a: unknown[]) => string)(...args))
+}
+
+/** The same, with extra fields for the body (e.g. the expected signature) and a cause. */
+export function gatewayErrorWith<C extends ErrorCode>(
+  code: C,
+  extra: { details?: Record<string, unknown>; cause?: unknown },
+  ...args: MessageArgs<C>
+): SwitchyardError {
+  const spec: ErrorSpec = Errors[code]
+  return new SwitchyardError(code, spec.status, (spec.message as (...a: unknown[]) => string)(...args), extra)
+}
+
+/** Branch on the code, not on instanceof: more than one copy of this module can be loaded. */
+export function isGatewayError(err: unknown): err is SwitchyardError {
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' &&
+    (err as { code: string }).code in Errors && typeof (err as { status?: unknown }).status === 'number'
+}
+
+export interface ErrorResponse {
+  readonly status: number
+  /** Open Inference Protocol error body, plus our stable `code` and any details. */
+  readonly body: { error: string; code: string } & Record<string, unknown>
+}
+
+/**
+ * The one mapping from an error to a response, used by the data plane and the control plane.
+ * Unknown errors become 500 INTERNAL and are not described to the client.
+ */
+export function toErrorResponse(err: unknown): ErrorResponse {
+  if (isGatewayError(err)) {
+    return { status: err.status, body: { error: err.message, code: err.code, ...err.details } }
+  }
+  const internal = gatewayError('INTERNAL')
+  return { status: internal.status, body: { error: internal.message, code: internal.code } }
+}

@@ -1,0 +1,46 @@
+/** The catalog's JSON views of models and versions (GET /v1/models, GET /v1/models/{model}). */
+import type { ServingModel, ServingVersion } from '../runtime/model-pool.js'
+import { describeSpec } from '../runtime/v2-infer.js'
+
+export function describeModelSummary(model: ServingModel) {
+  const versions = [...model.versions.values()]
+  return {
+    name: model.name,
+    task: model.metadata?.task ?? null,
+    description: model.metadata?.description ?? null,
+    owner: model.metadata?.owner ?? null,
+    versions: versions.map((v) => ({ version: v.version, state: v.state, label: v.metadata?.label ?? null })),
+  }
+}
+
+export function describeModel(model: ServingModel) {
+  return {
+    name: model.name,
+    task: model.metadata?.task ?? null,
+    description: model.metadata?.description ?? null,
+    owner: model.metadata?.owner ?? null,
+    data: model.metadata?.data ?? null,
+    versions: [...model.versions.values()].map(describeVersion),
+  }
+}
+
+export function describeVersion(v: ServingVersion) {
+  const base = `/models/${v.model}/versions/${v.version}`
+  return {
+    version: v.version,
+    state: v.state,
+    reason: v.reason,
+    label: v.metadata?.label ?? null,
+    description: v.metadata?.description ?? null,
+    created: v.metadata?.created ?? null,
+    sha256: v.session?.sha256 ?? v.metadata?.sha256 ?? null,
+    signature: v.signature?.expected ?? null,
+    training: v.metadata?.training ?? null,
+    inputs: v.inputs.map(describeSpec),
+    outputs: v.outputs.map(describeSpec),
+    endpoints: {
+      predict: v.metadata?.signature ? `/v1${base}/predict` : null,
+      infer: `/v2${base}/infer`,
+    },
+  }
+}

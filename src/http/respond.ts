@@ -1,0 +1,35 @@
+/** Writing JSON answers, shared by the data plane and the control plane. */
+import type { ServerResponse } from 'node:http'
+import { toErrorResponse } from '../errors.js'
+import type { Logger } from '../log.js'
+
+export function sendJsonText(res: ServerResponse, status: number, json: string, headers?: Record<string, string>): void {
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) })
+  res.end(json)
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+  sendJsonText(res, status, JSON.stringify(body), headers)
+}
+
+/** The one way an error becomes a response: 5xx are logged at error with the cause, 4xx at info. */
+export function sendError(res: ServerResponse, err: unknown, log: Logger, context: Record<string, unknown>): void {
+  const { status, body } = toErrorResponse(err)
+  if (status >= 500) log.error(body.error, { ...context, code: body.code, err: describeCause(err) })
+  else log.info(body.error, { ...context, code: body.code, status })
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const headers: Record<string, string> = {}
+  if (status === 413) headers.connection = 'close' // the rest of the body is not read
+  const allow = (body as { allow?: unknown }).allow
+  if (status === 405 && typeof allow === 'string') headers.allow = allow
+  sendJson(res, status, body, headers)
+}
+
+function describeCause(err: unknown): string {
+  const e = err as Error & { cause?: unknown }
+  const cause = e?.cause as Error | undefined
+  return [e?.stack ?? String(err), cause ? `cause: ${cause.stack ?? String(cause)}` : ''].filter(Boolean).join('\n')
+}

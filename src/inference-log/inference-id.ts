@@ -1,0 +1,47 @@
+/**
+ * Inference ids: the caller's own when given, else a UUIDv7 (RFC 9562), which sorts by
+ * time so that records and exports come out in the order they were made.
+ */
+import { randomFillSync } from 'node:crypto'
+
+const POOL_BYTES = 4096 // random bytes drawn at once; 8 are used per id
+const pool = Buffer.alloc(POOL_BYTES)
+let poolOffset = POOL_BYTES
+let lastMs = 0
+let sequence = 0 // 12-bit counter in rand_a, so ids made in one millisecond still sort in order
+
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+export function newInferenceId(nowMs: number = Date.now()): string {
+  if (nowMs > lastMs) {
+    lastMs = nowMs
+    sequence = 0
+  } else if (++sequence > 0xfff) {
+    lastMs++ // more than 4096 ids in one millisecond: borrow the next one, keeping order
+    sequence = 0
+  }
+  if (poolOffset + 8 > POOL_BYTES) {
+    randomFillSync(pool)
+    poolOffset = 0
+  }
+  const r = poolOffset
+  poolOffset += 8
+  const ms = lastMs
+  const hi = Math.floor(ms / 0x1_0000_0000)
+  const lo = ms >>> 0
+  return (
+    HEX[(hi >>> 8) & 0xff] + HEX[hi & 0xff] + HEX[lo >>> 24] + HEX[(lo >>> 16) & 0xff] + '-' +
+    HEX[(lo >>> 8) & 0xff] + HEX[lo & 0xff] + '-' +
+    HEX[0x70 | (sequence >>> 8)] + HEX[sequence & 0xff] + '-' +
+    HEX[0x80 | (pool[r] & 0x3f)] + HEX[pool[r + 1]] + '-' +
+    HEX[pool[r + 2]] + HEX[pool[r + 3]] + HEX[pool[r + 4]] + HEX[pool[r + 5]] + HEX[pool[r + 6]] + HEX[pool[r + 7]]
+  )
+}
+
+const MAX_ID_LENGTH = 128 // characters
+
+/** A caller's id is a non-empty string (or an integer) of printable ASCII, at most 128 characters. */
+export function isValidInferenceId(id: unknown): id is string | number {
+  if (typeof id === 'number') return Number.isSafeInteger(id)
+  return typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH && /^[\x21-\x7e]+$/.test(id)
+}

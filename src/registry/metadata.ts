@@ -1,0 +1,71 @@
+/**
+ * The files a person writes next to the models: models/<model>/model.yaml (the group) and
+ * models/<model>/<version>/version.yaml (one version). Both are optional.
+ */
+import { readFile } from 'node:fs/promises'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+
+const featureName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'feature names are identifiers')
+  .refine((n) => n !== 'id' && n !== '__proto__', 'id and __proto__ are reserved')
+
+export const FeatureSchema = z.strictObject({
+  name: featureName,
+  type: z.enum(['number', 'integer']),
+  description: z.string().optional(),
+})
+
+export const OutputFieldSchema = z.strictObject({
+  /** The field name in each prediction. */
+  name: featureName,
+  /** The ONNX output it is read from. */
+  output: z.string().min(1),
+  /** Class names by index: a scalar index becomes its name, a vector becomes an object keyed by name. */
+  classes: z.array(z.string()).min(1).optional(),
+})
+
+export const SignatureSchema = z.strictObject({
+  /** The ONNX input the features are packed into, in order, as an [N, F] tensor. */
+  input: z.string().min(1),
+  features: z.array(FeatureSchema).min(1),
+  outputs: z.array(OutputFieldSchema).min(1),
+})
+
+export const VersionMetadataSchema = z.strictObject({
+  label: z.string().optional(),
+  description: z.string().optional(),
+  created: z.union([z.string(), z.date().transform((d) => d.toISOString().slice(0, 10))]).optional(),
+  signature: SignatureSchema.optional(),
+  training: z.record(z.string(), z.unknown()).optional(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 is 64 lowercase hex digits').optional(),
+})
+
+export const ModelGroupMetadataSchema = z.strictObject({
+  task: z.enum(['binary-classification', 'multiclass-classification', 'regression', 'other']).optional(),
+  description: z.string().optional(),
+  owner: z.string().optional(),
+  data: z.string().optional(),
+})
+
+export type Feature = z.infer<typeof FeatureSchema>
+export type OutputField = z.infer<typeof OutputFieldSchema>
+export type Signature = z.infer<typeof SignatureSchema>
+export type VersionMetadata = z.infer<typeof VersionMetadataSchema>
+export type ModelGroupMetadata = z.infer<typeof ModelGroupMetadataSchema>
+
+/** Read and check a YAML file; a missing file is `null`, a bad one throws a readable Error. */
+export async function readYamlFile<T>(path: string, schema: z.ZodType<T>): Promise<T | null> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
+  }
+  const parsed = schema.safeParse(parseYaml(text) ?? {})
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`)
+    throw new Error(`${path}: ${problems.join('; ')}`)
+  }
+  return parsed.data
+}

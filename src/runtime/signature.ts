@@ -1,0 +1,157 @@
+/**
+ * A version's named feature signature (version.yaml): JSON records in, named predictions out.
+ *
+ *   {"instances":[{"limit_bal":20000,"age":24,...}]}  ->  features tensor [N, F], columns in signature order
+ *   outputs {label:[N], probability:[N]}              ->  [{"id":..,"label":1,"probability":0.83}]
+ */
+import { gatewayErrorWith } from '../errors.js'
+import type { SwitchyardError } from '../errors.js'
+import { isValidInferenceId, newInferenceId } from '../inference-log/inference-id.js'
+import type { Feature, OutputField, Signature } from '../registry/metadata.js'
+import { elementCount } from './tensors.js'
+import type { Feed, RunOutputs, TensorSpec } from './tensors.js'
+
+export interface CompiledSignature {
+  readonly input: string
+  readonly ortType: 'float32' | 'float64'
+  readonly features: readonly Feature[]
+  readonly outputs: readonly OutputField[]
+  /** What error bodies show as the expected signature. */
+  readonly expected: { readonly features: readonly { name: string; type: string }[]; readonly outputs: readonly string[] }
+}
+
+/** Check a signature against the session's real inputs and outputs; throws an Error naming the mismatch. */
+export function compileSignature(signature: Signature, inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): CompiledSignature {
+  const input = inputs.find((i) => i.name === signature.input)
+  if (input === undefined) throw new Error(`signature.input '${signature.input}' is not an input of model.onnx (inputs: ${inputs.map((i) => i.name).join(', ')})`)
+  if (inputs.length !== 1) throw new Error(`a named signature needs a model with exactly one input; this one has ${inputs.length}`)
+  if (input.ortType !== 'float32' && input.ortType !== 'float64') throw new Error(`signature input '${input.name}' is ${input.ortType}; named features need a float32 or float64 input`)
+  const width = input.shape[1]
+  if (input.shape.length !== 2 || (width !== -1 && width !== signature.features.length)) {
+    throw new Error(`signature input '${input.name}' has shape [${input.shape.join(', ')}]; ${signature.features.length} features need [N, ${signature.features.length}]`)
+  }
+  const seen = new Set<string>()
+  for (const f of signature.features) {
+    if (seen.has(f.name)) throw new Error(`feature '${f.name}' is listed twice in the signature`)
+    seen.add(f.name)
+  }
+  for (const o of signature.outputs) {
+    if (!outputs.some((t) => t.name === o.output)) throw new Error(`signature output '${o.name}' reads '${o.output}', which is not an output of model.onnx`)
+  }
+  return {
+    input: input.name,
+    ortType: input.ortType,
+    features: signature.features,
+    outputs: signature.outputs,
+    expected: {
+      features: signature.features.map((f) => ({ name: f.name, type: f.type })),
+      outputs: signature.outputs.map((o) => o.name),
+    },
+  }
+}
+
+export interface EncodedInstances {
+  readonly feed: Feed
+  readonly rows: number
+  readonly ids: readonly (string | number)[]
+}
+
+/**
+ * Turn `instances` into the version's input tensor, checking every row against the signature.
+ * A row may carry its own `id`; rows without one get a generated UUIDv7.
+ */
+export function encodeInstances(instances: unknown, sig: CompiledSignature, maxRows: number): EncodedInstances {
+  if (!Array.isArray(instances) || instances.length === 0) {
+    throw invalid(sig, "'instances' must be a non-empty array of records, e.g. {\"instances\":[{\"feature\":1.5}]}")
+  }
+  const rows = instances.length
+  if (rows > maxRows) throw gatewayErrorWith('BATCH_TOO_LARGE', {}, rows, maxRows)
+  const features = sig.features
+  const width = features.length
+  const data = sig.ortType === 'float32' ? new Float32Array(rows * width) : new Float64Array(rows * width)
+  const ids: (string | number)[] = new Array(rows)
+  for (let r = 0; r < rows; r++) {
+    const row: unknown = instances[r]
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) {
+      throw invalid(sig, `instances[${r}] must be an object of feature values, got ${describe(row)}`)
+    }
+    const record = row as Record<string, unknown>
+    let keys = width
+    const id = record.id
+    if (id !== undefined) {
+      if (!isValidInferenceId(id)) throw invalid(sig, `instances[${r}].id must be a string of 1 to 128 printable characters or an integer`)
+      ids[r] = id
+      keys++
+    } else {
+      ids[r] = newInferenceId()
+    }
+    const base = r * width
+    for (let c = 0; c < width; c++) {
+      const feature = features[c]
+      const value = record[feature.name]
+      if (typeof value !== 'number' || !Number.isFinite(value) || (feature.type === 'integer' && !Number.isInteger(value))) {
+        throw featureError(sig, r, feature, record)
+      }
+      data[base + c] = value
+    }
+    const ownKeys = Object.keys(record)
+    if (ownKeys.length !== keys) {
+      const known = new Set(features.map((f) => f.name))
+      const extra = ownKeys.find((k) => k !== 'id' && !known.has(k)) ?? ownKeys[0]
+      throw gatewayErrorWith('FEATURE_UNKNOWN', { details: { expected: sig.expected } }, r, extra)
+    }
+  }
+  return { feed: { name: sig.input, type: sig.ortType, data, dims: [rows, width] }, rows, ids }
+}
+
+/** Named predictions, one object a row, each with its inference id first. */
+export function decodePredictions(outputs: RunOutputs, sig: CompiledSignature, ids: readonly (string | number)[]): Record<string, unknown>[] {
+  const rows = ids.length
+  const predictions: Record<string, unknown>[] = new Array(rows)
+  for (let r = 0; r < rows; r++) predictions[r] = { id: ids[r] }
+  for (const field of sig.outputs) {
+    const tensor = outputs[field.output]
+    const rowSize = elementCount(tensor.dims.slice(1))
+    const data = tensor.data
+    const classes = field.classes
+    for (let r = 0; r < rows; r++) {
+      let value: unknown
+      if (rowSize === 1) {
+        const v = toJsonValue(data[r], tensor.type)
+        value = classes !== undefined && typeof v === 'number' && classes[v] !== undefined ? classes[v] : v
+      } else {
+        const slice: unknown[] = new Array(rowSize)
+        for (let k = 0; k < rowSize; k++) slice[k] = toJsonValue(data[r * rowSize + k], tensor.type)
+        value = classes !== undefined && classes.length === rowSize ? Object.fromEntries(classes.map((c, k) => [c, slice[k]])) : slice
+      }
+      predictions[r][field.name] = value
+    }
+  }
+  return predictions
+}
+
+function toJsonValue(v: unknown, type: string): unknown {
+  if (typeof v === 'bigint') return Number(v)
+  if (type === 'bool') return v === 1 || v === true
+  return v
+}
+
+function featureError(sig: CompiledSignature, row: number, feature: Feature, record: Record<string, unknown>): SwitchyardError {
+  const details = { details: { expected: sig.expected } }
+  if (!Object.hasOwn(record, feature.name)) return gatewayErrorWith('FEATURE_MISSING', details, row, feature.name)
+  const expected = feature.type === 'integer' ? 'an integer' : 'a finite number'
+  return gatewayErrorWith('FEATURE_MISTYPED', details, row, feature.name, expected, describe(record[feature.name]))
+}
+
+function invalid(sig: CompiledSignature, detail: string): SwitchyardError {
+  return gatewayErrorWith('BODY_INVALID', { details: { expected: sig.expected } }, detail)
+}
+
+/** A short description of a JSON value for error messages; never echoes a long string. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'string') return value.length > 32 ? 'a string' : `the string ${JSON.stringify(value)}`
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'a number too large for a float64'
+  return typeof value === 'object' ? 'an object' : typeof value
+}
