@@ -16,7 +16,7 @@ import type { Logger } from '../log.js'
 import { isValidName } from '../registry/names.js'
 import { assertReady } from '../runtime/model-pool.js'
 import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
-import { decodePredictions, encodeInstances } from '../runtime/signature.js'
+import { encodeInstances, encodePredictions } from '../runtime/signature.js'
 import { decodeInferRequest, describeSpec, encodeInferResponse } from '../runtime/v2-infer.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
 import { readJsonBody } from './body.js'
@@ -43,8 +43,7 @@ export function createDataPlane(pool: ModelPool, options: GatewayOptions, info: 
     }
     const { feed, rows, ids } = encodeInstances((body as { instances?: unknown }).instances, signature, maxRequestRows)
     const outputs = await runOn(version, [feed], rows)
-    const predictions = decodePredictions(outputs, signature, ids)
-    sendJson(res, 200, { model: version.model, version: version.version, predictions }, { 'x-model-version': version.version })
+    sendJsonText(res, 200, `${version.predictPrefix}${encodePredictions(outputs, signature, ids)}}`, version.version)
   }
 
   async function infer(req: IncomingMessage, res: ServerResponse, version: ServingVersion): Promise<void> {
@@ -52,7 +51,7 @@ export function createDataPlane(pool: ModelPool, options: GatewayOptions, info: 
     const decoded = decodeInferRequest(body, version.inputs, version.outputs, maxRequestRows)
     const outputs = await runOn(version, decoded.feeds, decoded.rows)
     const json = encodeInferResponse(version.model, version.version, decoded.id, outputs, version.outputs, decoded.outputs)
-    sendJsonText(res, 200, json, { 'x-model-version': version.version })
+    sendJsonText(res, 200, json, version.version)
   }
 
   async function runOn(version: ServingVersion, feeds: readonly Feed[], rows: number): Promise<RunOutputs> {

@@ -3,13 +3,21 @@ import type { ServerResponse } from 'node:http'
 import { toErrorResponse } from '../errors.js'
 import type { Logger } from '../log.js'
 
-export function sendJsonText(res: ServerResponse, status: number, json: string, headers?: Record<string, string>): void {
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) })
+const JSON_TYPE = 'application/json; charset=utf-8'
+
+/** Send JSON text; `modelVersion` sets X-Model-Version. A flat header array is Node's cheapest form. */
+export function sendJsonText(res: ServerResponse, status: number, json: string, modelVersion?: string): void {
+  const length = String(Buffer.byteLength(json))
+  res.writeHead(status, modelVersion === undefined
+    ? ['content-type', JSON_TYPE, 'content-length', length]
+    : ['content-type', JSON_TYPE, 'content-length', length, 'x-model-version', modelVersion])
   res.end(json)
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
-  sendJsonText(res, status, JSON.stringify(body), headers)
+  const json = JSON.stringify(body)
+  res.writeHead(status, { ...headers, 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(json) })
+  res.end(json)
 }
 
 /** The one way an error becomes a response: 5xx are logged at error with the cause, 4xx at info. */

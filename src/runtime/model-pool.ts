@@ -36,12 +36,15 @@ export class ServingVersion {
   runner: RunCoalescer | null = null
   /** The named feature signature, when version.yaml has one and it fits the model. */
   signature: CompiledSignature | null = null
+  /** The constant start of every native predict answer: `{"model":"…","version":"…","predictions":`. */
+  readonly predictPrefix: string
 
   constructor(scanned: ScannedVersion) {
     this.model = scanned.model
     this.version = scanned.version
     this.dir = scanned.dir
     this.metadata = scanned.metadata
+    this.predictPrefix = `{"model":${JSON.stringify(this.model)},"version":${JSON.stringify(this.version)},"predictions":`
   }
 
   get inputs(): readonly TensorSpec[] {

@@ -37,6 +37,8 @@ export class RunCoalescer {
   readonly #maxRunRows: number
   #queue: RunJob[] = []
   #isScheduled = false
+  /** Counters for tests and metrics: session.run calls, and the requests they served. */
+  readonly stats = { runs: 0, requests: 0 }
 
   constructor(session: InferenceSession, options: RunCoalescerOptions) {
     this.#session = session
@@ -46,7 +48,8 @@ export class RunCoalescer {
 
   /** Run the model on `feeds` (in the model's input order); `rows` is their shared first dimension, or -1 when they do not share one. */
   run(feeds: readonly Feed[], rows: number): Promise<RunOutputs> {
-    if (!this.#canCoalesce || rows <= 0) return runAlone(this.#session, feeds)
+    this.stats.requests++
+    if (!this.#canCoalesce || rows <= 0) return this.#runAlone(feeds)
     return new Promise<RunOutputs>((resolve, reject) => {
       this.#queue.push({ feeds, rows, resolve, reject })
       if (!this.#isScheduled) {
@@ -77,12 +80,12 @@ export class RunCoalescer {
   async #runGroup(group: readonly RunJob[]): Promise<void> {
     if (group.length === 1) {
       const job = group[0]
-      return runAlone(this.#session, job.feeds).then(job.resolve, job.reject)
+      return this.#runAlone(job.feeds).then(job.resolve, job.reject)
     }
     const totalRows = group.reduce((n, job) => n + job.rows, 0)
     let outputs: RunOutputs
     try {
-      outputs = await runAlone(this.#session, concatFeeds(group, totalRows))
+      outputs = await this.#runAlone(concatFeeds(group, totalRows))
     } catch {
       return this.#runEachAlone(group)
     }
@@ -95,7 +98,12 @@ export class RunCoalescer {
   }
 
   async #runEachAlone(group: readonly RunJob[]): Promise<void> {
-    for (const job of group) await runAlone(this.#session, job.feeds).then(job.resolve, job.reject)
+    for (const job of group) await this.#runAlone(job.feeds).then(job.resolve, job.reject)
+  }
+
+  #runAlone(feeds: readonly Feed[]): Promise<RunOutputs> {
+    this.stats.runs++
+    return runAlone(this.#session, feeds)
   }
 }
 

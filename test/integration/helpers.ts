@@ -1,0 +1,65 @@
+/** Shared by the integration tests: a real gateway on an ephemeral port, and spec validators. */
+import { Ajv } from 'ajv'
+import { readFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { createGateway } from '../../src/index.js'
+import type { Gateway, GatewayOptions } from '../../src/index.js'
+
+export const REPO_MODELS = new URL('../../models', import.meta.url).pathname
+
+export interface Running {
+  readonly gateway: Gateway
+  readonly url: string
+  close(): Promise<void>
+}
+
+/** Start the real gateway (real ONNX sessions) on port 0 and wait until every version has loaded. */
+export async function startGateway(options: Partial<GatewayOptions> = {}): Promise<Running> {
+  const gateway = await createGateway({ modelsDir: REPO_MODELS, port: 0, host: '127.0.0.1', logLevel: 'silent', ...options })
+  const port = await gateway.listen()
+  await gateway.loaded
+  return { gateway, url: `http://127.0.0.1:${port}`, close: () => gateway.close() }
+}
+
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+  return { status: res.status, body: await res.json(), headers: res.headers }
+}
+
+export async function get(url: string): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(url)
+  const text = await res.text()
+  return { status: res.status, body: text.length ? JSON.parse(text) : null, headers: res.headers }
+}
+
+const spec = JSON.parse(readFileSync(new URL('../fixtures/specs/oip-open_inference_rest.normalized.json', import.meta.url), 'utf8'))
+const ajv = new Ajv({ strict: false, allErrors: true })
+ajv.addSchema(spec, 'oip')
+
+/** Throws with Ajv's errors unless `body` is valid against the protocol's schema `name`. */
+export function assertOip(name: string, body: unknown): void {
+  const validate = ajv.getSchema(`oip#/components/schemas/${name}`)
+  if (validate === undefined) throw new Error(`no schema ${name}`)
+  if (!validate(body)) throw new Error(`not a valid ${name}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`)
+}
+
+/** A request with the path sent exactly as written (fetch would normalise '..' and '%2E%2E'). */
+export function rawRequest(base: string, method: string, path: string, body?: string, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<{ status: number; body: any; headers: Headers }> {
+  const { hostname, port } = new URL(base)
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, method, path, headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null, headers: new Headers(res.headers as Record<string, string>) })
+      })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
