@@ -18,6 +18,14 @@ export default defineConfig({
           hookTimeout: 30_000,
         },
       },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 60_000, // spawns the built CLI
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 })

@@ -125,6 +125,28 @@ export const Errors = {
     status: 503,
     message: (model: string) => `model '${model}' has no version ready to serve; check GET /v1/models/${model}`,
   },
+  LABEL_NOT_FOUND: {
+    status: 404,
+    message: (model: string, label: string, labels: readonly string[]) => `model '${model}' has no label '${label}' in routes.yaml; labels: ${list(labels)}`,
+  },
+  PINNED_VERSION_NOT_FOUND: {
+    status: 404,
+    message: (model: string, version: string, versions: readonly string[]) =>
+      `the request pins model '${model}' to version '${version}', which does not exist; versions: ${list(versions)}`,
+  },
+  MODEL_NOT_NAMED: {
+    status: 400,
+    message: (models: readonly string[]) => `POST /predict serves several models; name one in the body's "model" field (models: ${list(models)})`,
+  },
+  // --- routes.yaml --------------------------------------------------------------------
+  ROUTES_INVALID: {
+    status: 422,
+    message: (path: string, problems: number) => `${path} has ${problems} problem(s); still serving the last good config`,
+  },
+  REVISION_NOT_FOUND: {
+    status: 404,
+    message: (revision: number, kept: readonly number[]) => `no revision ${revision} in the history; kept revisions: ${list(kept.map(String))}`,
+  },
   // --- HTTP ---------------------------------------------------------------------------
   ROUTE_NOT_FOUND: {
     status: 404,

@@ -1,7 +1,8 @@
 /**
- * createGateway(): the public entry. Wires the model pool, the data plane and the control
- * plane onto one node:http server. The server listens at once; versions load in the
- * background and report their state (GET /v1/models, /v2/health/ready).
+ * createGateway(): the public entry. Wires the model pool, the route table, the mirrors,
+ * the data plane and the control plane onto one node:http server. The server listens at
+ * once; versions load in the background and report their state (GET /v1/models,
+ * /v2/health/ready).
  */
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
@@ -10,8 +11,13 @@ import { resolveOptions } from './config/options.js'
 import type { GatewayOptions } from './config/options.js'
 import { createControlPlane } from './http/control-plane.js'
 import { createDataPlane } from './http/data-plane.js'
+import { createInferenceHandlers } from './http/inference-handlers.js'
 import { createLogger } from './log.js'
 import type { Logger } from './log.js'
+import { MirrorRunner } from './router/mirror-runner.js'
+import { Mirrors } from './router/mirrors.js'
+import { RoutesHolder } from './router/routes-holder.js'
+import { watchRoutesFile } from './router/routes-watcher.js'
 import { ModelPool } from './runtime/model-pool.js'
 import { SERVER_INFO } from './version.js'
 
@@ -19,6 +25,8 @@ export interface Gateway {
   readonly options: GatewayOptions
   readonly server: Server
   readonly pool: ModelPool
+  readonly routes: RoutesHolder
+  readonly mirrors: Mirrors
   readonly log: Logger
   /** Resolves when every version has finished loading (ready or failed). */
   readonly loaded: Promise<void>
@@ -28,20 +36,34 @@ export interface Gateway {
   close(): Promise<void>
 }
 
+const CANARY_TICK_MS = 1_000 // how often canaries check whether a step is due
+
 export async function createGateway(overrides: Partial<GatewayOptions> = {}): Promise<Gateway> {
   const options = resolveOptions(overrides)
   const log = createLogger(options.logLevel)
   const pool = await ModelPool.scan(options, log)
-  const dataPlane = createDataPlane(pool, options, SERVER_INFO, log)
-  const controlPlane = createControlPlane(pool, log)
+  const routes = await RoutesHolder.open(options.routesPath, { versionsOf: (m) => (pool.hasModel(m) ? pool.getModel(m).versionNames() : undefined) })
+  routes.onOutcome = (outcome, trigger) => {
+    if (outcome.kind === 'applied') log.info('routes.yaml applied', { trigger, revision: outcome.revision.number, sha256: outcome.revision.sha256 })
+    if (outcome.kind === 'rejected') log.warn('routes.yaml rejected; the last good config still serves', { trigger, problems: outcome.rejection.problems })
+  }
+  const mirrorRunner = new MirrorRunner(options.maxMirrorsInFlight)
+  const mirrors = new Mirrors(mirrorRunner, pool, log)
+  const handlers = createInferenceHandlers(pool, routes, mirrors, options)
+  const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log)
+  const controlPlane = createControlPlane({ pool, routes, mirrors, log })
   const server = createServer((req, res) => {
     if (!dataPlane(req, res)) controlPlane(req, res)
   })
+  const watcher = options.watchRoutes ? watchRoutesFile(options.routesPath, () => void routes.reload('file watch')) : null
+  const canaryTicker = setInterval(() => routes.tickCanaries(), CANARY_TICK_MS).unref()
   const loaded = pool.loadAll()
   return {
     options,
     server,
     pool,
+    routes,
+    mirrors,
     log,
     loaded,
     listen: () =>
@@ -53,11 +75,14 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
         })
       }),
     close: async () => {
+      watcher?.close()
+      clearInterval(canaryTicker)
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeIdleConnections()
       })
       await loaded
+      await mirrorRunner.close()
       await pool.close()
     },
   }

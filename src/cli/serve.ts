@@ -2,6 +2,8 @@
 import { parseArgs } from 'node:util'
 import { DEFAULTS } from '../config/options.js'
 import type { GatewayOptions, LogLevel } from '../config/options.js'
+import { formatProblem } from '../config/routes-load.js'
+import type { ConfigProblem } from '../config/routes-load.js'
 import { createGateway } from '../index.js'
 
 const HELP = `usage: switchyard serve [options]
@@ -9,6 +11,8 @@ const HELP = `usage: switchyard serve [options]
   --port N              port to listen on (SWITCHYARD_PORT, default ${DEFAULTS.port})
   --host H              address to bind (SWITCHYARD_HOST, default ${DEFAULTS.host})
   --models DIR          model repository (SWITCHYARD_MODELS, default ./${DEFAULTS.modelsDir})
+  --routes FILE         traffic config (SWITCHYARD_ROUTES, default ./${DEFAULTS.routesPath}); re-read on save and on SIGHUP
+  --no-watch            do not watch routes.yaml (SIGHUP and POST /admin/routes/reload still apply it)
   --max-body-bytes N    largest request body (SWITCHYARD_MAX_BODY_BYTES, default ${DEFAULTS.maxBodyBytes})
   --max-request-rows N  most rows a request (SWITCHYARD_MAX_REQUEST_ROWS, default ${DEFAULTS.maxRequestRows})
   --no-coalesce         run every request on its own instead of sharing runs
@@ -21,6 +25,8 @@ export async function serve(args: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       models: { type: 'string' },
+      routes: { type: 'string' },
+      'no-watch': { type: 'boolean' },
       'max-body-bytes': { type: 'string' },
       'max-request-rows': { type: 'string' },
       'no-coalesce': { type: 'boolean' },
@@ -37,12 +43,22 @@ export async function serve(args: string[]): Promise<number> {
     port: integer('--port', values.port ?? env.SWITCHYARD_PORT),
     host: values.host ?? env.SWITCHYARD_HOST,
     modelsDir: values.models ?? env.SWITCHYARD_MODELS,
+    routesPath: values.routes ?? env.SWITCHYARD_ROUTES,
+    watchRoutes: values['no-watch'] ? false : undefined,
     maxBodyBytes: integer('--max-body-bytes', values['max-body-bytes'] ?? env.SWITCHYARD_MAX_BODY_BYTES),
     maxRequestRows: integer('--max-request-rows', values['max-request-rows'] ?? env.SWITCHYARD_MAX_REQUEST_ROWS),
     coalesce: values['no-coalesce'] ? false : undefined,
     logLevel: (values['log-level'] ?? env.SWITCHYARD_LOG_LEVEL) as LogLevel | undefined,
   }
-  const gateway = await createGateway(options)
+  let gateway: Awaited<ReturnType<typeof createGateway>>
+  try {
+    gateway = await createGateway(options)
+  } catch (err) {
+    const problems = (err as { problems?: ConfigProblem[] }).problems
+    if (problems === undefined) throw err
+    process.stderr.write(`switchyard: ${(err as Error).message}\n${problems.map((p) => `  ${formatProblem(p, options.routesPath ?? DEFAULTS.routesPath)}`).join('\n')}\n`)
+    return 1
+  }
   const port = await gateway.listen()
   gateway.log.info('listening', { url: `http://${gateway.options.host === '0.0.0.0' ? '127.0.0.1' : gateway.options.host}:${port}` })
   await gateway.loaded
@@ -56,6 +72,7 @@ export async function serve(args: string[]): Promise<number> {
       gateway.log.info('stopping', { signal })
       gateway.close().then(resolve, resolve)
     }
+    process.on('SIGHUP', () => void gateway.routes.reload('SIGHUP'))
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
   })

@@ -6,6 +6,12 @@ export interface GatewayOptions {
   host: string
   /** The model repository: models/<model>/<version>/model.onnx. */
   modelsDir: string
+  /** The traffic config; a missing file means no routes. */
+  routesPath: string
+  /** Apply routes.yaml when it is saved (the file is also re-read on SIGHUP and POST /admin/routes/reload). */
+  watchRoutes: boolean
+  /** Shadow and challenger runs in flight at once; more are dropped and counted. */
+  maxMirrorsInFlight: number
   /** Largest request body accepted; larger bodies get 413 BODY_TOO_LARGE. */
   maxBodyBytes: number
   /** Most rows (instances, or the first dimension of a tensor) in one request. */
@@ -23,6 +29,9 @@ export const DEFAULTS: GatewayOptions = {
   port: 8080,
   host: '0.0.0.0',
   modelsDir: 'models',
+  routesPath: 'routes.yaml',
+  watchRoutes: true,
+  maxMirrorsInFlight: 1_000, // runs
   maxBodyBytes: 1_048_576, // 1 MiB
   maxRequestRows: 1_000, // rows a request
   maxRunRows: 1_024, // rows a coalesced run

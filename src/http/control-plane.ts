@@ -4,17 +4,29 @@
  */
 import express from 'express'
 import type { NextFunction, Request, Response } from 'express'
-import { gatewayError } from '../errors.js'
+import { gatewayError, isGatewayError } from '../errors.js'
+import type { SwitchyardError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { isValidName } from '../registry/names.js'
+import type { Mirrors } from '../router/mirrors.js'
+import type { RoutesHolder } from '../router/routes-holder.js'
 import type { ModelPool } from '../runtime/model-pool.js'
+import { adminRoutesRouter } from './admin-routes.js'
 import { describeModel, describeModelSummary } from './catalog.js'
 import { sendError } from './respond.js'
 
-export function createControlPlane(pool: ModelPool, log: Logger): express.Express {
+export interface ControlPlaneParts {
+  readonly pool: ModelPool
+  readonly routes: RoutesHolder
+  readonly mirrors: Mirrors
+  readonly log: Logger
+}
+
+export function createControlPlane({ pool, routes, mirrors, log }: ControlPlaneParts): express.Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('etag', false)
+  app.use(adminRoutesRouter(routes, mirrors))
 
   app.get('/v1/models', (_req, res) => {
     res.json({ models: pool.models().map(describeModelSummary) })
@@ -29,12 +41,17 @@ export function createControlPlane(pool: ModelPool, log: Logger): express.Expres
   app.use((req, _res, next) => next(gatewayError('ROUTE_NOT_FOUND', req.method, req.path)))
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    // Express's own errors (e.g. a malformed URI) carry a 4xx status but no catalogue code.
-    const status = (err as { status?: number }).status
-    const mapped = typeof status === 'number' && status >= 400 && status < 500 && !(err as { code?: unknown }).code
-      ? gatewayError('ROUTE_NOT_FOUND', req.method, req.path)
-      : err
+    const mapped = isGatewayError(err) ? err : fromExpressError(err, req)
     sendError(res, mapped, log, { method: req.method, path: req.originalUrl })
   })
   return app
+}
+
+/** Express's own errors (a malformed URI, a body-parser failure) carry a status but no catalogue code. */
+function fromExpressError(err: unknown, req: Request): unknown {
+  const e = err as { status?: number; type?: string; message?: string }
+  if (e.type === 'entity.too.large') return gatewayError('BODY_TOO_LARGE', Number((err as { limit?: number }).limit ?? 0))
+  if (e.type === 'entity.parse.failed') return gatewayError('BODY_MALFORMED_JSON', String(e.message))
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return gatewayError('ROUTE_NOT_FOUND', req.method, req.path) satisfies SwitchyardError
+  return err
 }

@@ -5,12 +5,15 @@ import type { Logger } from '../log.js'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
-/** Send JSON text; `modelVersion` sets X-Model-Version. A flat header array is Node's cheapest form. */
-export function sendJsonText(res: ServerResponse, status: number, json: string, modelVersion?: string): void {
+/**
+ * Send JSON text; an inference answer names the version that served it and its role
+ * (X-Model-Version, X-Model-Role). A flat header array is Node's cheapest form.
+ */
+export function sendJsonText(res: ServerResponse, status: number, json: string, modelVersion?: string, role?: string): void {
   const length = String(Buffer.byteLength(json))
   res.writeHead(status, modelVersion === undefined
     ? ['content-type', JSON_TYPE, 'content-length', length]
-    : ['content-type', JSON_TYPE, 'content-length', length, 'x-model-version', modelVersion])
+    : ['content-type', JSON_TYPE, 'content-length', length, 'x-model-version', modelVersion, 'x-model-role', role ?? 'direct'])
   res.end(json)
 }
 

@@ -28,6 +28,7 @@ export class ServingVersion {
   readonly model: string
   readonly version: string
   readonly dir: string
+  readonly onnxPath: string
   readonly metadata: VersionMetadata | null
   state: VersionState = 'loading'
   /** Why the version failed; null unless state is 'failed'. */
@@ -36,15 +37,18 @@ export class ServingVersion {
   runner: RunCoalescer | null = null
   /** The named feature signature, when version.yaml has one and it fits the model. */
   signature: CompiledSignature | null = null
-  /** The constant start of every native predict answer: `{"model":"…","version":"…","predictions":`. */
-  readonly predictPrefix: string
+  /** The model and version names as JSON strings, written into every answer. */
+  readonly modelJson: string
+  readonly versionJson: string
 
   constructor(scanned: ScannedVersion) {
     this.model = scanned.model
     this.version = scanned.version
     this.dir = scanned.dir
+    this.onnxPath = scanned.onnxPath
     this.metadata = scanned.metadata
-    this.predictPrefix = `{"model":${JSON.stringify(this.model)},"version":${JSON.stringify(this.version)},"predictions":`
+    this.modelJson = JSON.stringify(this.model)
+    this.versionJson = JSON.stringify(this.version)
   }
 
   get inputs(): readonly TensorSpec[] {
@@ -136,6 +140,10 @@ export class ModelPool {
     return this.#isLoaded
   }
 
+  hasModel(model: string): boolean {
+    return this.#models.has(model)
+  }
+
   modelNames(): string[] {
     return [...this.#models.keys()]
   }
@@ -155,6 +163,12 @@ export class ModelPool {
     const found = m.versions.get(version)
     if (found === undefined) throw gatewayError('VERSION_NOT_FOUND', model, version, m.versionNames())
     return found
+  }
+
+  /** The version if it exists and is ready; null otherwise (for mirrors, which never raise). */
+  findReady(model: string, version: string): ServingVersion | null {
+    const v = this.#models.get(model)?.versions.get(version)
+    return v !== undefined && v.state === 'ready' ? v : null
   }
 
   /** The version, ready to run; 404 when unknown, 503 while loading or after a failed load. */

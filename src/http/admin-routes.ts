@@ -1,0 +1,50 @@
+/** /admin/routes: the route table in force, its history, the last rejection; reload and rollback. */
+import express from 'express'
+import type { Router } from 'express'
+import { gatewayError, gatewayErrorWith } from '../errors.js'
+import type { Mirrors } from '../router/mirrors.js'
+import type { ReloadOutcome, RoutesHolder } from '../router/routes-holder.js'
+
+export function adminRoutesRouter(routes: RoutesHolder, mirrors: Mirrors): Router {
+  const router = express.Router()
+
+  router.get('/admin/routes', (_req, res) => {
+    const table = routes.current
+    res.json({
+      path: routes.path,
+      revision: table.revision,
+      source: table.source,
+      routes: Object.fromEntries([...table.routes].map(([model, route]) => [model, {
+        config: route.config,
+        labels: Object.fromEntries(route.labels),
+        canary: route.canary?.describe() ?? null,
+      }])),
+      mirrors: [...mirrors.stats].map(([key, stat]) => {
+        const [model, version, role] = key.split('\u0000')
+        return { model, version, role, ...stat.describe() }
+      }),
+      last_rejection: routes.lastRejection,
+      history: routes.history,
+    })
+  })
+
+  router.post('/admin/routes/reload', async (_req, res) => {
+    respond(res, await routes.reload('POST /admin/routes/reload'))
+  })
+
+  router.post('/admin/routes/rollback', express.json({ limit: '16kb' }), async (req, res) => {
+    const revision = (req.body as { revision?: unknown } | undefined)?.revision
+    if (!Number.isSafeInteger(revision)) throw gatewayError('BODY_INVALID', 'send {"revision": N}, a revision number from GET /admin/routes')
+    respond(res, await routes.rollback(revision as number))
+  })
+
+  return router
+}
+
+function respond(res: express.Response, outcome: ReloadOutcome): void {
+  if (outcome.kind === 'rejected') {
+    const { rejection } = outcome
+    throw gatewayErrorWith('ROUTES_INVALID', { details: { problems: rejection.problems } }, 'routes.yaml', rejection.problems.length)
+  }
+  res.json({ result: outcome.kind, revision: outcome.revision })
+}

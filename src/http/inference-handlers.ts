@@ -1,0 +1,132 @@
+/**
+ * The two inference handlers of the data plane, native JSON records and Open Inference
+ * Protocol tensors, for every way a version is chosen:
+ *
+ *   direct   /v1/models/{m}/versions/{v}/predict, /v2/models/{m}/versions/{v}/infer
+ *   label    /v1/models/{m}/labels/{label}/predict          (routes.yaml labels)
+ *   routed   /predict, /v1/models/{m}/predict, /v2/models/{m}/infer  (routes.yaml)
+ *
+ * The request thread only parses, validates, picks a version, runs and answers; mirrors and
+ * canary bookkeeping start after the answer is written.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { GatewayOptions } from '../config/options.js'
+import { gatewayError, gatewayErrorWith } from '../errors.js'
+import { assertReady } from '../runtime/model-pool.js'
+import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
+import { encodeInstances, encodePredictions } from '../runtime/signature.js'
+import type { Feed, RunOutputs } from '../runtime/tensors.js'
+import { decodeInferRequest, encodeInferResponse } from '../runtime/v2-infer.js'
+import type { Mirrors } from '../router/mirrors.js'
+import { requestFacts } from '../router/request-facts.js'
+import type { CompiledRoute, Decision } from '../router/route-table.js'
+import type { RoutesHolder } from '../router/routes-holder.js'
+import { readJsonBody } from './body.js'
+import { sendJsonText } from './respond.js'
+
+export type Target =
+  | { kind: 'direct'; model: string; version: string }
+  | { kind: 'label'; model: string; label: string }
+  | { kind: 'routed'; model: string | null }
+
+/** The role a version plays for this request: routed traffic is primary, a chosen version direct. */
+export type AnswerRole = 'primary' | 'direct'
+
+interface Chosen {
+  readonly version: ServingVersion
+  readonly role: AnswerRole
+  readonly route: CompiledRoute | null
+  readonly decision: Decision | null
+}
+
+export interface InferenceHandlers {
+  predict(req: IncomingMessage, res: ServerResponse, target: Target): Promise<void>
+  infer(req: IncomingMessage, res: ServerResponse, target: Target): Promise<void>
+}
+
+export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, mirrors: Mirrors, options: GatewayOptions): InferenceHandlers {
+  const { maxBodyBytes, maxRequestRows } = options
+
+  function choose(req: IncomingMessage, body: unknown, target: Target): Chosen {
+    if (target.kind === 'direct') return { version: pool.getReadyVersion(target.model, target.version), role: 'direct', route: null, decision: null }
+    const model = target.model === null ? modelFromBody(body) : pool.getModel(target.model)
+    const route = routes.current.routes.get(model.name) ?? null
+    if (target.kind === 'label') {
+      const version = route?.labels.get(target.label)
+      if (version === undefined) throw gatewayError('LABEL_NOT_FOUND', model.name, target.label, route === null ? [] : [...route.labels.keys()])
+      return { version: pool.getReadyVersion(model.name, version), role: 'direct', route: null, decision: null }
+    }
+    if (route === null) {
+      const version = model.defaultVersion()
+      return { version, role: 'primary', route: null, decision: { version: version.version, reason: 'default', bucket: null } }
+    }
+    const decision = route.decide(requestFacts(req, body))
+    if ('pinned' in decision) {
+      const pinned = model.versions.get(decision.pinned)
+      if (pinned === undefined) throw gatewayError('PINNED_VERSION_NOT_FOUND', model.name, decision.pinned, model.versionNames())
+      return { version: assertReady(pinned), role: 'primary', route, decision: { version: pinned.version, reason: 'pin', bucket: null } }
+    }
+    return { version: pool.getReadyVersion(model.name, decision.version), role: 'primary', route, decision }
+  }
+
+  function modelFromBody(body: unknown): ServingModel {
+    const named = typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined
+    if (typeof named === 'string') return pool.getModel(named)
+    const names = pool.modelNames()
+    if (names.length === 1) return pool.getModel(names[0])
+    throw gatewayError('MODEL_NOT_NAMED', names)
+  }
+
+  /** Run on the chosen version; canary candidates report their health as they answer. */
+  async function run(chosen: Chosen, feeds: readonly Feed[], rows: number): Promise<{ outputs: RunOutputs; ms: number }> {
+    const { version } = chosen
+    const runner = version.runner
+    if (runner === null) throw gatewayError('VERSION_NOT_READY', version.model, version.version, version.state)
+    const canary = chosen.decision?.reason === 'canary-candidate' ? chosen.route!.canary : null
+    const started = performance.now()
+    try {
+      const outputs = await runner.run(feeds, rows)
+      const ms = performance.now() - started
+      canary?.observeCandidate(false, ms)
+      return { outputs, ms }
+    } catch (err) {
+      canary?.observeCandidate(true, performance.now() - started)
+      throw gatewayErrorWith('INFERENCE_FAILED', { cause: err }, version.model, version.version)
+    }
+  }
+
+  function afterAnswer(chosen: Chosen, feeds: readonly Feed[], rows: number, outputs: RunOutputs, ms: number): void {
+    if (chosen.route === null || chosen.decision === null) return
+    mirrors.afterPrimary(chosen.route, { version: chosen.version, decision: chosen.decision, feeds, rows, outputs, latencyMs: ms })
+  }
+
+  return {
+    async predict(req, res, target) {
+      if (target.kind === 'direct') pool.getReadyVersion(target.model, target.version) // 404/503 before reading the body
+      const body = await readJsonBody(req, maxBodyBytes)
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw gatewayError('BODY_INVALID', 'the body must be an object: {"instances":[{...}, ...]}')
+      }
+      const chosen = choose(req, body, target)
+      const { version, role } = chosen
+      const signature = version.signature
+      if (signature === null) throw gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version)
+      const { feed, rows, ids } = encodeInstances((body as { instances?: unknown }).instances, signature, maxRequestRows)
+      const { outputs, ms } = await run(chosen, [feed], rows)
+      const json = `{"model":${version.modelJson},"version":${version.versionJson},"role":"${role}","predictions":${encodePredictions(outputs, signature, ids)}}`
+      sendJsonText(res, 200, json, version.version, role)
+      afterAnswer(chosen, [feed], rows, outputs, ms)
+    },
+
+    async infer(req, res, target) {
+      if (target.kind === 'direct') pool.getReadyVersion(target.model, target.version)
+      const body = await readJsonBody(req, maxBodyBytes)
+      const chosen = choose(req, body, target)
+      const { version, role } = chosen
+      const decoded = decodeInferRequest(body, version.inputs, version.outputs, maxRequestRows)
+      const { outputs, ms } = await run(chosen, decoded.feeds, decoded.rows)
+      sendJsonText(res, 200, encodeInferResponse(version.model, version.version, decoded.id, outputs, version.outputs, decoded.outputs), version.version, role)
+      afterAnswer(chosen, decoded.feeds, decoded.rows, outputs, ms)
+    },
+  }
+}

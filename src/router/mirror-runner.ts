@@ -1,0 +1,80 @@
+/**
+ * Main-thread side of mirroring: hands shadow and challenger runs to the mirror worker with
+ * a bounded number in flight. Above the bound a mirror is dropped and counted, never queued
+ * without limit and never allowed to slow the primary (Envoy/Istio mirror policy).
+ */
+import type { Worker } from 'node:worker_threads'
+import type { RunOutputs } from '../runtime/tensors.js'
+import type { Feed } from '../runtime/tensors.js'
+import { startWorker } from '../worker-entry.js'
+import type { FromMirrorWorker, ToMirrorWorker } from './mirror-protocol.js'
+
+export interface MirrorResult {
+  readonly outputs: RunOutputs
+  readonly ms: number
+}
+
+interface Pending {
+  resolve(r: MirrorResult): void
+  reject(e: Error): void
+}
+
+export class MirrorRunner {
+  readonly #worker: Worker
+  readonly #pending = new Map<number, Pending>()
+  readonly #maxInFlight: number
+  #nextId = 1
+  /** Mirrors refused because too many were in flight. */
+  dropped = 0
+
+  constructor(maxInFlight: number) {
+    this.#maxInFlight = maxInFlight
+    this.#worker = startWorker('./mirror-worker', import.meta.url)
+    this.#worker.unref() // never keeps the process alive on its own
+    this.#worker.on('message', (m: FromMirrorWorker) => this.#onMessage(m))
+    this.#worker.on('error', (err) => {
+      for (const p of this.#pending.values()) p.reject(err)
+      this.#pending.clear()
+    })
+  }
+
+  get inFlight(): number {
+    return this.#pending.size
+  }
+
+  /** Run on the worker; null when the bound is reached (the mirror is dropped and counted). */
+  run(key: string, onnxPath: string, feeds: readonly Feed[], rows: number): Promise<MirrorResult> | null {
+    if (this.#pending.size >= this.#maxInFlight) {
+      this.dropped++
+      return null
+    }
+    const id = this.#nextId++
+    return new Promise<MirrorResult>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject })
+      this.#post({ code: 'RUN', id, key, onnxPath, feeds: feeds as Feed[], rows })
+    })
+  }
+
+  release(key: string): void {
+    this.#post({ code: 'RELEASE', key })
+  }
+
+  #post(message: ToMirrorWorker): void {
+    this.#worker.postMessage(message)
+  }
+
+  #onMessage(m: FromMirrorWorker): void {
+    const pending = this.#pending.get(m.id)
+    if (pending === undefined) return
+    this.#pending.delete(m.id)
+    if (m.code === 'DONE') pending.resolve({ outputs: m.outputs, ms: m.ms })
+    else if (m.code === 'FAILED') pending.reject(new Error(m.message))
+    else throw new Error(`mirror runner: unexpected message ${JSON.stringify(m)}`)
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.#pending.values()) p.reject(new Error('the gateway is stopping'))
+    this.#pending.clear()
+    await this.#worker.terminate()
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * After a routed answer is sent: shadows and challengers score the same inputs off the hot
+ * path, and their outputs are compared with the primary's on the same rows. A canary's
+ * candidate answers are also scored by the baseline, for the disagreement condition.
+ *
+ * Nothing here is awaited by a request. Failures and drops are counted, never sent to a client.
+ */
+import type { Logger } from '../log.js'
+import type { ServingVersion } from '../runtime/model-pool.js'
+import type { ModelPool } from '../runtime/model-pool.js'
+import { elementCount } from '../runtime/tensors.js'
+import type { Feed, OutputTensor, RunOutputs } from '../runtime/tensors.js'
+import type { MirrorRunner } from './mirror-runner.js'
+import type { CompiledRoute, Decision } from './route-table.js'
+
+export type MirrorRole = 'shadow' | 'challenger' | 'baseline-check'
+
+export interface PrimaryRun {
+  readonly version: ServingVersion
+  readonly decision: Decision
+  readonly feeds: readonly Feed[]
+  readonly rows: number
+  readonly outputs: RunOutputs
+  readonly latencyMs: number
+}
+
+/** Counts for one (model, version, role); shown by GET /admin/routes and exported as metrics. */
+export class MirrorStat {
+  requests = 0
+  errors = 0
+  dropped = 0
+  comparedRows = 0
+  agreedRows = 0
+  latencyMsSum = 0
+
+  describe() {
+    return {
+      requests: this.requests,
+      errors: this.errors,
+      dropped: this.dropped,
+      compared_rows: this.comparedRows,
+      agreement: this.comparedRows === 0 ? null : this.agreedRows / this.comparedRows,
+      mean_latency_ms: this.requests - this.errors > 0 ? this.latencyMsSum / (this.requests - this.errors) : null,
+    }
+  }
+}
+
+export class Mirrors {
+  readonly #runner: MirrorRunner
+  readonly #pool: ModelPool
+  readonly #log: Logger
+  readonly stats = new Map<string, MirrorStat>()
+  /** Completed mirror runs, for tests and listeners (the inference log subscribes in #4). */
+  onResult: ((role: MirrorRole, mirror: ServingVersion, primary: PrimaryRun, outputs: RunOutputs | null, ms: number) => void) | null = null
+
+  constructor(runner: MirrorRunner, pool: ModelPool, log: Logger) {
+    this.#runner = runner
+    this.#pool = pool
+    this.#log = log
+  }
+
+  afterPrimary(route: CompiledRoute, primary: PrimaryRun): void {
+    for (const s of route.shadows) {
+      if (s.version !== primary.version.version && Math.random() * 100 < s.percent) this.#mirror('shadow', s.version, primary)
+    }
+    for (const c of route.challengers) {
+      if (c.version !== primary.version.version && Math.random() * 100 < c.percent) this.#mirror('challenger', c.version, primary)
+    }
+    const canary = route.canary
+    if (canary !== null && primary.decision.reason === 'canary-candidate') {
+      this.#mirror('baseline-check', canary.config.baseline, primary, (agreed) => canary.observeComparison(agreed))
+    }
+  }
+
+  statFor(model: string, version: string, role: MirrorRole): MirrorStat {
+    const key = `${model}\u0000${version}\u0000${role}`
+    let stat = this.stats.get(key)
+    if (stat === undefined) {
+      stat = new MirrorStat()
+      this.stats.set(key, stat)
+    }
+    return stat
+  }
+
+  #mirror(role: MirrorRole, versionName: string, primary: PrimaryRun, onCompared?: (agreed: boolean) => void): void {
+    const model = primary.version.model
+    const stat = this.statFor(model, versionName, role)
+    const mirror = this.#pool.findReady(model, versionName)
+    if (mirror === null || mirror.session === null) {
+      stat.requests++
+      stat.errors++ // a missing or failed mirror version is counted, never raised
+      return
+    }
+    const run = this.#runner.run(`${model}/${versionName}/${mirror.session.sha256}`, mirror.onnxPath, primary.feeds, primary.rows)
+    if (run === null) {
+      stat.dropped++
+      return
+    }
+    stat.requests++
+    run.then(
+      ({ outputs, ms }) => {
+        stat.latencyMsSum += ms
+        const { compared, agreed } = compareOutputs(primary, mirror, outputs)
+        stat.comparedRows += compared
+        stat.agreedRows += agreed
+        onCompared?.(compared === agreed)
+        this.onResult?.(role, mirror, primary, outputs, ms)
+      },
+      (err: unknown) => {
+        stat.errors++
+        this.#log.warn('mirror run failed; the primary was not affected', { model, version: versionName, role, err: String((err as Error)?.message ?? err) })
+        this.onResult?.(role, mirror, primary, null, 0)
+      },
+    )
+  }
+}
+
+/**
+ * Row-by-row agreement on the output that decides: the signature's first field (the label
+ * in our samples), else the model's first output. Floats agree within 1e-6.
+ */
+export function compareOutputs(primary: PrimaryRun, mirror: ServingVersion, outputs: RunOutputs): { compared: number; agreed: number } {
+  const name = primary.version.signature?.outputs[0].output ?? primary.version.outputs[0]?.name
+  const mirrorName = mirror.signature?.outputs[0].output ?? name
+  const a = name === undefined ? undefined : primary.outputs[name]
+  const b = mirrorName === undefined ? undefined : outputs[mirrorName]
+  if (a === undefined || b === undefined || a.dims[0] !== b.dims[0]) return { compared: 0, agreed: 0 }
+  const rows = a.dims[0]
+  const sizeA = elementCount(a.dims.slice(1))
+  if (sizeA !== elementCount(b.dims.slice(1))) return { compared: rows, agreed: 0 }
+  let agreed = 0
+  for (let r = 0; r < rows; r++) if (rowsEqual(a, b, r, sizeA)) agreed++
+  return { compared: rows, agreed }
+}
+
+function rowsEqual(a: OutputTensor, b: OutputTensor, row: number, size: number): boolean {
+  for (let k = row * size; k < (row + 1) * size; k++) {
+    const x = a.data[k]
+    const y = b.data[k]
+    if (typeof x === 'number' && typeof y === 'number') {
+      if (Math.abs(x - y) > 1e-6) return false
+    } else if (x !== y) return false
+  }
+  return true
+}

@@ -1,0 +1,135 @@
+/**
+ * The compiled, frozen route table (STYLE.md §4 step 4) and the per-request decision.
+ * Everything a request needs is computed here once: weight prefix sums, sticky bucket
+ * tables, key readers, match rules. A request reads one table reference and never sees a
+ * half-applied config: a reload builds a new table and swaps the reference.
+ *
+ * Decision order for a routed request:  pin  ->  match (first hit)  ->  canary | champion | split
+ *
+ */
+import type { CanaryConfig, MatchRule, RouteConfig, RoutesFile } from '../config/routes-schema.js'
+import type { CanaryController } from './canary.js'
+import { compileKeyReader } from './request-facts.js'
+import type { KeyReader, RequestFacts } from './request-facts.js'
+import { bucketOf } from './sticky.js'
+import { WeightedPick } from './weighted-pick.js'
+
+/** How a version came to answer a routed request. */
+export type DecisionReason = 'split' | 'sticky' | 'match' | 'pin' | 'champion' | 'canary-baseline' | 'canary-candidate' | 'default'
+
+export interface Decision {
+  readonly version: string
+  readonly reason: DecisionReason
+  /** The sticky key's bucket, when the route is sticky and the request has the key. */
+  readonly bucket: number | null
+}
+
+export interface Mirror {
+  readonly version: string
+  /** Percent of routed requests that this version also scores. */
+  readonly percent: number
+}
+
+export interface Revision {
+  readonly number: number
+  readonly sha256: string
+  readonly appliedAt: string
+}
+
+interface CompiledMatch {
+  readonly to: string
+  readonly test: (facts: RequestFacts) => boolean
+}
+
+function compileMatch(rule: MatchRule): CompiledMatch {
+  const checks: ((f: RequestFacts) => boolean)[] = []
+  const add = (read: (f: RequestFacts, name: string) => string | undefined, conditions: Record<string, unknown> | undefined) => {
+    for (const [name, expected] of Object.entries(conditions ?? {})) {
+      const allowed = new Set((Array.isArray(expected) ? expected : [expected]).map(String))
+      checks.push((f) => {
+        const v = read(f, name)
+        return v !== undefined && allowed.has(v)
+      })
+    }
+  }
+  add((f, n) => f.header(n.toLowerCase()), rule.if.header)
+  add((f, n) => f.field(n), rule.if.field)
+  return { to: rule.to, test: (f) => checks.every((c) => c(f)) }
+}
+
+export class CompiledRoute {
+  readonly model: string
+  readonly config: RouteConfig
+  readonly #split: WeightedPick | null
+  readonly #champion: string | null
+  readonly canary: CanaryController | null
+  readonly #sticky: KeyReader | null
+  readonly #pin: KeyReader | null
+  readonly #match: readonly CompiledMatch[]
+  readonly labels: ReadonlyMap<string, string>
+  readonly shadows: readonly Mirror[]
+  readonly challengers: readonly Mirror[]
+  /** Every version this route can send live (non-shadow) traffic to. */
+  readonly liveVersions: ReadonlySet<string>
+
+  constructor(model: string, config: RouteConfig, canary: CanaryController | null) {
+    this.model = model
+    this.config = config
+    this.#split = config.split ? new WeightedPick(config.split) : null
+    this.#champion = config.champion ?? null
+    this.canary = canary
+    this.#sticky = config.sticky ? compileKeyReader(config.sticky) : null
+    this.#pin = config.pin ? compileKeyReader(config.pin) : null
+    this.#match = (config.match ?? []).map(compileMatch)
+    this.labels = new Map(Object.entries(config.labels ?? {}))
+    this.shadows = Object.entries(config.shadow ?? {}).map(([version, percent]) => ({ version, percent }))
+    this.challengers = Object.entries(config.challengers ?? {}).map(([version, percent]) => ({ version, percent }))
+    this.liveVersions = new Set([
+      ...Object.entries(config.split ?? {}).filter(([, w]) => w > 0).map(([v]) => v),
+      ...(config.match ?? []).map((m) => m.to),
+      ...(config.champion ? [config.champion] : []),
+      ...(config.canary ? [config.canary.baseline, config.canary.candidate] : []),
+    ])
+    Object.freeze(this)
+  }
+
+  /**
+   * Which version answers. `versionExists` says whether a pinned version is real: a pin to
+   * an unknown version is refused by the caller rather than silently rerouted.
+   */
+  decide(facts: RequestFacts): Decision | { pinned: string } {
+    if (this.#pin !== null) {
+      const pinned = this.#pin(facts)
+      if (pinned !== undefined && pinned !== '') return { pinned }
+    }
+    for (const m of this.#match) if (m.test(facts)) return { version: m.to, reason: 'match', bucket: null }
+    const key = this.#sticky?.(facts)
+    const bucket = key === undefined ? null : bucketOf(this.model, key)
+    if (this.canary !== null) {
+      const candidate = this.canary.pick(bucket)
+      return { version: candidate.version, reason: candidate.isCandidate ? 'canary-candidate' : 'canary-baseline', bucket }
+    }
+    if (this.#champion !== null) return { version: this.#champion, reason: 'champion', bucket }
+    return { version: this.#split!.pick(bucket), reason: bucket === null ? 'split' : 'sticky', bucket }
+  }
+}
+
+/** The whole compiled config: one frozen object per applied revision. */
+export class RouteTable {
+  readonly revision: Revision
+  readonly source: string
+  readonly file: RoutesFile
+  readonly routes: ReadonlyMap<string, CompiledRoute>
+
+  constructor(revision: Revision, source: string, file: RoutesFile, canaries: (model: string, config: CanaryConfig) => CanaryController) {
+    this.revision = revision
+    this.source = source
+    this.file = file
+    this.routes = new Map(Object.entries(file.routes).map(([model, config]) => [
+      model,
+      new CompiledRoute(model, config, config.canary ? canaries(model, config.canary) : null),
+    ]))
+    Object.freeze(this)
+  }
+}
+

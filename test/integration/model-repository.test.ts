@@ -1,0 +1,116 @@
+/**
+ * Issue #2: scanning the model repository. A version that fails to load — corrupt file,
+ * wrong sha256, bad version.yaml, a signature that does not fit — is reported with its
+ * reason and never takes the others down; a folder with only model.onnx is served via V2.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CREDIT_FEATURES, generateCreditRows } from '../../src/sample-data/credit-default.js'
+import { get, post, REPO_MODELS, startGateway } from './helpers.js'
+import type { Running } from './helpers.js'
+
+const good = join(REPO_MODELS, 'credit-risk', 'v1')
+const goodYaml = readFileSync(join(good, 'version.yaml'), 'utf8')
+let dir: string
+let gw: Running
+
+function version(name: string, files: { onnx?: Buffer | 'good'; yaml?: string }): void {
+  const d = join(dir, 'credit-risk', name)
+  mkdirSync(d, { recursive: true })
+  if (files.onnx === 'good') copyFileSync(join(good, 'model.onnx'), join(d, 'model.onnx'))
+  else if (files.onnx !== undefined) writeFileSync(join(d, 'model.onnx'), files.onnx)
+  if (files.yaml !== undefined) writeFileSync(join(d, 'version.yaml'), files.yaml)
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'switchyard-repo-'))
+  mkdirSync(join(dir, 'credit-risk'))
+  copyFileSync(join(REPO_MODELS, 'credit-risk', 'model.yaml'), join(dir, 'credit-risk', 'model.yaml'))
+  version('good', { onnx: 'good', yaml: goodYaml })
+  version('corrupt', { onnx: Buffer.from('this is not an ONNX protobuf at all, just bytes'), yaml: goodYaml.replace(/^sha256:.*$/m, '') })
+  version('truncated', { onnx: readFileSync(join(good, 'model.onnx')).subarray(0, 200), yaml: goodYaml.replace(/^sha256:.*$/m, '') })
+  version('tampered', { onnx: 'good', yaml: goodYaml.replace(/^sha256:.*$/m, `sha256: ${'0'.repeat(64)}`) })
+  version('bad-yaml', { onnx: 'good', yaml: `${goodYaml}\nunexpected_key: 1\n` })
+  version('no-onnx', { yaml: goodYaml })
+  version('onnx-only', { onnx: 'good' })
+  version('wrong-signature', { onnx: 'good', yaml: readFileSync(join(REPO_MODELS, 'iris', 'v1', 'version.yaml'), 'utf8').replace(/^sha256:.*$/m, '') })
+  version('.hidden', { onnx: 'good' })
+  version('has space', { onnx: 'good' })
+  gw = await startGateway({ modelsDir: dir })
+})
+
+afterAll(async () => {
+  await gw.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const record = Object.fromEntries(CREDIT_FEATURES.map((f) => [f, (generateCreditRows(1, 5)[0] as Record<string, number>)[f]]))
+
+describe('model repository', () => {
+  it('reports every version with its state and the reason for each failure', async () => {
+    const res = await get(`${gw.url}/v1/models/credit-risk`)
+    const states = Object.fromEntries(res.body.versions.map((v: { version: string; state: string; reason: string | null }) => [v.version, `${v.state}: ${v.reason ?? ''}`]))
+    expect(Object.keys(states).sort()).toEqual(['bad-yaml', 'corrupt', 'good', 'no-onnx', 'onnx-only', 'tampered', 'truncated', 'wrong-signature'])
+    expect(states.good).toBe('ready: ')
+    expect(states['onnx-only']).toBe('ready: ')
+    expect(states.corrupt).toMatch(/^failed: onnxruntime cannot load model.onnx/)
+    expect(states.truncated).toMatch(/^failed: onnxruntime cannot load model.onnx/)
+    expect(states.tampered).toMatch(/^failed: sha256 mismatch: version.yaml says 0{64}, model.onnx is [0-9a-f]{64}/)
+    expect(states['bad-yaml']).toMatch(/^failed: version.yaml is invalid: .*unexpected_key/)
+    expect(states['no-onnx']).toBe('failed: the folder has no model.onnx')
+    expect(states['wrong-signature']).toMatch(/^failed: signature input 'features' has shape \[-1, 23\]; 4 features need \[N, 4\]/)
+  })
+
+  it('keeps serving the good version next to the failed ones', async () => {
+    const res = await post(`${gw.url}/v1/models/credit-risk/versions/good/predict`, { instances: [record] })
+    expect(res.status).toBe(200)
+    expect(res.body.predictions).toHaveLength(1)
+    expect((await get(`${gw.url}/v2/health/ready`)).status).toBe(200)
+  })
+
+  it('answers a failed version with 503 VERSION_FAILED and its reason, never a crash', async () => {
+    const res = await post(`${gw.url}/v1/models/credit-risk/versions/corrupt/predict`, { instances: [record] })
+    expect(res.status).toBe(503)
+    expect(res.body.code).toBe('VERSION_FAILED')
+    expect(res.body.error).toContain('onnxruntime cannot load model.onnx')
+    expect((await get(`${gw.url}/v2/models/credit-risk/versions/tampered/ready`))).toMatchObject({ status: 503, body: { ready: false } })
+  })
+
+  it('serves a folder with only model.onnx through V2, with the metadata the file carries', async () => {
+    const meta = await get(`${gw.url}/v2/models/credit-risk/versions/onnx-only`)
+    expect(meta.body.inputs).toEqual([{ name: 'features', datatype: 'FP32', shape: [-1, 23] }])
+    const res = await post(`${gw.url}/v2/models/credit-risk/versions/onnx-only/infer`, {
+      inputs: [{ name: 'features', shape: [1, 23], datatype: 'FP32', data: CREDIT_FEATURES.map((f) => record[f]) }],
+    })
+    expect(res.status).toBe(200)
+    const native = await post(`${gw.url}/v1/models/credit-risk/versions/onnx-only/predict`, { instances: [record] })
+    expect(native).toMatchObject({ status: 400, body: { code: 'VERSION_HAS_NO_SIGNATURE' } })
+  })
+
+  it('skips folders whose names are not valid version ids', async () => {
+    expect((await get(`${gw.url}/v1/models/credit-risk`)).body.versions.map((v: { version: string }) => v.version)).not.toContain('.hidden')
+  })
+})
+
+describe('old versions keep answering after new ones arrive', () => {
+  it('v1 answers the same before and after v2 and v3 are added to the repository', async () => {
+    const only = mkdtempSync(join(tmpdir(), 'switchyard-v1-'))
+    try {
+      mkdirSync(join(only, 'credit-risk', 'v1'), { recursive: true })
+      for (const f of ['model.onnx', 'version.yaml']) copyFileSync(join(good, f), join(only, 'credit-risk', 'v1', f))
+      const before = await startGateway({ modelsDir: only })
+      const first = await post(`${before.url}/v1/models/credit-risk/versions/v1/predict`, { instances: [{ id: 'same', ...record }] })
+      await before.close()
+      const full = await startGateway()
+      const second = await post(`${full.url}/v1/models/credit-risk/versions/v1/predict`, { instances: [{ id: 'same', ...record }] })
+      const newest = await post(`${full.url}/v1/models/credit-risk/versions/v3/predict`, { instances: [record] })
+      await full.close()
+      expect(second.body).toEqual(first.body)
+      expect(newest.status).toBe(200)
+    } finally {
+      rmSync(only, { recursive: true, force: true })
+    }
+  })
+})
