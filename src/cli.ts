@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 /** switchyard <command>: the one entry point (package.json "bin"). */
+import { schema } from './cli/schema.js'
 import { serve } from './cli/serve.js'
+import { validate } from './cli/validate.js'
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number | void>> = {
   serve,
+  validate,
+  schema,
 }
 
 const USAGE = `usage: switchyard <command> [options]
 
 commands:
   serve      serve the model repository (default)
+  validate   check routes.yaml against the model repository; exit 1 on problems
+  schema     print the JSON Schema of routes.yaml
 
 run 'switchyard <command> --help' for its options`
 
