@@ -8,6 +8,7 @@ import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { resolveOptions } from './config/options.js'
+import { watchModelRepository, watchRoutesFile } from './config/watch.js'
 import type { GatewayOptions } from './config/options.js'
 import { createControlPlane } from './http/control-plane.js'
 import { createDataPlane } from './http/data-plane.js'
@@ -17,7 +18,6 @@ import type { Logger } from './log.js'
 import { MirrorRunner } from './router/mirror-runner.js'
 import { Mirrors } from './router/mirrors.js'
 import { RoutesHolder } from './router/routes-holder.js'
-import { watchRoutesFile } from './router/routes-watcher.js'
 import { ModelPool } from './runtime/model-pool.js'
 import { SERVER_INFO } from './version.js'
 
@@ -55,7 +55,13 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const server = createServer((req, res) => {
     if (!dataPlane(req, res)) controlPlane(req, res)
   })
-  const watcher = options.watchRoutes ? watchRoutesFile(options.routesPath, () => void routes.reload('file watch')) : null
+  pool.onChange = () => {
+    const problems = routes.recheck()
+    if (problems.length > 0) log.warn('the routes in force name versions that are gone from the model repository', { problems })
+  }
+  const watchers = options.watchRoutes
+    ? [watchRoutesFile(options.routesPath, () => void routes.reload('file watch')), watchModelRepository(options.modelsDir, () => void pool.rescan())]
+    : []
   const canaryTicker = setInterval(() => routes.tickCanaries(), CANARY_TICK_MS).unref()
   const loaded = pool.loadAll()
   return {
@@ -75,7 +81,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
         })
       }),
     close: async () => {
-      watcher?.close()
+      for (const w of watchers) w.close()
       clearInterval(canaryTicker)
       await new Promise<void>((resolve) => {
         server.close(() => resolve())

@@ -12,7 +12,7 @@ const HELP = `usage: switchyard serve [options]
   --host H              address to bind (SWITCHYARD_HOST, default ${DEFAULTS.host})
   --models DIR          model repository (SWITCHYARD_MODELS, default ./${DEFAULTS.modelsDir})
   --routes FILE         traffic config (SWITCHYARD_ROUTES, default ./${DEFAULTS.routesPath}); re-read on save and on SIGHUP
-  --no-watch            do not watch routes.yaml (SIGHUP and POST /admin/routes/reload still apply it)
+  --no-watch            do not watch routes.yaml and models/ (SIGHUP and the /admin endpoints still apply changes)
   --max-body-bytes N    largest request body (SWITCHYARD_MAX_BODY_BYTES, default ${DEFAULTS.maxBodyBytes})
   --max-request-rows N  most rows a request (SWITCHYARD_MAX_REQUEST_ROWS, default ${DEFAULTS.maxRequestRows})
   --no-coalesce         run every request on its own instead of sharing runs
@@ -72,7 +72,9 @@ export async function serve(args: string[]): Promise<number> {
       gateway.log.info('stopping', { signal })
       gateway.close().then(resolve, resolve)
     }
-    process.on('SIGHUP', () => void gateway.routes.reload('SIGHUP'))
+    process.on('SIGHUP', () => {
+      void gateway.pool.rescan().then(() => gateway.routes.reload('SIGHUP'))
+    })
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
   })

@@ -8,7 +8,10 @@ export interface GatewayOptions {
   modelsDir: string
   /** The traffic config; a missing file means no routes. */
   routesPath: string
-  /** Apply routes.yaml when it is saved (the file is also re-read on SIGHUP and POST /admin/routes/reload). */
+  /**
+   * Apply routes.yaml when it is saved and pick up versions added to or removed from the
+   * repository (also on SIGHUP, POST /admin/routes/reload and POST /admin/models/rescan).
+   */
   watchRoutes: boolean
   /** Shadow and challenger runs in flight at once; more are dropped and counted. */
   maxMirrorsInFlight: number

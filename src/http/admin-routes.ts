@@ -4,9 +4,15 @@ import type { Router } from 'express'
 import { gatewayError, gatewayErrorWith } from '../errors.js'
 import type { Mirrors } from '../router/mirrors.js'
 import type { ReloadOutcome, RoutesHolder } from '../router/routes-holder.js'
+import type { ModelPool } from '../runtime/model-pool.js'
 
-export function adminRoutesRouter(routes: RoutesHolder, mirrors: Mirrors): Router {
+export function adminRoutesRouter(routes: RoutesHolder, mirrors: Mirrors, pool: ModelPool): Router {
   const router = express.Router()
+
+  router.post('/admin/models/rescan', async (_req, res) => {
+    const outcome = await pool.rescan()
+    res.json({ ...outcome, route_problems: routes.recheck() })
+  })
 
   router.get('/admin/routes', (_req, res) => {
     const table = routes.current
@@ -24,6 +30,7 @@ export function adminRoutesRouter(routes: RoutesHolder, mirrors: Mirrors): Route
         return { model, version, role, ...stat.describe() }
       }),
       last_rejection: routes.lastRejection,
+      route_problems: routes.recheck(),
       history: routes.history,
     })
   })

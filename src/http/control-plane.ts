@@ -26,7 +26,7 @@ export function createControlPlane({ pool, routes, mirrors, log }: ControlPlaneP
   const app = express()
   app.disable('x-powered-by')
   app.set('etag', false)
-  app.use(adminRoutesRouter(routes, mirrors))
+  app.use(adminRoutesRouter(routes, mirrors, pool))
 
   app.get('/v1/models', (_req, res) => {
     res.json({ models: pool.models().map(describeModelSummary) })

@@ -38,6 +38,10 @@ export const VersionMetadataSchema = z.strictObject({
   signature: SignatureSchema.optional(),
   training: z.record(z.string(), z.unknown()).optional(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 is 64 lowercase hex digits').optional(),
+  /** A remote version: the Open Inference Protocol URL of the model version on another server. */
+  upstream: z.string().url().regex(/^https?:\/\//, 'upstream is an http(s) URL').optional(),
+  /** How long a remote version may take to answer. */
+  timeout_ms: z.number().int().positive().optional(),
 })
 
 export const ModelGroupMetadataSchema = z.strictObject({

@@ -76,7 +76,8 @@ async function scanVersion(model: string, version: string, dir: string): Promise
   } catch (err) {
     problem = `version.yaml is invalid: ${(err as Error).message}`
   }
-  if (problem === null && !(await listFiles(dir)).includes('model.onnx')) problem = 'the folder has no model.onnx'
+  const isRemote = metadata?.upstream !== undefined
+  if (problem === null && !isRemote && !(await listFiles(dir)).includes('model.onnx')) problem = 'the folder has no model.onnx (and version.yaml names no upstream)'
   return { model, version, dir, onnxPath, metadata, problem }
 }
 

@@ -24,6 +24,8 @@ export class MirrorRunner {
   readonly #pending = new Map<number, Pending>()
   readonly #maxInFlight: number
   #nextId = 1
+  /** Mirrors running on this thread (remote versions: I/O only). */
+  #localInFlight = 0
   /** Mirrors refused because too many were in flight. */
   dropped = 0
 
@@ -39,20 +41,30 @@ export class MirrorRunner {
   }
 
   get inFlight(): number {
-    return this.#pending.size
+    return this.#pending.size + this.#localInFlight
   }
 
   /** Run on the worker; null when the bound is reached (the mirror is dropped and counted). */
   run(key: string, onnxPath: string, feeds: readonly Feed[], rows: number): Promise<MirrorResult> | null {
-    if (this.#pending.size >= this.#maxInFlight) {
-      this.dropped++
-      return null
-    }
+    if (this.#isFull()) return null
     const id = this.#nextId++
     return new Promise<MirrorResult>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
       this.#post({ code: 'RUN', id, key, onnxPath, feeds: feeds as Feed[], rows })
     })
+  }
+
+  /** Run a mirror that needs no worker (a remote version), under the same bound. */
+  runHere(start: () => Promise<MirrorResult>): Promise<MirrorResult> | null {
+    if (this.#isFull()) return null
+    this.#localInFlight++
+    return start().finally(() => this.#localInFlight--)
+  }
+
+  #isFull(): boolean {
+    if (this.inFlight < this.#maxInFlight) return false
+    this.dropped++
+    return true
   }
 
   release(key: string): void {

@@ -86,12 +86,15 @@ export class Mirrors {
     const model = primary.version.model
     const stat = this.statFor(model, versionName, role)
     const mirror = this.#pool.findReady(model, versionName)
-    if (mirror === null || mirror.session === null) {
+    if (mirror === null || mirror.runner === null) {
       stat.requests++
       stat.errors++ // a missing or failed mirror version is counted, never raised
       return
     }
-    const run = this.#runner.run(`${model}/${versionName}/${mirror.session.sha256}`, mirror.onnxPath, primary.feeds, primary.rows)
+    // local versions score on the mirror worker; remote ones are I/O and can wait here
+    const run = mirror.session !== null
+      ? this.#runner.run(`${model}/${versionName}/${mirror.session.sha256}`, mirror.onnxPath, primary.feeds, primary.rows)
+      : this.#runner.runHere(() => timed(mirror.runner!.run(primary.feeds, primary.rows)))
     if (run === null) {
       stat.dropped++
       return
@@ -142,4 +145,9 @@ function rowsEqual(a: OutputTensor, b: OutputTensor, row: number, size: number):
     } else if (x !== y) return false
   }
   return true
+}
+
+function timed(run: Promise<RunOutputs>): Promise<{ outputs: RunOutputs; ms: number }> {
+  const started = performance.now()
+  return run.then((outputs) => ({ outputs, ms: performance.now() - started }))
 }

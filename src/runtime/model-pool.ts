@@ -9,14 +9,16 @@ import type { ModelGroupMetadata, VersionMetadata } from '../registry/metadata.j
 import { compareVersionNames } from '../registry/names.js'
 import { scanModelRepository } from '../registry/scan.js'
 import type { ScannedModel, ScannedVersion } from '../registry/scan.js'
+import { fetchRemoteMetadata, RemoteRunner } from './remote-runner.js'
 import { RunCoalescer } from './run-coalescer.js'
+import type { Runner } from './runner.js'
 import { loadSession } from './session.js'
 import type { LoadedSession } from './session.js'
 import { compileSignature } from './signature.js'
 import type { CompiledSignature } from './signature.js'
 import type { TensorSpec } from './tensors.js'
 
-export type VersionState = 'loading' | 'ready' | 'failed'
+export type VersionState = 'loading' | 'ready' | 'failed' | 'draining'
 
 export interface ModelPoolOptions {
   readonly modelsDir: string
@@ -24,17 +26,32 @@ export interface ModelPoolOptions {
   readonly maxRunRows: number
 }
 
+export interface RescanOutcome {
+  readonly added: string[]
+  readonly removed: string[]
+}
+
+const REMOTE_TIMEOUT_MS = 2_000 // default for a remote version's answer; version.yaml timeout_ms overrides
+const DRAIN_POLL_MS = 20 // how often a removed version checks for runs still in flight
+const DRAIN_GRACE_MS = 1_000 // requests that chose the version may still be reading their body
+const DRAIN_TIMEOUT_MS = 30_000 // release anyway after this long
+
 export class ServingVersion {
   readonly model: string
   readonly version: string
   readonly dir: string
   readonly onnxPath: string
   readonly metadata: VersionMetadata | null
+  /** A problem found while scanning (bad version.yaml, no model.onnx); loading reports it. */
+  readonly problem: string | null
   state: VersionState = 'loading'
   /** Why the version failed; null unless state is 'failed'. */
   reason: string | null = null
+  /** The local onnxruntime session; null for a remote version or until loaded. */
   session: LoadedSession | null = null
-  runner: RunCoalescer | null = null
+  runner: Runner | null = null
+  /** Inputs and outputs, from the ONNX file or the upstream's metadata. */
+  io: { readonly inputs: readonly TensorSpec[]; readonly outputs: readonly TensorSpec[] } | null = null
   /** The named feature signature, when version.yaml has one and it fits the model. */
   signature: CompiledSignature | null = null
   /** The model and version names as JSON strings, written into every answer. */
@@ -47,23 +64,30 @@ export class ServingVersion {
     this.dir = scanned.dir
     this.onnxPath = scanned.onnxPath
     this.metadata = scanned.metadata
+    this.problem = scanned.problem
     this.modelJson = JSON.stringify(this.model)
     this.versionJson = JSON.stringify(this.version)
   }
 
   get inputs(): readonly TensorSpec[] {
-    return this.session?.inputs ?? []
+    return this.io?.inputs ?? []
   }
 
   get outputs(): readonly TensorSpec[] {
-    return this.session?.outputs ?? []
+    return this.io?.outputs ?? []
+  }
+
+  /** The upstream URL of a remote version; null for a local one. */
+  get upstream(): string | null {
+    return this.metadata?.upstream ?? null
   }
 }
 
 export class ServingModel {
   readonly name: string
-  readonly metadata: ModelGroupMetadata | null
-  readonly versions: ReadonlyMap<string, ServingVersion>
+  metadata: ModelGroupMetadata | null
+  /** Versions in natural order; a rescan adds and removes entries. */
+  readonly versions: Map<string, ServingVersion>
 
   constructor(scanned: ScannedModel) {
     this.name = scanned.name
@@ -73,6 +97,13 @@ export class ServingModel {
 
   versionNames(): string[] {
     return [...this.versions.keys()]
+  }
+
+  /** Put versions back in natural order after a rescan added some. */
+  sortVersions(): void {
+    const sorted = [...this.versions.values()].sort((a, b) => compareVersionNames(a.version, b.version))
+    this.versions.clear()
+    for (const v of sorted) this.versions.set(v.version, v)
   }
 
   /** The version a version-less V2 call uses until routes.yaml says otherwise: the newest ready one. */
@@ -85,13 +116,14 @@ export class ServingModel {
 
 export class ModelPool {
   readonly #models: Map<string, ServingModel>
-  readonly #scanned: readonly ScannedModel[]
   readonly #options: ModelPoolOptions
   readonly #log: Logger
   #isLoaded = false
+  #rescanning: Promise<RescanOutcome> | null = null
+  /** Called after a rescan that added or removed versions (routes are re-checked). */
+  onChange: ((outcome: RescanOutcome) => void) | null = null
 
   private constructor(scanned: readonly ScannedModel[], options: ModelPoolOptions, log: Logger) {
-    this.#scanned = scanned
     this.#options = options
     this.#log = log
     this.#models = new Map(scanned.map((m) => [m.name, new ServingModel(m)]))
@@ -104,28 +136,98 @@ export class ModelPool {
 
   /** Load every version, one at a time (the machine has few cores and the models are small). */
   async loadAll(): Promise<void> {
-    for (const scanned of this.#scanned) {
-      for (const sv of scanned.versions) await this.#load(sv, this.#models.get(scanned.name)!.versions.get(sv.version)!)
+    for (const model of this.#models.values()) {
+      for (const version of model.versions.values()) if (version.state === 'loading') await this.#load(version)
     }
     this.#isLoaded = true
   }
 
-  async #load(scanned: ScannedVersion, version: ServingVersion): Promise<void> {
+  /**
+   * Pick up versions added to or removed from the repository without a restart. New versions
+   * load in the background; a removed one stops taking requests at once, drains the runs in
+   * flight, then releases its session. Concurrent calls share one rescan.
+   */
+  rescan(): Promise<RescanOutcome> {
+    this.#rescanning ??= this.#rescan().finally(() => (this.#rescanning = null))
+    return this.#rescanning
+  }
+
+  async #rescan(): Promise<RescanOutcome> {
+    const scanned = await scanModelRepository(this.#options.modelsDir, this.#log)
+    const added: ServingVersion[] = []
+    const removed: ServingVersion[] = []
+    const seen = new Set<string>()
+    for (const sm of scanned) {
+      let model = this.#models.get(sm.name)
+      if (model === undefined) {
+        model = new ServingModel({ ...sm, versions: [] })
+        this.#models.set(sm.name, model)
+      }
+      model.metadata = sm.metadata
+      for (const sv of sm.versions) {
+        seen.add(`${sm.name}/${sv.version}`)
+        if (model.versions.has(sv.version)) continue
+        const version = new ServingVersion(sv)
+        model.versions.set(sv.version, version)
+        added.push(version)
+      }
+      model.sortVersions()
+    }
+    for (const model of this.#models.values()) {
+      for (const version of [...model.versions.values()]) {
+        if (seen.has(`${model.name}/${version.version}`)) continue
+        model.versions.delete(version.version)
+        removed.push(version)
+      }
+      if (model.versions.size === 0 && !scanned.some((m) => m.name === model.name)) this.#models.delete(model.name)
+    }
+    const outcome = { added: added.map((v) => `${v.model}/${v.version}`), removed: removed.map((v) => `${v.model}/${v.version}`) }
+    if (added.length + removed.length > 0) this.#log.info('model repository changed', outcome)
+    for (const v of removed) void this.#drain(v)
+    for (const v of added) await this.#load(v)
+    if (added.length + removed.length > 0) this.onChange?.(outcome)
+    return outcome
+  }
+
+  async #drain(version: ServingVersion): Promise<void> {
+    version.state = 'draining'
+    const started = Date.now()
+    await new Promise((r) => setTimeout(r, DRAIN_GRACE_MS))
+    while ((version.runner?.inFlight ?? 0) > 0 && Date.now() - started < DRAIN_TIMEOUT_MS) {
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS))
+    }
+    const session = version.session
+    version.runner = null
+    version.session = null
+    await session?.session.release().catch(() => undefined)
+    this.#log.info('version drained and released', { model: version.model, version: version.version, ms: Date.now() - started })
+  }
+
+  async #load(version: ServingVersion): Promise<void> {
     const where = { model: version.model, version: version.version }
     const started = performance.now()
     try {
-      if (scanned.problem !== null) throw new Error(scanned.problem)
-      const session = await loadSession(scanned.onnxPath, scanned.metadata?.sha256)
-      const signature = scanned.metadata?.signature
-      version.signature = signature === undefined ? null : compileSignature(signature, session.inputs, session.outputs)
-      version.session = session
-      version.runner = new RunCoalescer(session.session, {
-        isBatchable: session.isBatchable,
-        coalesce: this.#options.coalesce,
-        maxRunRows: this.#options.maxRunRows,
-      })
+      if (version.problem !== null) throw new Error(version.problem)
+      const signature = version.metadata?.signature
+      if (version.upstream !== null) {
+        const timeoutMs = version.metadata?.timeout_ms ?? REMOTE_TIMEOUT_MS
+        const io = await fetchRemoteMetadata(version.upstream, timeoutMs)
+        version.signature = signature === undefined ? null : compileSignature(signature, io.inputs, io.outputs)
+        version.io = io
+        version.runner = new RemoteRunner(version.upstream, timeoutMs, io)
+      } else {
+        const session = await loadSession(version.onnxPath, version.metadata?.sha256)
+        version.signature = signature === undefined ? null : compileSignature(signature, session.inputs, session.outputs)
+        version.session = session
+        version.io = session
+        version.runner = new RunCoalescer(session.session, {
+          isBatchable: session.isBatchable,
+          coalesce: this.#options.coalesce,
+          maxRunRows: this.#options.maxRunRows,
+        })
+      }
       version.state = 'ready'
-      this.#log.info('version ready', { ...where, ms: Math.round(performance.now() - started), coalesced: session.isBatchable && this.#options.coalesce })
+      this.#log.info('version ready', { ...where, ms: Math.round(performance.now() - started), remote: version.upstream !== null })
     } catch (err) {
       version.state = 'failed'
       version.reason = (err as Error).message
@@ -190,5 +292,6 @@ export class ModelPool {
 export function assertReady(version: ServingVersion): ServingVersion {
   if (version.state === 'ready') return version
   if (version.state === 'failed') throw gatewayError('VERSION_FAILED', version.model, version.version, version.reason ?? 'unknown reason')
+  if (version.state === 'draining') throw gatewayError('VERSION_NOT_FOUND', version.model, version.version, [])
   throw gatewayError('VERSION_NOT_READY', version.model, version.version, version.state)
 }

@@ -39,6 +39,8 @@ export class RunCoalescer {
   #isScheduled = false
   /** Counters for tests and metrics: session.run calls, and the requests they served. */
   readonly stats = { runs: 0, requests: 0 }
+  /** Requests accepted and not yet answered; a removed version drains until this is 0. */
+  inFlight = 0
 
   constructor(session: InferenceSession, options: RunCoalescerOptions) {
     this.#session = session
@@ -49,14 +51,20 @@ export class RunCoalescer {
   /** Run the model on `feeds` (in the model's input order); `rows` is their shared first dimension, or -1 when they do not share one. */
   run(feeds: readonly Feed[], rows: number): Promise<RunOutputs> {
     this.stats.requests++
-    if (!this.#canCoalesce || rows <= 0) return this.#runAlone(feeds)
+    this.inFlight++
+    const done = this.#settle
+    if (!this.#canCoalesce || rows <= 0) return this.#runAlone(feeds).finally(done)
     return new Promise<RunOutputs>((resolve, reject) => {
       this.#queue.push({ feeds, rows, resolve, reject })
       if (!this.#isScheduled) {
         this.#isScheduled = true
         setImmediate(this.#flush)
       }
-    })
+    }).finally(done)
+  }
+
+  readonly #settle = (): void => {
+    this.inFlight--
   }
 
   readonly #flush = (): void => {

@@ -59,7 +59,7 @@ describe('model repository', () => {
     expect(states.truncated).toMatch(/^failed: onnxruntime cannot load model.onnx/)
     expect(states.tampered).toMatch(/^failed: sha256 mismatch: version.yaml says 0{64}, model.onnx is [0-9a-f]{64}/)
     expect(states['bad-yaml']).toMatch(/^failed: version.yaml is invalid: .*unexpected_key/)
-    expect(states['no-onnx']).toBe('failed: the folder has no model.onnx')
+    expect(states['no-onnx']).toBe('failed: the folder has no model.onnx (and version.yaml names no upstream)')
     expect(states['wrong-signature']).toMatch(/^failed: signature input 'features' has shape \[-1, 23\]; 4 features need \[N, 4\]/)
   })
 
