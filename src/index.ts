@@ -15,6 +15,7 @@ import { createDataPlane } from './http/data-plane.js'
 import { createInferenceHandlers } from './http/inference-handlers.js'
 import { createLogger } from './log.js'
 import type { Logger } from './log.js'
+import { GatewayMetrics } from './metrics/metrics.js'
 import { MirrorRunner } from './router/mirror-runner.js'
 import { Mirrors } from './router/mirrors.js'
 import { RoutesHolder } from './router/routes-holder.js'
@@ -27,6 +28,7 @@ export interface Gateway {
   readonly pool: ModelPool
   readonly routes: RoutesHolder
   readonly mirrors: Mirrors
+  readonly metrics: GatewayMetrics
   readonly log: Logger
   /** Resolves when every version has finished loading (ready or failed). */
   readonly loaded: Promise<void>
@@ -43,15 +45,28 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const log = createLogger(options.logLevel)
   const pool = await ModelPool.scan(options, log)
   const routes = await RoutesHolder.open(options.routesPath, { versionsOf: (m) => (pool.hasModel(m) ? pool.getModel(m).versionNames() : undefined) })
+  const metrics = new GatewayMetrics()
+  metrics.configRevision.set(routes.current.revision.number)
+  metrics.configLastSuccess.set(Date.now() / 1000)
   routes.onOutcome = (outcome, trigger) => {
-    if (outcome.kind === 'applied') log.info('routes.yaml applied', { trigger, revision: outcome.revision.number, sha256: outcome.revision.sha256 })
-    if (outcome.kind === 'rejected') log.warn('routes.yaml rejected; the last good config still serves', { trigger, problems: outcome.rejection.problems })
+    metrics.configReloads.inc({ result: outcome.kind })
+    if (outcome.kind === 'applied') {
+      metrics.configRevision.set(outcome.revision.number)
+      metrics.configLastSuccess.set(Date.now() / 1000)
+      metrics.configLastRejectionProblems.set(0)
+      log.info('routes.yaml applied', { trigger, revision: outcome.revision.number, sha256: outcome.revision.sha256 })
+    }
+    if (outcome.kind === 'rejected') {
+      metrics.configLastRejectionProblems.set(outcome.rejection.problems.length)
+      log.warn('routes.yaml rejected; the last good config still serves', { trigger, problems: outcome.rejection.problems })
+    }
   }
   const mirrorRunner = new MirrorRunner(options.maxMirrorsInFlight)
+  metrics.mirrorsDroppedSource = () => mirrorRunner.dropped
   const mirrors = new Mirrors(mirrorRunner, pool, log)
   const handlers = createInferenceHandlers(pool, routes, mirrors, options)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log)
-  const controlPlane = createControlPlane({ pool, routes, mirrors, log })
+  const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, log })
   const server = createServer((req, res) => {
     if (!dataPlane(req, res)) controlPlane(req, res)
   })
@@ -70,6 +85,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     pool,
     routes,
     mirrors,
+    metrics,
     log,
     loaded,
     listen: () =>

@@ -8,6 +8,7 @@ import { gatewayError, isGatewayError } from '../errors.js'
 import type { SwitchyardError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { isValidName } from '../registry/names.js'
+import type { GatewayMetrics } from '../metrics/metrics.js'
 import type { Mirrors } from '../router/mirrors.js'
 import type { RoutesHolder } from '../router/routes-holder.js'
 import type { ModelPool } from '../runtime/model-pool.js'
@@ -19,14 +20,19 @@ export interface ControlPlaneParts {
   readonly pool: ModelPool
   readonly routes: RoutesHolder
   readonly mirrors: Mirrors
+  readonly metrics: GatewayMetrics
   readonly log: Logger
 }
 
-export function createControlPlane({ pool, routes, mirrors, log }: ControlPlaneParts): express.Express {
+export function createControlPlane({ pool, routes, mirrors, metrics, log }: ControlPlaneParts): express.Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('etag', false)
   app.use(adminRoutesRouter(routes, mirrors, pool))
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+  })
 
   app.get('/v1/models', (_req, res) => {
     res.json({ models: pool.models().map(describeModelSummary) })

@@ -22,7 +22,7 @@ import { requestFacts } from '../router/request-facts.js'
 import type { CompiledRoute, Decision } from '../router/route-table.js'
 import type { RoutesHolder } from '../router/routes-holder.js'
 import { readJsonBody } from './body.js'
-import { sendJsonText } from './respond.js'
+import { sendAnswer } from './respond.js'
 
 export type Target =
   | { kind: 'direct'; model: string; version: string }
@@ -37,6 +37,8 @@ interface Chosen {
   readonly role: AnswerRole
   readonly route: CompiledRoute | null
   readonly decision: Decision | null
+  /** The routes.yaml revision that chose the version; null for a direct call. */
+  readonly revision: number | null
 }
 
 export interface InferenceHandlers {
@@ -48,25 +50,27 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
   const { maxBodyBytes, maxRequestRows } = options
 
   function choose(req: IncomingMessage, body: unknown, target: Target): Chosen {
-    if (target.kind === 'direct') return { version: pool.getReadyVersion(target.model, target.version), role: 'direct', route: null, decision: null }
+    if (target.kind === 'direct') return { version: pool.getReadyVersion(target.model, target.version), role: 'direct', route: null, decision: null, revision: null }
     const model = target.model === null ? modelFromBody(body) : pool.getModel(target.model)
-    const route = routes.current.routes.get(model.name) ?? null
+    const table = routes.current // one read: the whole request sees one revision
+    const revision = table.revision.number
+    const route = table.routes.get(model.name) ?? null
     if (target.kind === 'label') {
       const version = route?.labels.get(target.label)
       if (version === undefined) throw gatewayError('LABEL_NOT_FOUND', model.name, target.label, route === null ? [] : [...route.labels.keys()])
-      return { version: pool.getReadyVersion(model.name, version), role: 'direct', route: null, decision: null }
+      return { version: pool.getReadyVersion(model.name, version), role: 'direct', route: null, decision: null, revision }
     }
     if (route === null) {
       const version = model.defaultVersion()
-      return { version, role: 'primary', route: null, decision: { version: version.version, reason: 'default', bucket: null } }
+      return { version, role: 'primary', route: null, decision: { version: version.version, reason: 'default', bucket: null }, revision }
     }
     const decision = route.decide(requestFacts(req, body))
     if ('pinned' in decision) {
       const pinned = model.versions.get(decision.pinned)
       if (pinned === undefined) throw gatewayError('PINNED_VERSION_NOT_FOUND', model.name, decision.pinned, model.versionNames())
-      return { version: assertReady(pinned), role: 'primary', route, decision: { version: pinned.version, reason: 'pin', bucket: null } }
+      return { version: assertReady(pinned), role: 'primary', route, decision: { version: pinned.version, reason: 'pin', bucket: null }, revision }
     }
-    return { version: pool.getReadyVersion(model.name, decision.version), role: 'primary', route, decision }
+    return { version: pool.getReadyVersion(model.name, decision.version), role: 'primary', route, decision, revision }
   }
 
   function modelFromBody(body: unknown): ServingModel {
@@ -114,7 +118,7 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
       const { feed, rows, ids } = encodeInstances((body as { instances?: unknown }).instances, signature, maxRequestRows)
       const { outputs, ms } = await run(chosen, [feed], rows)
       const json = `{"model":${version.modelJson},"version":${version.versionJson},"role":"${role}","predictions":${encodePredictions(outputs, signature, ids)}}`
-      sendJsonText(res, 200, json, version.version, role)
+      sendAnswer(res, json, version.version, role, chosen.revision)
       afterAnswer(chosen, [feed], rows, outputs, ms)
     },
 
@@ -125,7 +129,7 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
       const { version, role } = chosen
       const decoded = decodeInferRequest(body, version.inputs, version.outputs, maxRequestRows)
       const { outputs, ms } = await run(chosen, decoded.feeds, decoded.rows)
-      sendJsonText(res, 200, encodeInferResponse(version.model, version.version, decoded.id, outputs, version.outputs, decoded.outputs), version.version, role)
+      sendAnswer(res, encodeInferResponse(version.model, version.version, decoded.id, outputs, version.outputs, decoded.outputs), version.version, role, chosen.revision)
       afterAnswer(chosen, decoded.feeds, decoded.rows, outputs, ms)
     },
   }

@@ -5,15 +5,19 @@ import type { Logger } from '../log.js'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
+export function sendJsonText(res: ServerResponse, status: number, json: string): void {
+  res.writeHead(status, ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(json))])
+  res.end(json)
+}
+
 /**
- * Send JSON text; an inference answer names the version that served it and its role
- * (X-Model-Version, X-Model-Role). A flat header array is Node's cheapest form.
+ * An inference answer names the version that served it, its role, and for routed calls the
+ * routes.yaml revision that chose it. A flat header array is Node's cheapest form.
  */
-export function sendJsonText(res: ServerResponse, status: number, json: string, modelVersion?: string, role?: string): void {
-  const length = String(Buffer.byteLength(json))
-  res.writeHead(status, modelVersion === undefined
-    ? ['content-type', JSON_TYPE, 'content-length', length]
-    : ['content-type', JSON_TYPE, 'content-length', length, 'x-model-version', modelVersion, 'x-model-role', role ?? 'direct'])
+export function sendAnswer(res: ServerResponse, json: string, version: string, role: string, revision: number | null): void {
+  const headers = ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(json)), 'x-model-version', version, 'x-model-role', role]
+  if (revision !== null) headers.push('x-routes-revision', String(revision))
+  res.writeHead(200, headers)
   res.end(json)
 }
 

@@ -1,8 +1,11 @@
 /** Shared by the integration tests: a real gateway on an ephemeral port, and spec validators. */
 import { Ajv } from 'ajv'
-import { readFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { request } from 'node:http'
 import { createGateway } from '../../src/index.js'
+import { CREDIT_FEATURES, generateCreditRows } from '../../src/sample-data/credit-default.js'
 import type { Gateway, GatewayOptions } from '../../src/index.js'
 
 export const REPO_MODELS = new URL('../../models', import.meta.url).pathname
@@ -62,4 +65,39 @@ export function rawRequest(base: string, method: string, path: string, body?: st
     req.on('error', reject)
     req.end(body)
   })
+}
+
+/**
+ * A temporary model repository made of copies of the committed credit-risk versions, e.g.
+ * { fraud: { v1: 'v1', v2: 'v3' } } makes fraud/v1 a copy of credit-risk/v1 and fraud/v2 of credit-risk/v3.
+ */
+export function makeRepository(layout: Record<string, Record<string, string>>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-models-'))
+  for (const [model, versions] of Object.entries(layout)) {
+    mkdirSync(join(dir, model))
+    copyFileSync(join(REPO_MODELS, 'credit-risk', 'model.yaml'), join(dir, model, 'model.yaml'))
+    for (const [version, source] of Object.entries(versions)) {
+      mkdirSync(join(dir, model, version))
+      for (const f of ['model.onnx', 'version.yaml']) copyFileSync(join(REPO_MODELS, 'credit-risk', source, f), join(dir, model, version, f))
+    }
+  }
+  return dir
+}
+
+/** One credit-risk record (the 23 features), from the seeded generator. */
+export function creditRecords(count: number, seed: number): Record<string, number>[] {
+  return generateCreditRows(count, seed).map((r) => Object.fromEntries(CREDIT_FEATURES.map((f) => [f, (r as Record<string, number>)[f]])))
+}
+
+/** Run `count` requests with at most `concurrency` in flight; resolves to their results in order. */
+export async function inParallel<T>(count: number, concurrency: number, send: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count)
+  let next = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) {
+      const i = next++
+      results[i] = await send(i)
+    }
+  }))
+  return results
 }
