@@ -84,7 +84,7 @@ export function makeRepository(layout: Record<string, Record<string, string>>): 
   return dir
 }
 
-/** One credit-risk record (the 23 features), from the seeded generator. */
+/** One credit-risk record (the 22 features), from the seeded generator. */
 export function creditRecords(count: number, seed: number): Record<string, number>[] {
   return generateCreditRows(count, seed).map((r) => Object.fromEntries(CREDIT_FEATURES.map((f) => [f, (r as Record<string, number>)[f]])))
 }

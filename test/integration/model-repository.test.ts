@@ -31,7 +31,7 @@ beforeAll(async () => {
   version('good', { onnx: 'good', yaml: goodYaml })
   version('corrupt', { onnx: Buffer.from('this is not an ONNX protobuf at all, just bytes'), yaml: goodYaml.replace(/^sha256:.*$/m, '') })
   version('truncated', { onnx: readFileSync(join(good, 'model.onnx')).subarray(0, 200), yaml: goodYaml.replace(/^sha256:.*$/m, '') })
-  version('tampered', { onnx: 'good', yaml: goodYaml.replace(/^sha256:.*$/m, `sha256: ${'0'.repeat(64)}`) })
+  version('tampered', { onnx: 'good', yaml: goodYaml.replace(/^sha256:.*$/m, `sha256: "${'0'.repeat(64)}"`) })
   version('bad-yaml', { onnx: 'good', yaml: `${goodYaml}\nunexpected_key: 1\n` })
   version('no-onnx', { yaml: goodYaml })
   version('onnx-only', { onnx: 'good' })
@@ -60,7 +60,7 @@ describe('model repository', () => {
     expect(states.tampered).toMatch(/^failed: sha256 mismatch: version.yaml says 0{64}, model.onnx is [0-9a-f]{64}/)
     expect(states['bad-yaml']).toMatch(/^failed: version.yaml is invalid: .*unexpected_key/)
     expect(states['no-onnx']).toBe('failed: the folder has no model.onnx (and version.yaml names no upstream)')
-    expect(states['wrong-signature']).toMatch(/^failed: signature input 'features' has shape \[-1, 23\]; 4 features need \[N, 4\]/)
+    expect(states['wrong-signature']).toMatch(/^failed: signature input 'features' has shape \[-1, 22\]; 4 features need \[N, 4\]/)
   })
 
   it('keeps serving the good version next to the failed ones', async () => {
@@ -80,9 +80,9 @@ describe('model repository', () => {
 
   it('serves a folder with only model.onnx through V2, with the metadata the file carries', async () => {
     const meta = await get(`${gw.url}/v2/models/credit-risk/versions/onnx-only`)
-    expect(meta.body.inputs).toEqual([{ name: 'features', datatype: 'FP32', shape: [-1, 23] }])
+    expect(meta.body.inputs).toEqual([{ name: 'features', datatype: 'FP32', shape: [-1, 22] }])
     const res = await post(`${gw.url}/v2/models/credit-risk/versions/onnx-only/infer`, {
-      inputs: [{ name: 'features', shape: [1, 23], datatype: 'FP32', data: CREDIT_FEATURES.map((f) => record[f]) }],
+      inputs: [{ name: 'features', shape: [1, 22], datatype: 'FP32', data: CREDIT_FEATURES.map((f) => record[f]) }],
     })
     expect(res.status).toBe(200)
     const native = await post(`${gw.url}/v1/models/credit-risk/versions/onnx-only/predict`, { instances: [record] })
