@@ -38,6 +38,9 @@ export function describeVersion(v: ServingVersion) {
     training: v.metadata?.training ?? null,
     inputs: v.inputs.map(describeSpec),
     outputs: v.outputs.map(describeSpec),
+    remote: v.upstream,
+    /** requests served and session runs made: fewer runs than requests means coalescing works */
+    runtime: v.runner === null ? null : { requests: v.runner.stats.requests, runs: v.runner.stats.runs },
     endpoints: {
       predict: v.metadata?.signature ? `/v1${base}/predict` : null,
       infer: `/v2${base}/infer`,

@@ -131,11 +131,13 @@ export function createDataPlane(pool: ModelPool, handlers: InferenceHandlers, in
 
 /** A path segment as a name; percent-decoded, then checked (no '/', no '..', no leading dot). */
 function name(kind: 'model' | 'version' | 'label', segment: string): string {
-  let decoded: string
-  try {
-    decoded = decodeURIComponent(segment)
-  } catch {
-    throw gatewayError('NAME_INVALID', kind, segment)
+  let decoded = segment
+  if (segment.includes('%')) {
+    try {
+      decoded = decodeURIComponent(segment)
+    } catch {
+      throw gatewayError('NAME_INVALID', kind, segment)
+    }
   }
   if (!isValidName(decoded)) throw gatewayError('NAME_INVALID', kind, decoded.slice(0, 64))
   return decoded

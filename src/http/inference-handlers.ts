@@ -81,22 +81,27 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
     throw gatewayError('MODEL_NOT_NAMED', names)
   }
 
-  /** Run on the chosen version; canary candidates report their health as they answer. */
-  async function run(chosen: Chosen, feeds: readonly Feed[], rows: number): Promise<{ outputs: RunOutputs; ms: number }> {
+  /**
+   * Run on the chosen version; canary candidates report their health as they answer.
+   * Written as a promise chain rather than async/await: this runs for every request.
+   */
+  function run(chosen: Chosen, feeds: readonly Feed[], rows: number, answer: (outputs: RunOutputs, ms: number) => void): Promise<void> {
     const { version } = chosen
     const runner = version.runner
     if (runner === null) throw gatewayError('VERSION_NOT_READY', version.model, version.version, version.state)
     const canary = chosen.decision?.reason === 'canary-candidate' ? chosen.route!.canary : null
     const started = performance.now()
-    try {
-      const outputs = await runner.run(feeds, rows)
-      const ms = performance.now() - started
-      canary?.observeCandidate(false, ms)
-      return { outputs, ms }
-    } catch (err) {
-      canary?.observeCandidate(true, performance.now() - started)
-      throw gatewayErrorWith('INFERENCE_FAILED', { cause: err }, version.model, version.version)
-    }
+    return runner.run(feeds, rows).then(
+      (outputs) => {
+        const ms = performance.now() - started
+        canary?.observeCandidate(false, ms)
+        answer(outputs, ms)
+      },
+      (err: unknown) => {
+        canary?.observeCandidate(true, performance.now() - started)
+        throw gatewayErrorWith('INFERENCE_FAILED', { cause: err }, version.model, version.version)
+      },
+    )
   }
 
   function afterAnswer(chosen: Chosen, feeds: readonly Feed[], rows: number, outputs: RunOutputs, ms: number): void {
@@ -105,32 +110,37 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
   }
 
   return {
-    async predict(req, res, target) {
+    predict(req, res, target) {
       if (target.kind === 'direct') pool.getReadyVersion(target.model, target.version) // 404/503 before reading the body
-      const body = await readJsonBody(req, maxBodyBytes)
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw gatewayError('BODY_INVALID', 'the body must be an object: {"instances":[{...}, ...]}')
-      }
-      const chosen = choose(req, body, target)
-      const { version, role } = chosen
-      const signature = version.signature
-      if (signature === null) throw gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version)
-      const { feed, rows, ids } = encodeInstances((body as { instances?: unknown }).instances, signature, maxRequestRows)
-      const { outputs, ms } = await run(chosen, [feed], rows)
-      const json = `{"model":${version.modelJson},"version":${version.versionJson},"role":"${role}","predictions":${encodePredictions(outputs, signature, ids)}}`
-      sendAnswer(res, json, version.version, role, chosen.revision)
-      afterAnswer(chosen, [feed], rows, outputs, ms)
+      return readJsonBody(req, maxBodyBytes).then((body) => {
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+          throw gatewayError('BODY_INVALID', 'the body must be an object: {"instances":[{...}, ...]}')
+        }
+        const chosen = choose(req, body, target)
+        const { version, role } = chosen
+        const signature = version.signature
+        if (signature === null) throw gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version)
+        const { feed, rows, ids } = encodeInstances((body as { instances?: unknown }).instances, signature, maxRequestRows)
+        const feeds = [feed]
+        return run(chosen, feeds, rows, (outputs, ms) => {
+          const json = `{"model":${version.modelJson},"version":${version.versionJson},"role":"${role}","predictions":${encodePredictions(outputs, signature, ids)}}`
+          sendAnswer(res, json, version.version, role, chosen.revision)
+          afterAnswer(chosen, feeds, rows, outputs, ms)
+        })
+      })
     },
 
-    async infer(req, res, target) {
+    infer(req, res, target) {
       if (target.kind === 'direct') pool.getReadyVersion(target.model, target.version)
-      const body = await readJsonBody(req, maxBodyBytes)
-      const chosen = choose(req, body, target)
-      const { version, role } = chosen
-      const decoded = decodeInferRequest(body, version.inputs, version.outputs, maxRequestRows)
-      const { outputs, ms } = await run(chosen, decoded.feeds, decoded.rows)
-      sendAnswer(res, encodeInferResponse(version.model, version.version, decoded.id, outputs, version.outputs, decoded.outputs), version.version, role, chosen.revision)
-      afterAnswer(chosen, decoded.feeds, decoded.rows, outputs, ms)
+      return readJsonBody(req, maxBodyBytes).then((body) => {
+        const chosen = choose(req, body, target)
+        const { version, role } = chosen
+        const decoded = decodeInferRequest(body, version.inputs, version.outputs, maxRequestRows)
+        return run(chosen, decoded.feeds, decoded.rows, (outputs, ms) => {
+          sendAnswer(res, encodeInferResponse(version.model, version.version, decoded.id, outputs, version.outputs, decoded.outputs), version.version, role, chosen.revision)
+          afterAnswer(chosen, decoded.feeds, decoded.rows, outputs, ms)
+        })
+      })
     },
   }
 }

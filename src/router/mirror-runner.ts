@@ -20,7 +20,7 @@ interface Pending {
 }
 
 export class MirrorRunner {
-  readonly #worker: Worker
+  #worker: Worker | null = null
   readonly #pending = new Map<number, Pending>()
   readonly #maxInFlight: number
   #nextId = 1
@@ -31,13 +31,21 @@ export class MirrorRunner {
 
   constructor(maxInFlight: number) {
     this.#maxInFlight = maxInFlight
-    this.#worker = startWorker('./mirror-worker', import.meta.url)
-    this.#worker.unref() // never keeps the process alive on its own
-    this.#worker.on('message', (m: FromMirrorWorker) => this.#onMessage(m))
-    this.#worker.on('error', (err) => {
+  }
+
+  /** Started on the first mirror: a gateway without shadows or challengers never pays for it. */
+  #started(): Worker {
+    if (this.#worker !== null) return this.#worker
+    const worker = startWorker('./mirror-worker', import.meta.url)
+    worker.unref() // never keeps the process alive on its own
+    worker.on('message', (m: FromMirrorWorker) => this.#onMessage(m))
+    worker.on('error', (err) => {
       for (const p of this.#pending.values()) p.reject(err)
       this.#pending.clear()
+      this.#worker = null // the next mirror starts a fresh one
     })
+    this.#worker = worker
+    return worker
   }
 
   get inFlight(): number {
@@ -68,11 +76,11 @@ export class MirrorRunner {
   }
 
   release(key: string): void {
-    this.#post({ code: 'RELEASE', key })
+    if (this.#worker !== null) this.#post({ code: 'RELEASE', key })
   }
 
   #post(message: ToMirrorWorker): void {
-    this.#worker.postMessage(message)
+    this.#started().postMessage(message)
   }
 
   #onMessage(m: FromMirrorWorker): void {
@@ -87,6 +95,7 @@ export class MirrorRunner {
   async close(): Promise<void> {
     for (const p of this.#pending.values()) p.reject(new Error('the gateway is stopping'))
     this.#pending.clear()
-    await this.#worker.terminate()
+    await this.#worker?.terminate()
+    this.#worker = null
   }
 }

@@ -52,19 +52,29 @@ export class RunCoalescer {
   run(feeds: readonly Feed[], rows: number): Promise<RunOutputs> {
     this.stats.requests++
     this.inFlight++
-    const done = this.#settle
-    if (!this.#canCoalesce || rows <= 0) return this.#runAlone(feeds).finally(done)
+    if (!this.#canCoalesce || rows <= 0) return this.#runAlone(feeds).finally(this.#settle)
     return new Promise<RunOutputs>((resolve, reject) => {
       this.#queue.push({ feeds, rows, resolve, reject })
       if (!this.#isScheduled) {
         this.#isScheduled = true
         setImmediate(this.#flush)
       }
-    }).finally(done)
+    })
   }
 
   readonly #settle = (): void => {
     this.inFlight--
+  }
+
+  /** Answer one queued job (and count it out of the in-flight total). */
+  #resolve(job: RunJob, outputs: RunOutputs): void {
+    this.inFlight--
+    job.resolve(outputs)
+  }
+
+  #reject(job: RunJob, err: unknown): void {
+    this.inFlight--
+    job.reject(err)
   }
 
   readonly #flush = (): void => {
@@ -88,7 +98,7 @@ export class RunCoalescer {
   async #runGroup(group: readonly RunJob[]): Promise<void> {
     if (group.length === 1) {
       const job = group[0]
-      return this.#runAlone(job.feeds).then(job.resolve, job.reject)
+      return this.#runAlone(job.feeds).then((o) => this.#resolve(job, o), (e: unknown) => this.#reject(job, e))
     }
     const totalRows = group.reduce((n, job) => n + job.rows, 0)
     let outputs: RunOutputs
@@ -100,13 +110,13 @@ export class RunCoalescer {
     if (!Object.values(outputs).every((t) => t.dims[0] === totalRows)) return this.#runEachAlone(group)
     let offset = 0
     for (const job of group) {
-      job.resolve(sliceRows(outputs, offset, job.rows))
+      this.#resolve(job, sliceRows(outputs, offset, job.rows))
       offset += job.rows
     }
   }
 
   async #runEachAlone(group: readonly RunJob[]): Promise<void> {
-    for (const job of group) await this.#runAlone(job.feeds).then(job.resolve, job.reject)
+    for (const job of group) await this.#runAlone(job.feeds).then((o) => this.#resolve(job, o), (e: unknown) => this.#reject(job, e))
   }
 
   #runAlone(feeds: readonly Feed[]): Promise<RunOutputs> {
