@@ -38,7 +38,7 @@ export interface Gateway {
   close(): Promise<void>
 }
 
-const CANARY_TICK_MS = 1_000 // how often canaries check whether a step is due
+const CANARY_TICK_MS = 250 // how often canaries check whether a step is due
 
 export async function createGateway(overrides: Partial<GatewayOptions> = {}): Promise<Gateway> {
   const options = resolveOptions(overrides)

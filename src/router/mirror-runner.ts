@@ -7,7 +7,7 @@ import type { Worker } from 'node:worker_threads'
 import type { RunOutputs } from '../runtime/tensors.js'
 import type { Feed } from '../runtime/tensors.js'
 import { startWorker } from '../worker-entry.js'
-import type { FromMirrorWorker, ToMirrorWorker } from './mirror-protocol.js'
+import type { FromMirrorWorker, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
 
 export interface MirrorResult {
   readonly outputs: RunOutputs
@@ -24,8 +24,6 @@ export class MirrorRunner {
   readonly #pending = new Map<number, Pending>()
   readonly #maxInFlight: number
   #nextId = 1
-  /** Mirrors running on this thread (remote versions: I/O only). */
-  #localInFlight = 0
   /** Mirrors refused because too many were in flight. */
   dropped = 0
 
@@ -49,24 +47,17 @@ export class MirrorRunner {
   }
 
   get inFlight(): number {
-    return this.#pending.size + this.#localInFlight
+    return this.#pending.size
   }
 
   /** Run on the worker; null when the bound is reached (the mirror is dropped and counted). */
-  run(key: string, onnxPath: string, feeds: readonly Feed[], rows: number): Promise<MirrorResult> | null {
+  run(target: MirrorTarget, feeds: readonly Feed[], rows: number): Promise<MirrorResult> | null {
     if (this.#isFull()) return null
     const id = this.#nextId++
     return new Promise<MirrorResult>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
-      this.#post({ code: 'RUN', id, key, onnxPath, feeds: feeds as Feed[], rows })
+      this.#post({ code: 'RUN', id, target, feeds: feeds as Feed[], rows })
     })
-  }
-
-  /** Run a mirror that needs no worker (a remote version), under the same bound. */
-  runHere(start: () => Promise<MirrorResult>): Promise<MirrorResult> | null {
-    if (this.#isFull()) return null
-    this.#localInFlight++
-    return start().finally(() => this.#localInFlight--)
   }
 
   #isFull(): boolean {

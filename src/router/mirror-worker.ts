@@ -4,19 +4,24 @@
  * answers primaries (onnxruntime-node runs session.run synchronously on the calling thread).
  */
 import { parentPort } from 'node:worker_threads'
+import { RemoteRunner } from '../runtime/remote-runner.js'
 import { RunCoalescer } from '../runtime/run-coalescer.js'
+import type { Runner } from '../runtime/runner.js'
 import { loadSession } from '../runtime/session.js'
-import type { FromMirrorWorker, ToMirrorWorker } from './mirror-protocol.js'
+import type { FromMirrorWorker, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
 
 const MAX_RUN_ROWS = 1_024 // rows a coalesced mirror run
-const sessions = new Map<string, Promise<RunCoalescer>>()
+const runners = new Map<string, Promise<Runner>>()
 
-function runnerFor(key: string, onnxPath: string): Promise<RunCoalescer> {
-  let runner = sessions.get(key)
+/** Remote calls happen here too: even their JSON and HTTP work stays off the request thread. */
+function runnerFor(target: MirrorTarget): Promise<Runner> {
+  let runner = runners.get(target.key)
   if (runner === undefined) {
-    runner = loadSession(onnxPath, undefined).then((s) => new RunCoalescer(s.session, { isBatchable: s.isBatchable, coalesce: true, maxRunRows: MAX_RUN_ROWS }))
-    runner.catch(() => sessions.delete(key)) // try again next time
-    sessions.set(key, runner)
+    runner = target.kind === 'remote'
+      ? Promise.resolve(new RemoteRunner(target.upstream, target.timeoutMs))
+      : loadSession(target.onnxPath, undefined).then((s) => new RunCoalescer(s.session, { isBatchable: s.isBatchable, coalesce: true, maxRunRows: MAX_RUN_ROWS }))
+    runner.catch(() => runners.delete(target.key)) // try again next time
+    runners.set(target.key, runner)
   }
   return runner
 }
@@ -29,7 +34,7 @@ parentPort!.on('message', (message: ToMirrorWorker) => {
   switch (message.code) {
     case 'RUN': {
       const started = performance.now()
-      runnerFor(message.key, message.onnxPath)
+      runnerFor(message.target)
         .then((runner) => runner.run(message.feeds, message.rows))
         .then(
           (outputs) => reply({ code: 'DONE', id: message.id, outputs, ms: performance.now() - started }),
@@ -38,7 +43,7 @@ parentPort!.on('message', (message: ToMirrorWorker) => {
       return
     }
     case 'RELEASE':
-      sessions.delete(message.key)
+      runners.delete(message.key)
       return
     default:
       throw new Error(`mirror worker: unexpected message ${JSON.stringify(message)}`)

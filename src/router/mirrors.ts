@@ -10,6 +10,7 @@ import type { ServingVersion } from '../runtime/model-pool.js'
 import type { ModelPool } from '../runtime/model-pool.js'
 import { elementCount } from '../runtime/tensors.js'
 import type { Feed, OutputTensor, RunOutputs } from '../runtime/tensors.js'
+import type { MirrorTarget } from './mirror-protocol.js'
 import type { MirrorRunner } from './mirror-runner.js'
 import type { CompiledRoute, Decision } from './route-table.js'
 
@@ -91,10 +92,7 @@ export class Mirrors {
       stat.errors++ // a missing or failed mirror version is counted, never raised
       return
     }
-    // local versions score on the mirror worker; remote ones are I/O and can wait here
-    const run = mirror.session !== null
-      ? this.#runner.run(`${model}/${versionName}/${mirror.session.sha256}`, mirror.onnxPath, primary.feeds, primary.rows)
-      : this.#runner.runHere(() => timed(mirror.runner!.run(primary.feeds, primary.rows)))
+    const run = this.#runner.run(mirrorTarget(mirror), primary.feeds, primary.rows)
     if (run === null) {
       stat.dropped++
       return
@@ -147,7 +145,8 @@ function rowsEqual(a: OutputTensor, b: OutputTensor, row: number, size: number):
   return true
 }
 
-function timed(run: Promise<RunOutputs>): Promise<{ outputs: RunOutputs; ms: number }> {
-  const started = performance.now()
-  return run.then((outputs) => ({ outputs, ms: performance.now() - started }))
+/** Local versions get their own session on the mirror worker; remote ones are called from it. */
+function mirrorTarget(v: ServingVersion): MirrorTarget {
+  if (v.upstream !== null) return { kind: 'remote', key: `${v.model}/${v.version}@${v.upstream}`, upstream: v.upstream, timeoutMs: v.remoteTimeoutMs }
+  return { kind: 'onnx', key: `${v.model}/${v.version}/${v.session?.sha256 ?? ''}`, onnxPath: v.onnxPath }
 }

@@ -81,6 +81,11 @@ export class ServingVersion {
   get upstream(): string | null {
     return this.metadata?.upstream ?? null
   }
+
+  /** How long a remote version may take to answer (version.yaml timeout_ms). */
+  get remoteTimeoutMs(): number {
+    return this.metadata?.timeout_ms ?? REMOTE_TIMEOUT_MS
+  }
 }
 
 export class ServingModel {
@@ -210,11 +215,10 @@ export class ModelPool {
       if (version.problem !== null) throw new Error(version.problem)
       const signature = version.metadata?.signature
       if (version.upstream !== null) {
-        const timeoutMs = version.metadata?.timeout_ms ?? REMOTE_TIMEOUT_MS
-        const io = await fetchRemoteMetadata(version.upstream, timeoutMs)
+        const io = await fetchRemoteMetadata(version.upstream, version.remoteTimeoutMs)
         version.signature = signature === undefined ? null : compileSignature(signature, io.inputs, io.outputs)
         version.io = io
-        version.runner = new RemoteRunner(version.upstream, timeoutMs, io)
+        version.runner = new RemoteRunner(version.upstream, version.remoteTimeoutMs)
       } else {
         const session = await loadSession(version.onnxPath, version.metadata?.sha256)
         version.signature = signature === undefined ? null : compileSignature(signature, session.inputs, session.outputs)

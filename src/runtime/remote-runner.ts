@@ -35,14 +35,12 @@ export async function fetchRemoteMetadata(upstream: string, timeoutMs: number): 
 export class RemoteRunner {
   readonly #inferUrl: string
   readonly #timeoutMs: number
-  readonly #outputs: readonly TensorSpec[]
   readonly stats = { runs: 0, requests: 0 }
   inFlight = 0
 
-  constructor(upstream: string, timeoutMs: number, metadata: RemoteMetadata) {
+  constructor(upstream: string, timeoutMs: number) {
     this.#inferUrl = `${upstream.replace(/\/$/, '')}/infer`
     this.#timeoutMs = timeoutMs
-    this.#outputs = metadata.outputs
   }
 
   async run(feeds: readonly Feed[], _rows: number): Promise<RunOutputs> {
