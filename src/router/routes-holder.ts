@@ -52,7 +52,7 @@ export class RoutesHolder {
   readonly #history: RouteTable[] = []
   #canaries = new Map<string, CanaryController>()
   #nextRevision = 1
-  #reloading: Promise<ReloadOutcome> | null = null
+  #queue: Promise<unknown> = Promise.resolve()
   /** Called after every reload attempt, for metrics and the activity log. */
   onOutcome: ((outcome: ReloadOutcome, trigger: string) => void) | null = null
 
@@ -88,10 +88,14 @@ export class RoutesHolder {
     return this.#history.map((t) => t.revision)
   }
 
-  /** Re-read routes.yaml and apply it if it changed and is valid. Concurrent calls share one reload. */
+  /**
+   * Re-read routes.yaml and apply it if it changed and is valid. Reloads run one after the
+   * other, so a caller always sees the file as it was when its own reload began.
+   */
   reload(trigger: string): Promise<ReloadOutcome> {
-    this.#reloading ??= this.#reload(trigger).finally(() => (this.#reloading = null))
-    return this.#reloading
+    const next = this.#queue.then(() => this.#reload(trigger))
+    this.#queue = next.catch(() => undefined)
+    return next
   }
 
   /** Write an earlier revision's source back to routes.yaml and apply it. */
