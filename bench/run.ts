@@ -1,12 +1,16 @@
 /**
  * npm run bench: the hot path against the bare node:http floor, in ONE run.
  *
- *   (a) floor    bare node:http returning a fixed JSON           bench/servers/floor.mjs
- *   (b) native   POST /v1/models/credit-risk/versions/v1/predict  the gateway (dist/cli.js)
- *   (c) v2       POST /v2/models/credit-risk/versions/v1/infer    the gateway
+ *   (a) floor          bare node:http returning a fixed JSON           bench/servers/floor.mjs
+ *   (b) native         POST /v1/models/credit-risk/versions/v1/predict  the gateway (dist/cli.js)
+ *   (c) v2             POST /v2/models/credit-risk/versions/v1/infer    the gateway
+ *   (d) routed         POST /v1/models/credit-risk/predict              split 90/10, sticky (routes-split.yaml)
+ *   (e) routed @rate   (d) at half of (b)'s req/s, for its p99
+ *   (f) shadow @rate   the same with every request mirrored to v3 (routes-shadow.yaml), a second gateway
  *
- * Servers run in their own processes; autocannon runs here. Each scenario runs RUNS times
- * in alternating order and the median is reported, because this machine is shared and noisy.
+ * Servers run in their own processes; autocannon runs here. Each round runs every scenario,
+ * in alternating order; ratios are taken within a round (the machine is shared and noisy, so
+ * neighbours in time are the fairest comparison) and their median is reported.
  * Knobs: CONNECTIONS (50), DURATION seconds (10), RUNS (3), PIPELINING (1).
  */
 import autocannon from 'autocannon'
@@ -23,7 +27,7 @@ const RUNS = Number(process.env.RUNS ?? 3)
 const PIPELINING = Number(process.env.PIPELINING ?? 1)
 const root = new URL('..', import.meta.url).pathname
 
-interface Scenario { name: string; what: string; port: number; path: string; body: string }
+interface Scenario { name: string; what: string; port: number; path: string; body: string; rate?: () => number; headers?: Record<string, string> }
 interface Measurement { reqPerSec: number; p50: number; p99: number; non2xx: number; errors: number }
 
 const row = generateCreditRows(1, 7)[0] as Record<string, number>
@@ -35,23 +39,38 @@ const v2Body = JSON.stringify({
 
 async function main(): Promise<void> {
   const floor = await startFloor()
-  const gateway = await startGateway()
+  const gateway = await startGateway('bench/servers/routes-split.yaml')
+  const shadowed = await startGateway('bench/servers/routes-shadow.yaml')
+  let nativeRps = 0 // the current round's (b), for the fixed-rate scenarios
+  const half = () => Math.max(100, Math.round(nativeRps / 2))
+  const sticky = { 'x-customer-id': 'bench-customer' }
   const scenarios: Scenario[] = [
     { name: 'floor', what: 'bare node:http, fixed JSON', port: floor.port, path: '/', body: nativeBody },
     { name: 'native', what: 'POST /v1/models/credit-risk/versions/v1/predict', port: gateway.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
     { name: 'v2', what: 'POST /v2/models/credit-risk/versions/v1/infer', port: gateway.port, path: '/v2/models/credit-risk/versions/v1/infer', body: v2Body },
+    { name: 'routed', what: 'POST /v1/models/credit-risk/predict (split 90/10, sticky)', port: gateway.port, path: '/v1/models/credit-risk/predict', body: nativeBody },
+    { name: 'routed@rate', what: 'routed, at half of native req/s', port: gateway.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
+    { name: 'shadow@rate', what: 'routed + shadow v3 at 100%, same rate', port: shadowed.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
   ]
   try {
+    nativeRps = (await measure(scenarios[1], 2)).reqPerSec
     for (const s of scenarios) await measure(s, 2) // warm-up, not reported
     const runs = new Map<string, Measurement[]>(scenarios.map((s) => [s.name, []]))
     for (let i = 0; i < RUNS; i++) {
-      const order = i % 2 === 0 ? scenarios : [...scenarios].reverse()
-      for (const s of order) runs.get(s.name)!.push(await measure(s, DURATION))
+      // the fixed-rate pair always runs after native, which sets its rate
+      const free = scenarios.slice(0, 4)
+      const order = [...(i % 2 === 0 ? free : [...free].reverse()), ...(i % 2 === 0 ? scenarios.slice(4) : scenarios.slice(4).reverse())]
+      for (const s of order) {
+        const m = await measure(s, DURATION)
+        if (s.name === 'native') nativeRps = m.reqPerSec
+        runs.get(s.name)!.push(m)
+      }
     }
     report(scenarios, runs)
   } finally {
     floor.child.kill()
     gateway.child.kill()
+    shadowed.child.kill()
   }
 }
 
@@ -59,11 +78,12 @@ async function measure(s: Scenario, duration: number): Promise<Measurement> {
   const result = await autocannon({
     url: `http://127.0.0.1:${s.port}${s.path}`,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...s.headers },
     body: s.body,
     connections: CONNECTIONS,
     pipelining: PIPELINING,
     duration,
+    ...(s.rate ? { overallRate: s.rate() } : {}),
   })
   return { reqPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors }
 }
@@ -74,14 +94,27 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
 
+/** Median over rounds of a / b, each ratio taken within one round. */
+function medianRatio(a: Measurement[], b: Measurement[], pick: (m: Measurement) => number): number {
+  return Number(median(a.map((m, i) => pick(m) / pick(b[i]))).toFixed(2))
+}
+
 function report(scenarios: Scenario[], runs: Map<string, Measurement[]>): void {
-  const floorRps = median(runs.get('floor')!.map((m) => m.reqPerSec))
+  const r = (name: string) => runs.get(name)!
+  const reference: Record<string, { to: string; what: string; pick: (m: Measurement) => number }> = {
+    native: { to: 'floor', what: 'req/s × floor', pick: (m) => m.reqPerSec },
+    v2: { to: 'floor', what: 'req/s × floor', pick: (m) => m.reqPerSec },
+    routed: { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
+    'shadow@rate': { to: 'routed@rate', what: 'p99 × routed@rate', pick: (m) => m.p99 },
+  }
   const rows = scenarios.map((s) => {
-    const ms = runs.get(s.name)!
-    const rps = median(ms.map((m) => m.reqPerSec))
+    const ms = r(s.name)
+    const ref = reference[s.name]
     return {
-      scenario: s.name, what: s.what, reqPerSec: Math.round(rps), p50Ms: median(ms.map((m) => m.p50)), p99Ms: median(ms.map((m) => m.p99)),
-      ratioToFloor: Number((rps / floorRps).toFixed(2)), non2xx: ms.reduce((n, m) => n + m.non2xx + m.errors, 0),
+      scenario: s.name, what: s.what, reqPerSec: Math.round(median(ms.map((m) => m.reqPerSec))),
+      p50Ms: median(ms.map((m) => m.p50)), p99Ms: median(ms.map((m) => m.p99)),
+      ratio: ref ? `${medianRatio(ms, r(ref.to), ref.pick)} ${ref.what}` : '',
+      non2xx: ms.reduce((n, m) => n + m.non2xx + m.errors, 0),
       runs: ms.map((m) => Math.round(m.reqPerSec)),
     }
   })
@@ -89,9 +122,9 @@ function report(scenarios: Scenario[], runs: Map<string, Measurement[]>): void {
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`
   const knobs = `CONNECTIONS=${CONNECTIONS} DURATION=${DURATION}s RUNS=${RUNS} PIPELINING=${PIPELINING}`
   const table = [
-    '| scenario | endpoint | req/s (median) | p50 ms | p99 ms | × floor | non-2xx | req/s of each run |',
-    '|---|---|---:|---:|---:|---:|---:|---|',
-    ...rows.map((r) => `| ${r.scenario} | ${r.what} | ${r.reqPerSec} | ${r.p50Ms} | ${r.p99Ms} | ${r.ratioToFloor} | ${r.non2xx} | ${r.runs.join(', ')} |`),
+    '| scenario | endpoint | req/s (median) | p50 ms | p99 ms | ratio (median of rounds) | non-2xx | req/s of each round |',
+    '|---|---|---:|---:|---:|---|---:|---|',
+    ...rows.map((x) => `| ${x.scenario} | ${x.what} | ${x.reqPerSec} | ${x.p50Ms} | ${x.p99Ms} | ${x.ratio} | ${x.non2xx} | ${x.runs.join(', ')} |`),
   ].join('\n')
   const md = `# Hot path vs bare node:http\n\ncommit ${sha}; ${machine}; ${knobs}\n\n${table}\n`
   process.stdout.write(`\n${md}\n`)
@@ -111,9 +144,9 @@ function startFloor(): Promise<{ child: ChildProcess; port: number }> {
   })
 }
 
-async function startGateway(): Promise<{ child: ChildProcess; port: number }> {
+async function startGateway(routes: string): Promise<{ child: ChildProcess; port: number }> {
   const port = 18_000 + Math.floor(Math.random() * 1_000)
-  const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', '--routes', routes, '--no-watch'], {
     cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
   })
   const deadline = Date.now() + 60_000
