@@ -143,6 +143,10 @@ export const Errors = {
     status: 422,
     message: (path: string, problems: number) => `${path} has ${problems} problem(s); still serving the last good config`,
   },
+  ROUTES_INVALID_AT_START: {
+    status: 422,
+    message: (path: string, problems: number) => `${path} has ${problems} problem(s); the gateway does not start on an invalid config, fix them or check with switchyard validate`,
+  },
   REVISION_NOT_FOUND: {
     status: 404,
     message: (revision: number, kept: readonly number[]) => `no revision ${revision} in the history; kept revisions: ${list(kept.map(String))}`,

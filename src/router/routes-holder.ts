@@ -68,7 +68,7 @@ export class RoutesHolder {
     const source = await readSource(path)
     const built = holder.#build(source)
     if (!built.ok) {
-      const err = gatewayError('ROUTES_INVALID', path, built.problems.length)
+      const err = gatewayError('ROUTES_INVALID_AT_START', path, built.problems.length)
       throw Object.assign(err, { problems: built.problems })
     }
     holder.#adopt(built.table)

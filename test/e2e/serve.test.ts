@@ -2,7 +2,7 @@
  * Issue #2: what `npm start` runs — the built CLI as a child process — serves the
  * repository's models, reports every version's state, and stops cleanly on SIGTERM.
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -12,7 +12,6 @@ let stdout = ''
 let base = ''
 
 beforeAll(async () => {
-  execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json'], { cwd: root })
   const port = 20_000 + Math.floor(Math.random() * 10_000)
   base = `http://127.0.0.1:${port}`
   child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'], { cwd: root })

@@ -18,7 +18,9 @@ export interface Running {
 
 /** Start the real gateway (real ONNX sessions) on port 0 and wait until every version has loaded. */
 export async function startGateway(options: Partial<GatewayOptions> = {}): Promise<Running> {
-  const gateway = await createGateway({ modelsDir: REPO_MODELS, port: 0, host: '127.0.0.1', logLevel: 'silent', ...options })
+  // no routes and no watching unless a test asks: each test owns its config
+  const defaults = { modelsDir: REPO_MODELS, routesPath: join(tmpdir(), 'switchyard-no-routes.yaml'), watchRoutes: false, port: 0, host: '127.0.0.1', logLevel: 'silent' as const }
+  const gateway = await createGateway({ ...defaults, ...options })
   const port = await gateway.listen()
   await gateway.loaded
   return { gateway, url: `http://127.0.0.1:${port}`, close: () => gateway.close() }

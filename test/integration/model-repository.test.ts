@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CREDIT_FEATURES, generateCreditRows } from '../../src/sample-data/credit-default.js'
-import { get, post, REPO_MODELS, startGateway } from './helpers.js'
+import { get, makeRepository, post, REPO_MODELS, startGateway } from './helpers.js'
 import type { Running } from './helpers.js'
 
 const good = join(REPO_MODELS, 'credit-risk', 'v1')
@@ -111,6 +111,42 @@ describe('old versions keep answering after new ones arrive', () => {
       expect(newest.status).toBe(200)
     } finally {
       rmSync(only, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('versions added to or removed from models/ without a restart', () => {
+  it('loads an added version and drains a removed one before releasing it', async () => {
+    const repo = makeRepository({ 'credit-risk': { v1: 'v1', v2: 'v2' } })
+    const running = await startGateway({ modelsDir: repo, watchRoutes: true })
+    try {
+      const url = (v: string) => `${running.url}/v1/models/credit-risk/versions/${v}/predict`
+      const v2 = running.gateway.pool.getVersion('credit-risk', 'v2')
+      // a request in flight on v2 when it is removed still gets its answer
+      const inFlight = Array.from({ length: 20 }, () => post(url('v2'), { instances: [record] }))
+      rmSync(join(repo, 'credit-risk', 'v2'), { recursive: true })
+      mkdirSync(join(repo, 'credit-risk', 'v3'))
+      for (const f of ['model.onnx', 'version.yaml']) copyFileSync(join(REPO_MODELS, 'credit-risk', 'v3', f), join(repo, 'credit-risk', 'v3', f))
+      expect((await Promise.all(inFlight)).map((r) => r.status)).toEqual(Array(20).fill(200))
+      const deadline = Date.now() + 5_000 // picked up by the watcher
+      let versions: string[] = []
+      while (Date.now() < deadline) {
+        versions = (await get(`${running.url}/v1/models/credit-risk`)).body.versions.map((v: { version: string; state: string }) => `${v.version}:${v.state}`)
+        if (versions.join() === 'v1:ready,v3:ready') break
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      expect(versions).toEqual(['v1:ready', 'v3:ready'])
+      expect((await post(url('v3'), { instances: [record] })).status).toBe(200)
+      expect(await post(url('v2'), { instances: [record] })).toMatchObject({ status: 404, body: { code: 'VERSION_NOT_FOUND' } })
+      // the removed version's session is released once drained (after a 1 s grace period)
+      const released = Date.now() + 5_000
+      while (v2.session !== null && Date.now() < released) await new Promise((r) => setTimeout(r, 50))
+      expect(v2.state).toBe('draining')
+      expect(v2.session).toBeNull()
+      expect(v2.runner).toBeNull()
+    } finally {
+      await running.close()
+      rmSync(repo, { recursive: true, force: true })
     }
   })
 })

@@ -1,0 +1,86 @@
+/**
+ * Issue #3: `switchyard validate` for a CI step before a deploy, and SIGHUP applying a
+ * changed routes.yaml in a running server (file watching off).
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const root = new URL('../..', import.meta.url).pathname
+let dir: string
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-'))
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function switchyard(...args: string[]) {
+  return spawnSync(process.execPath, ['dist/cli.js', ...args], { cwd: root, encoding: 'utf8' })
+}
+
+describe('switchyard validate', () => {
+  it('passes the repository routes.yaml', () => {
+    const run = switchyard('validate', 'routes.yaml', '--models', 'models')
+    expect(run.status).toBe(0)
+    expect(run.stdout).toContain('routes.yaml: valid')
+  })
+
+  it('prints every problem with its line and exits 1', () => {
+    const file = join(dir, 'bad.yaml')
+    writeFileSync(file, 'routes:\n  credit-risk:\n    split: { v1: 60, v2: 30 }\n    labels: { stable: v9 }\n  fraud:\n    split: { v1: 100 }\n')
+    const run = switchyard('validate', file, '--models', 'models')
+    expect(run.status).toBe(1)
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `${file}:4:15: routes.credit-risk.labels.stable: model 'credit-risk' has no version 'v9' (versions: v1, v2, v3)`,
+      `${file}:3:5: routes.credit-risk.split: weights sum to 90, not 100`,
+      `${file}:5:3: routes.fraud: no model 'fraud' in the model repository`,
+    ])
+  })
+
+  it('refuses to start a server on an invalid routes.yaml, naming the problems', () => {
+    const file = join(dir, 'bad-start.yaml')
+    writeFileSync(file, 'routes:\n  credit-risk:\n    split: { v1: 101 }\n')
+    const run = switchyard('serve', '--routes', file, '--port', '0', '--log-level', 'silent')
+    expect(run.status).toBe(1)
+    expect(run.stderr).toContain('the gateway does not start on an invalid config')
+    expect(run.stderr).toContain(`${file}:3:14: routes.credit-risk.split.v1: a percent is at most 100`)
+  })
+})
+
+describe('SIGHUP', () => {
+  let child: ChildProcess
+  afterAll(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+
+  it('applies a changed routes.yaml', async () => {
+    const file = join(dir, 'routes.yaml')
+    writeFileSync(file, 'routes:\n  credit-risk:\n    split: { v1: 100 }\n')
+    const port = 30_000 + Math.floor(Math.random() * 10_000)
+    child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--routes', file, '--no-watch', '--log-level', 'warn'], { cwd: root })
+    const base = `http://127.0.0.1:${port}`
+    for (let i = 0; i < 300; i++) {
+      if (await fetch(`${base}/v2/health/ready`).then((r) => r.ok, () => false)) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const version = async () => (await fetch(`${base}/v1/models/credit-risk/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: [{ limit_bal: 50000, education: 2, marriage: 1, age: 35, pay_1: 0, pay_2: 0, pay_3: 0, pay_4: 0, pay_5: 0, pay_6: 0, bill_amt1: 1, bill_amt2: 1, bill_amt3: 1, bill_amt4: 1, bill_amt5: 1, bill_amt6: 1, pay_amt1: 1, pay_amt2: 1, pay_amt3: 1, pay_amt4: 1, pay_amt5: 1, pay_amt6: 1 }] }),
+    })).headers.get('x-model-version')
+    expect(await version()).toBe('v1')
+    writeFileSync(file, 'routes:\n  credit-risk:\n    split: { v3: 100 }\n')
+    await new Promise((r) => setTimeout(r, 200))
+    expect(await version()).toBe('v1') // not watched: nothing changes yet
+    child.kill('SIGHUP')
+    let seen = 'v1'
+    for (let i = 0; i < 50 && seen !== 'v3'; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      seen = (await version())!
+    }
+    expect(seen).toBe('v3')
+  })
+})
