@@ -18,7 +18,7 @@ import { encodeInstances, encodePredictions } from '../runtime/signature.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
 import { decodeInferRequest, encodeInferResponse } from '../runtime/v2-infer.js'
 import type { Mirrors } from '../router/mirrors.js'
-import { requestFacts } from '../router/request-facts.js'
+import { NO_FACTS, requestFacts } from '../router/request-facts.js'
 import type { CompiledRoute, Decision } from '../router/route-table.js'
 import type { RoutesHolder } from '../router/routes-holder.js'
 import { readJsonBody } from './body.js'
@@ -64,7 +64,7 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
       const version = model.defaultVersion()
       return { version, role: 'primary', route: null, decision: { version: version.version, reason: 'default', bucket: null }, revision }
     }
-    const decision = route.decide(requestFacts(req, body))
+    const decision = route.decide(route.readsRequest ? requestFacts(req, body) : NO_FACTS)
     if ('pinned' in decision) {
       const pinned = model.versions.get(decision.pinned)
       if (pinned === undefined) throw gatewayError('PINNED_VERSION_NOT_FOUND', model.name, decision.pinned, model.versionNames())

@@ -6,10 +6,23 @@ export type MirrorTarget =
   | { kind: 'onnx'; key: string; onnxPath: string }
   | { kind: 'remote'; key: string; upstream: string; timeoutMs: number }
 
-export type ToMirrorWorker =
-  | { code: 'RUN'; id: number; target: MirrorTarget; feeds: Feed[]; rows: number }
-  | { code: 'RELEASE'; key: string }
+export interface MirrorJob {
+  readonly id: number
+  readonly target: MirrorTarget
+  readonly feeds: Feed[]
+  readonly rows: number
+}
 
-export type FromMirrorWorker =
+export type MirrorOutcome =
   | { code: 'DONE'; id: number; outputs: RunOutputs; ms: number }
   | { code: 'FAILED'; id: number; message: string }
+
+/**
+ * Jobs and outcomes cross in batches, one message per event-loop turn each way: a message
+ * per mirror cost the request thread more than the mirror itself (bench/results).
+ */
+export type ToMirrorWorker =
+  | { code: 'RUN'; jobs: MirrorJob[] }
+  | { code: 'RELEASE'; key: string }
+
+export type FromMirrorWorker = { code: 'OUTCOMES'; outcomes: MirrorOutcome[] }

@@ -7,7 +7,7 @@ import type { Worker } from 'node:worker_threads'
 import type { RunOutputs } from '../runtime/tensors.js'
 import type { Feed } from '../runtime/tensors.js'
 import { startWorker } from '../worker-entry.js'
-import type { FromMirrorWorker, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
+import type { FromMirrorWorker, MirrorJob, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
 
 export interface MirrorResult {
   readonly outputs: RunOutputs
@@ -24,6 +24,8 @@ export class MirrorRunner {
   readonly #pending = new Map<number, Pending>()
   readonly #maxInFlight: number
   #nextId = 1
+  /** Jobs of this event-loop turn, posted together. */
+  #outbox: MirrorJob[] = []
   /** Mirrors refused because too many were in flight. */
   dropped = 0
 
@@ -56,8 +58,15 @@ export class MirrorRunner {
     const id = this.#nextId++
     return new Promise<MirrorResult>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
-      this.#post({ code: 'RUN', id, target, feeds: feeds as Feed[], rows })
+      if (this.#outbox.length === 0) setImmediate(this.#sendJobs)
+      this.#outbox.push({ id, target, feeds: feeds as Feed[], rows })
     })
+  }
+
+  readonly #sendJobs = (): void => {
+    const jobs = this.#outbox
+    this.#outbox = []
+    this.#post({ code: 'RUN', jobs })
   }
 
   #isFull(): boolean {
@@ -75,12 +84,14 @@ export class MirrorRunner {
   }
 
   #onMessage(m: FromMirrorWorker): void {
-    const pending = this.#pending.get(m.id)
-    if (pending === undefined) return
-    this.#pending.delete(m.id)
-    if (m.code === 'DONE') pending.resolve({ outputs: m.outputs, ms: m.ms })
-    else if (m.code === 'FAILED') pending.reject(new Error(m.message))
-    else throw new Error(`mirror runner: unexpected message ${JSON.stringify(m)}`)
+    if (m.code !== 'OUTCOMES') throw new Error(`mirror runner: unexpected message ${JSON.stringify(m)}`)
+    for (const outcome of m.outcomes) {
+      const pending = this.#pending.get(outcome.id)
+      if (pending === undefined) continue
+      this.#pending.delete(outcome.id)
+      if (outcome.code === 'DONE') pending.resolve({ outputs: outcome.outputs, ms: outcome.ms })
+      else pending.reject(new Error(outcome.message))
+    }
   }
 
   async close(): Promise<void> {

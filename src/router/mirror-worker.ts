@@ -8,7 +8,7 @@ import { RemoteRunner } from '../runtime/remote-runner.js'
 import { RunCoalescer } from '../runtime/run-coalescer.js'
 import type { Runner } from '../runtime/runner.js'
 import { loadSession } from '../runtime/session.js'
-import type { FromMirrorWorker, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
+import type { FromMirrorWorker, MirrorJob, MirrorOutcome, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
 
 const MAX_RUN_ROWS = 1_024 // rows a coalesced mirror run
 const runners = new Map<string, Promise<Runner>>()
@@ -26,22 +26,34 @@ function runnerFor(target: MirrorTarget): Promise<Runner> {
   return runner
 }
 
-function reply(message: FromMirrorWorker): void {
+let outbox: MirrorOutcome[] = []
+
+function reply(outcome: MirrorOutcome): void {
+  if (outbox.length === 0) setImmediate(sendOutcomes)
+  outbox.push(outcome)
+}
+
+function sendOutcomes(): void {
+  const message: FromMirrorWorker = { code: 'OUTCOMES', outcomes: outbox }
+  outbox = []
   parentPort!.postMessage(message)
+}
+
+function run(job: MirrorJob): void {
+  const started = performance.now()
+  runnerFor(job.target)
+    .then((runner) => runner.run(job.feeds, job.rows))
+    .then(
+      (outputs) => reply({ code: 'DONE', id: job.id, outputs, ms: performance.now() - started }),
+      (err: unknown) => reply({ code: 'FAILED', id: job.id, message: String((err as Error)?.message ?? err) }),
+    )
 }
 
 parentPort!.on('message', (message: ToMirrorWorker) => {
   switch (message.code) {
-    case 'RUN': {
-      const started = performance.now()
-      runnerFor(message.target)
-        .then((runner) => runner.run(message.feeds, message.rows))
-        .then(
-          (outputs) => reply({ code: 'DONE', id: message.id, outputs, ms: performance.now() - started }),
-          (err: unknown) => reply({ code: 'FAILED', id: message.id, message: String((err as Error)?.message ?? err) }),
-        )
+    case 'RUN':
+      for (const job of message.jobs) run(job) // jobs for one version in one batch share a session.run
       return
-    }
     case 'RELEASE':
       runners.delete(message.key)
       return

@@ -145,8 +145,16 @@ function rowsEqual(a: OutputTensor, b: OutputTensor, row: number, size: number):
   return true
 }
 
+const targets = new WeakMap<ServingVersion, MirrorTarget>()
+
 /** Local versions get their own session on the mirror worker; remote ones are called from it. */
 function mirrorTarget(v: ServingVersion): MirrorTarget {
-  if (v.upstream !== null) return { kind: 'remote', key: `${v.model}/${v.version}@${v.upstream}`, upstream: v.upstream, timeoutMs: v.remoteTimeoutMs }
-  return { kind: 'onnx', key: `${v.model}/${v.version}/${v.session?.sha256 ?? ''}`, onnxPath: v.onnxPath }
+  let target = targets.get(v)
+  if (target === undefined) {
+    target = v.upstream !== null
+      ? { kind: 'remote', key: `${v.model}/${v.version}@${v.upstream}`, upstream: v.upstream, timeoutMs: v.remoteTimeoutMs }
+      : { kind: 'onnx', key: `${v.model}/${v.version}/${v.session?.sha256 ?? ''}`, onnxPath: v.onnxPath }
+    targets.set(v, target)
+  }
+  return target
 }

@@ -10,6 +10,9 @@ export interface RequestFacts {
   field(name: string): string | undefined
 }
 
+/** For routes that read nothing from the request. */
+export const NO_FACTS: RequestFacts = Object.freeze({ header: () => undefined, cookie: () => undefined, field: () => undefined })
+
 export function requestFacts(req: IncomingMessage, body: unknown): RequestFacts {
   let cookies: Map<string, string> | null = null
   return {

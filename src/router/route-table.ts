@@ -71,6 +71,8 @@ export class CompiledRoute {
   readonly challengers: readonly Mirror[]
   /** Every version this route can send live (non-shadow) traffic to. */
   readonly liveVersions: ReadonlySet<string>
+  /** Whether deciding reads the request at all (pin, match or sticky); if not, no facts are built. */
+  readonly readsRequest: boolean
 
   constructor(model: string, config: RouteConfig, canary: CanaryController | null) {
     this.model = model
@@ -90,6 +92,7 @@ export class CompiledRoute {
       ...(config.champion ? [config.champion] : []),
       ...(config.canary ? [config.canary.baseline, config.canary.candidate] : []),
     ])
+    this.readsRequest = this.#pin !== null || this.#match.length > 0 || this.#sticky !== null
     Object.freeze(this)
   }
 
