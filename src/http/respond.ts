@@ -5,11 +5,6 @@ import type { Logger } from '../log.js'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
-export function sendJsonText(res: ServerResponse, status: number, json: string): void {
-  res.writeHead(status, ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(json))])
-  res.end(json)
-}
-
 /**
  * An inference answer names the version that served it, its role, and for routed calls the
  * routes.yaml revision that chose it. A flat header array is Node's cheapest form.

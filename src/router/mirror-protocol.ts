@@ -21,8 +21,6 @@ export type MirrorOutcome =
  * Jobs and outcomes cross in batches, one message per event-loop turn each way: a message
  * per mirror cost the request thread more than the mirror itself (bench/results).
  */
-export type ToMirrorWorker =
-  | { code: 'RUN'; jobs: MirrorJob[] }
-  | { code: 'RELEASE'; key: string }
+export type ToMirrorWorker = { code: 'RUN'; jobs: MirrorJob[] }
 
 export type FromMirrorWorker = { code: 'OUTCOMES'; outcomes: MirrorOutcome[] }

@@ -75,10 +75,6 @@ export class MirrorRunner {
     return true
   }
 
-  release(key: string): void {
-    if (this.#worker !== null) this.#post({ code: 'RELEASE', key })
-  }
-
   #post(message: ToMirrorWorker): void {
     this.#started().postMessage(message)
   }

@@ -54,9 +54,6 @@ parentPort!.on('message', (message: ToMirrorWorker) => {
     case 'RUN':
       for (const job of message.jobs) run(job) // jobs for one version in one batch share a session.run
       return
-    case 'RELEASE':
-      runners.delete(message.key)
-      return
     default:
       throw new Error(`mirror worker: unexpected message ${JSON.stringify(message)}`)
   }

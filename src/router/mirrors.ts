@@ -51,9 +51,6 @@ export class Mirrors {
   readonly #pool: ModelPool
   readonly #log: Logger
   readonly stats = new Map<string, MirrorStat>()
-  /** Completed mirror runs, for tests and listeners (the inference log subscribes in #4). */
-  onResult: ((role: MirrorRole, mirror: ServingVersion, primary: PrimaryRun, outputs: RunOutputs | null, ms: number) => void) | null = null
-
   constructor(runner: MirrorRunner, pool: ModelPool, log: Logger) {
     this.#runner = runner
     this.#pool = pool
@@ -105,12 +102,10 @@ export class Mirrors {
         stat.comparedRows += compared
         stat.agreedRows += agreed
         onCompared?.(compared === agreed)
-        this.onResult?.(role, mirror, primary, outputs, ms)
       },
       (err: unknown) => {
         stat.errors++
         this.#log.warn('mirror run failed; the primary was not affected', { model, version: versionName, role, err: String((err as Error)?.message ?? err) })
-        this.onResult?.(role, mirror, primary, null, 0)
       },
     )
   }

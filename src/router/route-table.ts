@@ -69,8 +69,6 @@ export class CompiledRoute {
   readonly labels: ReadonlyMap<string, string>
   readonly shadows: readonly Mirror[]
   readonly challengers: readonly Mirror[]
-  /** Every version this route can send live (non-shadow) traffic to. */
-  readonly liveVersions: ReadonlySet<string>
   /** Whether deciding reads the request at all (pin, match or sticky); if not, no facts are built. */
   readonly readsRequest: boolean
 
@@ -86,12 +84,6 @@ export class CompiledRoute {
     this.labels = new Map(Object.entries(config.labels ?? {}))
     this.shadows = Object.entries(config.shadow ?? {}).map(([version, percent]) => ({ version, percent }))
     this.challengers = Object.entries(config.challengers ?? {}).map(([version, percent]) => ({ version, percent }))
-    this.liveVersions = new Set([
-      ...Object.entries(config.split ?? {}).filter(([, w]) => w > 0).map(([v]) => v),
-      ...(config.match ?? []).map((m) => m.to),
-      ...(config.champion ? [config.champion] : []),
-      ...(config.canary ? [config.canary.baseline, config.canary.candidate] : []),
-    ])
     this.readsRequest = this.#pin !== null || this.#match.length > 0 || this.#sticky !== null
     Object.freeze(this)
   }

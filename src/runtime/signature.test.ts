@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { compileSignature, decodePredictions, encodeInstances } from './signature.js'
+import { compileSignature, encodeInstances, encodePredictions } from './signature.js'
 import type { TensorSpec } from './tensors.js'
 
 const inputs: TensorSpec[] = [{ name: 'features', datatype: 'FP32', ortType: 'float32', shape: [-1, 3] }]
@@ -78,14 +78,14 @@ describe('signature to tensor', () => {
 
 describe('tensor to predictions', () => {
   it('names each output by the signature and maps class indexes to names', () => {
-    const predictions = decodePredictions(
+    const predictions = JSON.parse(encodePredictions(
       {
         label: { type: 'int64', data: new BigInt64Array([1n, 0n]), dims: [2] },
         probabilities: { type: 'float32', data: new Float32Array([0.25, 0.75, 0.5, 0.5]), dims: [2, 2] },
       },
       sig,
       ['x', 7],
-    )
+    ))
     expect(predictions).toEqual([
       { id: 'x', label: 'yes', scores: { no: 0.25, yes: 0.75 } },
       { id: 7, label: 'no', scores: { no: 0.5, yes: 0.5 } },

@@ -108,7 +108,7 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
  * Named predictions as JSON text, one object a row, each with its inference id first:
  * `[{"id":"…","label":1,"probability":0.83}, …]`. Written by hand because this runs for
  * every request and JSON.stringify of freshly built objects cost a tenth of the hot path
- * (bench/results). decodePredictions is the same as objects.
+ * (bench/results).
  */
 export function encodePredictions(outputs: RunOutputs, sig: CompiledSignature, ids: readonly (string | number)[]): string {
   const rows = ids.length
@@ -150,11 +150,6 @@ function scalarJson(v: unknown, isBool: boolean, classes: readonly string[] | un
   }
   if (typeof v === 'bigint') return v.toString()
   return Number.isFinite(v as number) ? String(v) : 'null' // JSON has no NaN or Infinity
-}
-
-/** The predictions as objects (for callers that need values rather than the response text). */
-export function decodePredictions(outputs: RunOutputs, sig: CompiledSignature, ids: readonly (string | number)[]): Record<string, unknown>[] {
-  return JSON.parse(encodePredictions(outputs, sig, ids)) as Record<string, unknown>[]
 }
 
 function featureError(sig: CompiledSignature, row: number, feature: Feature, record: Record<string, unknown>): SwitchyardError {
