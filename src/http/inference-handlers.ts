@@ -49,8 +49,13 @@ export interface InferenceHandlers {
 export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, mirrors: Mirrors, options: GatewayOptions): InferenceHandlers {
   const { maxBodyBytes, maxRequestRows } = options
 
-  function choose(req: IncomingMessage, body: unknown, target: Target): Chosen {
-    if (target.kind === 'direct') return { version: pool.getReadyVersion(target.model, target.version), role: 'direct', route: null, decision: null, revision: null }
+  /** A direct target is resolved before the body is read (404/503 without reading it); others after. */
+  function resolveDirect(target: Target): ServingVersion | null {
+    return target.kind === 'direct' ? pool.getReadyVersion(target.model, target.version) : null
+  }
+
+  function choose(req: IncomingMessage, body: unknown, target: Target, direct: ServingVersion | null): Chosen {
+    if (direct !== null) return { version: direct, role: 'direct', route: null, decision: null, revision: null }
     const model = target.model === null ? modelFromBody(body) : pool.getModel(target.model)
     const table = routes.current // one read: the whole request sees one revision
     const revision = table.revision.number
@@ -111,12 +116,12 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
 
   return {
     predict(req, res, target) {
-      if (target.kind === 'direct') pool.getReadyVersion(target.model, target.version) // 404/503 before reading the body
+      const direct = resolveDirect(target)
       return readJsonBody(req, maxBodyBytes).then((body) => {
         if (typeof body !== 'object' || body === null || Array.isArray(body)) {
           throw gatewayError('BODY_INVALID', 'the body must be an object: {"instances":[{...}, ...]}')
         }
-        const chosen = choose(req, body, target)
+        const chosen = choose(req, body, target, direct)
         const { version, role } = chosen
         const signature = version.signature
         if (signature === null) throw gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version)
@@ -131,9 +136,9 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
     },
 
     infer(req, res, target) {
-      if (target.kind === 'direct') pool.getReadyVersion(target.model, target.version)
+      const direct = resolveDirect(target)
       return readJsonBody(req, maxBodyBytes).then((body) => {
-        const chosen = choose(req, body, target)
+        const chosen = choose(req, body, target, direct)
         const { version, role } = chosen
         const decoded = decodeInferRequest(body, version.inputs, version.outputs, maxRequestRows)
         return run(chosen, decoded.feeds, decoded.rows, (outputs, ms) => {
