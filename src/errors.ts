@@ -151,6 +151,35 @@ export const Errors = {
     status: 404,
     message: (revision: number, kept: readonly number[]) => `no revision ${revision} in the history; kept revisions: ${list(kept.map(String))}`,
   },
+  // --- inference log and ground truth ------------------------------------------------
+  INFERENCE_ID_INVALID: {
+    status: 400,
+    message: (where: string) => `${where} must be a string of 1 to 128 printable ASCII characters, or an integer`,
+  },
+  TIMESTAMP_INVALID: {
+    status: 400,
+    message: (where: string) => `${where} must be an ISO 8601 time such as 2026-11-23T10:00:00Z, or milliseconds since the epoch`,
+  },
+  ATTRIBUTES_INVALID: {
+    status: 400,
+    message: (detail: string) => `inference attributes ${detail}; send at most 32 names of letters, digits, '_', '.' or '-' with string (up to 256 characters), number or boolean values`,
+  },
+  GROUND_TRUTH_INVALID: {
+    status: 400,
+    message: (detail: string) => `ground truth ${detail}; send [{"inference_id": "...", "label": 1}] or [{"inference_id": "...", "value": 12.5}], with an optional "timestamp"`,
+  },
+  QUERY_INVALID: {
+    status: 400,
+    message: (parameter: string, detail: string) => `query parameter '${parameter}' ${detail}`,
+  },
+  INFERENCE_LOG_DISABLED: {
+    status: 409,
+    message: () => 'the inference log is off (--store none); start the gateway with --store sqlite:PATH or --store postgres://... to record inferences',
+  },
+  INFERENCE_STORE_UNAVAILABLE: {
+    status: 503,
+    message: () => 'the inference log store is unavailable; records are kept and delivered when it is back. Try this call again shortly',
+  },
   // --- HTTP ---------------------------------------------------------------------------
   ROUTE_NOT_FOUND: {
     status: 404,

@@ -13,6 +13,9 @@ import type { GatewayOptions } from './config/options.js'
 import { createControlPlane } from './http/control-plane.js'
 import { createDataPlane } from './http/data-plane.js'
 import { createInferenceHandlers } from './http/inference-handlers.js'
+import { InferenceLog } from './inference-log/inference-log.js'
+import type { PrivacyByModel } from './inference-log/privacy.js'
+import { parseStoreSpec } from './inference-log/store-spec.js'
 import { createLogger } from './log.js'
 import type { Logger } from './log.js'
 import { GatewayMetrics } from './metrics/metrics.js'
@@ -29,16 +32,22 @@ export interface Gateway {
   readonly routes: RoutesHolder
   readonly mirrors: Mirrors
   readonly metrics: GatewayMetrics
+  readonly inferenceLog: InferenceLog
   readonly log: Logger
   /** Resolves when every version has finished loading (ready or failed). */
   readonly loaded: Promise<void>
   /** Listen on options.host:options.port; resolves to the port actually bound. */
   listen(): Promise<number>
-  /** Stop accepting, let in-flight requests finish, release the sessions. */
+  /** Stop accepting, let in-flight requests and mirrors finish, write every record, release the sessions. */
   close(): Promise<void>
 }
 
 const CANARY_TICK_MS = 250 // how often canaries check whether a step is due
+const MIRROR_SETTLE_MS = 5_000 // at stop, how long shadows and challengers in flight may take to finish
+
+function privacyOf(pool: ModelPool): PrivacyByModel {
+  return Object.fromEntries(pool.models().flatMap((m) => (m.metadata?.privacy ? [[m.name, m.metadata.privacy]] : [])))
+}
 
 export async function createGateway(overrides: Partial<GatewayOptions> = {}): Promise<Gateway> {
   const options = resolveOptions(overrides)
@@ -61,16 +70,30 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
       log.warn('routes.yaml rejected; the last good config still serves', { trigger, problems: outcome.rejection.problems })
     }
   }
+  const privacy = privacyOf(pool)
+  if (options.hashKey === null && Object.values(privacy).some((p) => p.hash.length > 0)) {
+    log.warn('model.yaml asks for hashed input fields but SWITCHYARD_HASH_KEY is not set: plain SHA-256 hashes of small domains (ages, codes) can be reversed by trying every value')
+  }
+  const inferenceLog = new InferenceLog({
+    store: parseStoreSpec(options.store),
+    spillDir: options.spillDir,
+    flushIntervalMs: options.flushIntervalMs,
+    maxBuffered: options.maxBufferedRecords,
+    hashKey: options.hashKey,
+    privacy,
+  }, log)
+  metrics.inferenceLogSource = () => ({ ...inferenceLog.workerStats, queueDepth: inferenceLog.queueDepth, dropped: inferenceLog.workerStats.dropped + inferenceLog.lost })
   const mirrorRunner = new MirrorRunner(options.maxMirrorsInFlight)
   metrics.mirrorsDroppedSource = () => mirrorRunner.dropped
-  const mirrors = new Mirrors(mirrorRunner, pool, log)
-  const handlers = createInferenceHandlers(pool, routes, mirrors, options)
+  const mirrors = new Mirrors(mirrorRunner, pool, log, inferenceLog)
+  const handlers = createInferenceHandlers(pool, routes, mirrors, inferenceLog, options)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log)
-  const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, log })
+  const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, log })
   const server = createServer((req, res) => {
     if (!dataPlane(req, res)) controlPlane(req, res)
   })
   pool.onChange = () => {
+    inferenceLog.setPrivacy(privacyOf(pool))
     const problems = routes.recheck()
     if (problems.length > 0) log.warn('the routes in force name versions that are gone from the model repository', { problems })
   }
@@ -86,6 +109,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     routes,
     mirrors,
     metrics,
+    inferenceLog,
     log,
     loaded,
     listen: () =>
@@ -104,7 +128,9 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
         server.closeIdleConnections()
       })
       await loaded
+      await mirrorRunner.settle(MIRROR_SETTLE_MS)
       await mirrorRunner.close()
+      await inferenceLog.close()
       await pool.close()
     },
   }

@@ -16,6 +16,13 @@ const HELP = `usage: switchyard serve [options]
   --max-body-bytes N    largest request body (SWITCHYARD_MAX_BODY_BYTES, default ${DEFAULTS.maxBodyBytes})
   --max-request-rows N  most rows a request (SWITCHYARD_MAX_REQUEST_ROWS, default ${DEFAULTS.maxRequestRows})
   --no-coalesce         run every request on its own instead of sharing runs
+  --store S             inference log: sqlite:PATH, postgres://user@host:5432/db or none
+                        (SWITCHYARD_STORE, default ${DEFAULTS.store})
+  --spill-dir DIR       where records wait on disk while the store is unreachable
+                        (SWITCHYARD_SPILL_DIR, default ./${DEFAULTS.spillDir})
+  --flush-interval-ms N longest time from an answer to its record being committed; a kill -9
+                        loses at most this much (SWITCHYARD_FLUSH_INTERVAL_MS, default ${DEFAULTS.flushIntervalMs})
+                        SWITCHYARD_HASH_KEY (environment only) keys the hash of private input fields
   --log-level L         debug, info, warn, error or silent (SWITCHYARD_LOG_LEVEL, default ${DEFAULTS.logLevel})`
 
 export async function serve(args: string[]): Promise<number> {
@@ -30,6 +37,9 @@ export async function serve(args: string[]): Promise<number> {
       'max-body-bytes': { type: 'string' },
       'max-request-rows': { type: 'string' },
       'no-coalesce': { type: 'boolean' },
+      store: { type: 'string' },
+      'spill-dir': { type: 'string' },
+      'flush-interval-ms': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -49,6 +59,10 @@ export async function serve(args: string[]): Promise<number> {
     maxRequestRows: integer('--max-request-rows', values['max-request-rows'] ?? env.SWITCHYARD_MAX_REQUEST_ROWS),
     coalesce: values['no-coalesce'] ? false : undefined,
     logLevel: (values['log-level'] ?? env.SWITCHYARD_LOG_LEVEL) as LogLevel | undefined,
+    store: values.store ?? env.SWITCHYARD_STORE,
+    spillDir: values['spill-dir'] ?? env.SWITCHYARD_SPILL_DIR,
+    flushIntervalMs: integer('--flush-interval-ms', values['flush-interval-ms'] ?? env.SWITCHYARD_FLUSH_INTERVAL_MS),
+    hashKey: env.SWITCHYARD_HASH_KEY,
   }
   let gateway: Awaited<ReturnType<typeof createGateway>>
   try {

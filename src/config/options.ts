@@ -24,6 +24,16 @@ export interface GatewayOptions {
   /** Gather concurrent requests for one version into one session.run (ARCHITECTURE.md). */
   coalesce: boolean
   logLevel: LogLevel
+  /** The inference log: `sqlite:PATH`, a `postgres://` URL, or `none` (store-spec.ts). */
+  store: string
+  /** Where records wait on disk while the store is unreachable. */
+  spillDir: string
+  /** Longest time from an answer to its record being committed; a kill -9 loses at most this much. */
+  flushIntervalMs: number
+  /** Records kept in memory while the store is unreachable, before they spill to disk. */
+  maxBufferedRecords: number
+  /** Key for hashing private input fields (model.yaml privacy.hash); null hashes without a key. */
+  hashKey: string | null
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
@@ -40,6 +50,11 @@ export const DEFAULTS: GatewayOptions = {
   maxRunRows: 1_024, // rows a coalesced run
   coalesce: true,
   logLevel: 'info',
+  store: 'sqlite:data/switchyard.db',
+  spillDir: 'data/spill',
+  flushIntervalMs: 100, // ms
+  maxBufferedRecords: 50_000, // records
+  hashKey: null,
 }
 
 export function resolveOptions(overrides: Partial<GatewayOptions>): GatewayOptions {

@@ -13,8 +13,14 @@ export function checkJsonContentType(req: IncomingMessage): void {
   if (type === undefined || !JSON_TYPE.test(type)) throw gatewayError('BODY_UNSUPPORTED_MEDIA_TYPE', type ?? '(none)')
 }
 
-/** Resolves to the parsed body; rejects with BODY_TOO_LARGE (413) or BODY_MALFORMED_JSON (400). */
-export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+export interface JsonBody {
+  readonly value: unknown
+  /** The text as received: the inference log stores inputs from it, off the request thread. */
+  readonly text: string
+}
+
+/** Resolves to the parsed body and its text; rejects with BODY_TOO_LARGE (413) or BODY_MALFORMED_JSON (400). */
+export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<JsonBody> {
   checkJsonContentType(req)
   const declared = Number(req.headers['content-length'])
   if (declared > maxBytes) return Promise.reject(gatewayError('BODY_TOO_LARGE', maxBytes))
@@ -34,7 +40,7 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<un
     const onEnd = (): void => {
       const text = chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, received).toString('utf8')
       try {
-        resolve(JSON.parse(text))
+        resolve({ value: JSON.parse(text), text })
       } catch (err) {
         reject(gatewayError('BODY_MALFORMED_JSON', text.length === 0 ? 'the body is empty' : (err as Error).message))
       }

@@ -6,6 +6,7 @@ import express from 'express'
 import type { NextFunction, Request, Response } from 'express'
 import { gatewayError, isGatewayError } from '../errors.js'
 import type { SwitchyardError } from '../errors.js'
+import type { InferenceLog } from '../inference-log/inference-log.js'
 import type { Logger } from '../log.js'
 import { isValidName } from '../registry/names.js'
 import type { GatewayMetrics } from '../metrics/metrics.js'
@@ -13,6 +14,7 @@ import type { Mirrors } from '../router/mirrors.js'
 import type { RoutesHolder } from '../router/routes-holder.js'
 import type { ModelPool } from '../runtime/model-pool.js'
 import { adminRoutesRouter } from './admin-routes.js'
+import { inferenceLogRouter } from './inference-log-routes.js'
 import { describeModel, describeModelSummary } from './catalog.js'
 import { sendError } from './respond.js'
 
@@ -21,14 +23,16 @@ export interface ControlPlaneParts {
   readonly routes: RoutesHolder
   readonly mirrors: Mirrors
   readonly metrics: GatewayMetrics
+  readonly inferenceLog: InferenceLog
   readonly log: Logger
 }
 
-export function createControlPlane({ pool, routes, mirrors, metrics, log }: ControlPlaneParts): express.Express {
+export function createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, log }: ControlPlaneParts): express.Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('etag', false)
   app.use(adminRoutesRouter(routes, mirrors, pool))
+  app.use(inferenceLogRouter(pool, inferenceLog))
 
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics())

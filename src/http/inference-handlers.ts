@@ -11,7 +11,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { GatewayOptions } from '../config/options.js'
-import { gatewayError, gatewayErrorWith } from '../errors.js'
+import { gatewayError, gatewayErrorWith, isGatewayError } from '../errors.js'
+import { newInferenceId } from '../inference-log/inference-id.js'
+import type { InferenceLog } from '../inference-log/inference-log.js'
+import { inferenceEvent, stickyHashText } from '../inference-log/record-context.js'
+import type { RecordContext } from '../inference-log/record-context.js'
 import { assertReady } from '../runtime/model-pool.js'
 import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
 import { encodeInstances, encodePredictions } from '../runtime/signature.js'
@@ -22,6 +26,8 @@ import { NO_FACTS, requestFacts } from '../router/request-facts.js'
 import type { CompiledRoute, Decision } from '../router/route-table.js'
 import type { RoutesHolder } from '../router/routes-holder.js'
 import { readJsonBody } from './body.js'
+import { callerInferenceId, callerMeta } from './caller-meta.js'
+import type { CallerMeta } from './caller-meta.js'
 import { sendAnswer } from './respond.js'
 
 export type Target =
@@ -46,8 +52,9 @@ export interface InferenceHandlers {
   infer(req: IncomingMessage, res: ServerResponse, target: Target): Promise<void>
 }
 
-export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, mirrors: Mirrors, options: GatewayOptions): InferenceHandlers {
+export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, mirrors: Mirrors, inferenceLog: InferenceLog, options: GatewayOptions): InferenceHandlers {
   const { maxBodyBytes, maxRequestRows } = options
+  const recording = inferenceLog.enabled
 
   /** A direct target is resolved before the body is read (404/503 without reading it); others after. */
   function resolveDirect(target: Target): ServingVersion | null {
@@ -86,11 +93,25 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
     throw gatewayError('MODEL_NOT_NAMED', names)
   }
 
+  /** What this request's records share; null when the log is off (nothing is built). */
+  function recordContext(kind: 'predict' | 'infer', chosen: Chosen, target: Target, ids: readonly (string | number)[], body: string, meta: CallerMeta): RecordContext | null {
+    if (!recording) return null
+    const decision = chosen.decision
+    return {
+      kind, ids, body, callerTs: meta.callerTs, attributes: meta.attributes,
+      route: chosen.route?.model ?? (target.kind === 'label' ? `label:${target.label}` : null),
+      reason: decision?.reason ?? null,
+      stickyHash: stickyHashText(decision?.keyHash),
+      revision: chosen.revision,
+    }
+  }
+
   /**
-   * Run on the chosen version; canary candidates report their health as they answer.
-   * Written as a promise chain rather than async/await: this runs for every request.
+   * Run on the chosen version; canary candidates report their health as they answer, and a
+   * failed run is recorded too. Written as a promise chain rather than async/await: this
+   * runs for every request.
    */
-  function run(chosen: Chosen, feeds: readonly Feed[], rows: number, answer: (outputs: RunOutputs, ms: number) => void): Promise<void> {
+  function run(chosen: Chosen, feeds: readonly Feed[], rows: number, record: RecordContext | null, answer: (outputs: RunOutputs, ms: number) => void): Promise<void> {
     const { version } = chosen
     const runner = version.runner
     if (runner === null) throw gatewayError('VERSION_NOT_READY', version.model, version.version, version.state)
@@ -103,21 +124,27 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
         answer(outputs, ms)
       },
       (err: unknown) => {
-        canary?.observeCandidate(true, performance.now() - started)
-        throw gatewayErrorWith('INFERENCE_FAILED', { cause: err }, version.model, version.version)
+        const ms = performance.now() - started
+        canary?.observeCandidate(true, ms)
+        const failure = isGatewayError(err) ? err : gatewayErrorWith('INFERENCE_FAILED', { cause: err }, version.model, version.version)
+        if (record !== null) inferenceLog.record(inferenceEvent(record, version.model, version.version, chosen.role, ms, null, failure.status, failure.code))
+        throw failure
       },
     )
   }
 
-  function afterAnswer(chosen: Chosen, feeds: readonly Feed[], rows: number, outputs: RunOutputs, ms: number): void {
+  /** After the answer is written: its record, then shadows, challengers and canary checks. */
+  function afterAnswer(chosen: Chosen, feeds: readonly Feed[], rows: number, outputs: RunOutputs, ms: number, answer: string, record: RecordContext | null): void {
+    const { version } = chosen
+    if (record !== null) inferenceLog.record(inferenceEvent(record, version.model, version.version, chosen.role, ms, answer, 200, null))
     if (chosen.route === null || chosen.decision === null) return
-    mirrors.afterPrimary(chosen.route, { version: chosen.version, decision: chosen.decision, feeds, rows, outputs, latencyMs: ms })
+    mirrors.afterPrimary(chosen.route, { version, decision: chosen.decision, feeds, rows, outputs, latencyMs: ms, record })
   }
 
   return {
     predict(req, res, target) {
       const direct = resolveDirect(target)
-      return readJsonBody(req, maxBodyBytes).then((body) => {
+      return readJsonBody(req, maxBodyBytes).then(({ value: body, text }) => {
         if (typeof body !== 'object' || body === null || Array.isArray(body)) {
           throw gatewayError('BODY_INVALID', 'the body must be an object: {"instances":[{...}, ...]}')
         }
@@ -125,25 +152,31 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
         const { version, role } = chosen
         const signature = version.signature
         if (signature === null) throw gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version)
-        const { feed, rows, ids } = encodeInstances((body as { instances?: unknown }).instances, signature, maxRequestRows)
+        const meta = callerMeta(req, body as Record<string, unknown>)
+        const { feed, rows, ids } = encodeInstances((body as { instances?: unknown }).instances, signature, maxRequestRows, callerInferenceId(req))
         const feeds = [feed]
-        return run(chosen, feeds, rows, (outputs, ms) => {
+        const record = recordContext('predict', chosen, target, ids, text, meta)
+        return run(chosen, feeds, rows, record, (outputs, ms) => {
           const json = `{"model":${version.modelJson},"version":${version.versionJson},"role":"${role}","predictions":${encodePredictions(outputs, signature, ids)}}`
           sendAnswer(res, json, version.version, role, chosen.revision)
-          afterAnswer(chosen, feeds, rows, outputs, ms)
+          afterAnswer(chosen, feeds, rows, outputs, ms, json, record)
         })
       })
     },
 
     infer(req, res, target) {
       const direct = resolveDirect(target)
-      return readJsonBody(req, maxBodyBytes).then((body) => {
+      return readJsonBody(req, maxBodyBytes).then(({ value: body, text }) => {
         const chosen = choose(req, body, target, direct)
         const { version, role } = chosen
         const decoded = decodeInferRequest(body, version.inputs, version.outputs, maxRequestRows)
-        return run(chosen, decoded.feeds, decoded.rows, (outputs, ms) => {
-          sendAnswer(res, encodeInferResponse(version.model, version.version, decoded.id, outputs, version.outputs, decoded.outputs), version.version, role, chosen.revision)
-          afterAnswer(chosen, decoded.feeds, decoded.rows, outputs, ms)
+        const meta = callerMeta(req, null)
+        const id = decoded.id ?? callerInferenceId(req) ?? newInferenceId() // the protocol's request id is the inference id
+        const record = recordContext('infer', chosen, target, [id], text, meta)
+        return run(chosen, decoded.feeds, decoded.rows, record, (outputs, ms) => {
+          const json = encodeInferResponse(version.model, version.version, id, outputs, version.outputs, decoded.outputs)
+          sendAnswer(res, json, version.version, role, chosen.revision)
+          afterAnswer(chosen, decoded.feeds, decoded.rows, outputs, ms, json, record)
         })
       })
     },

@@ -5,6 +5,16 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 
+export interface InferenceLogFigures {
+  readonly queueDepth: number
+  readonly written: number
+  readonly spilled: number
+  readonly replayed: number
+  readonly dropped: number
+  readonly rejected: number
+  readonly storeUp: boolean
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry()
 
@@ -48,7 +58,20 @@ export class GatewayMetrics {
     })
   })()
 
+  /** Read at scrape time from the inference log (its writer worker reports every half second). */
+  inferenceLogSource: () => InferenceLogFigures = () => ({ queueDepth: 0, written: 0, spilled: 0, replayed: 0, dropped: 0, rejected: 0, storeUp: false })
+
   constructor() {
     collectDefaultMetrics({ register: this.registry })
+    const figures = () => this.inferenceLogSource()
+    const counter = (name: string, help: string, read: (f: InferenceLogFigures) => number) =>
+      new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(read(figures())) } })
+    new Gauge({ name: 'switchyard_inference_log_queue_depth', help: 'Inference records waiting to be written (request thread and writer memory)', registers: [this.registry], collect() { this.set(figures().queueDepth) } })
+    new Gauge({ name: 'switchyard_inference_log_store_up', help: '1 when the inference log store accepts writes, else 0', registers: [this.registry], collect() { this.set(figures().storeUp ? 1 : 0) } })
+    counter('switchyard_inference_log_written_total', 'Inference records written to the store', (f) => f.written)
+    counter('switchyard_inference_log_spilled_total', 'Inference records written to the local spill file while the store was unreachable', (f) => f.spilled)
+    counter('switchyard_inference_log_replayed_total', 'Inference records delivered from spill files once the store was back', (f) => f.replayed)
+    counter('switchyard_inference_log_dropped_total', 'Inference records lost: the store was unreachable and the spill file could not be written', (f) => f.dropped)
+    counter('switchyard_inference_log_rejected_total', 'Inference records the store refused for their content, kept in the dead-letter file', (f) => f.rejected)
   }
 }

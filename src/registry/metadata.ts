@@ -49,6 +49,11 @@ export const ModelGroupMetadataSchema = z.strictObject({
   description: z.string().optional(),
   owner: z.string().optional(),
   data: z.string().optional(),
+  /** Input fields the inference log must not keep as sent: dropped, or replaced by a keyed hash. */
+  privacy: z.strictObject({
+    drop: z.array(z.string()).default([]),
+    hash: z.array(z.string()).default([]),
+  }).optional(),
 })
 
 export type Feature = z.infer<typeof FeatureSchema>

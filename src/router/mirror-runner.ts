@@ -90,6 +90,14 @@ export class MirrorRunner {
     }
   }
 
+  /** Resolves when no mirror is in flight, or after `timeoutMs` (at stop, so that finished mirrors are recorded). */
+  async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while ((this.#pending.size > 0 || this.#outbox.length > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+
   async close(): Promise<void> {
     for (const p of this.#pending.values()) p.reject(new Error('the gateway is stopping'))
     this.#pending.clear()

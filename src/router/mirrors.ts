@@ -5,10 +5,15 @@
  *
  * Nothing here is awaited by a request. Failures and drops are counted, never sent to a client.
  */
+import type { InferenceLog } from '../inference-log/inference-log.js'
+import { inferenceEvent } from '../inference-log/record-context.js'
+import type { RecordContext } from '../inference-log/record-context.js'
 import type { Logger } from '../log.js'
 import type { ServingVersion } from '../runtime/model-pool.js'
 import type { ModelPool } from '../runtime/model-pool.js'
+import { encodePredictions } from '../runtime/signature.js'
 import { elementCount } from '../runtime/tensors.js'
+import { encodeInferResponse } from '../runtime/v2-infer.js'
 import type { Feed, OutputTensor, RunOutputs } from '../runtime/tensors.js'
 import type { MirrorTarget } from './mirror-protocol.js'
 import type { MirrorRunner } from './mirror-runner.js'
@@ -23,6 +28,8 @@ export interface PrimaryRun {
   readonly rows: number
   readonly outputs: RunOutputs
   readonly latencyMs: number
+  /** The primary's record context; shadows and challengers are recorded with the same ids and inputs. */
+  readonly record: RecordContext | null
 }
 
 /** Counts for one (model, version, role); shown by GET /admin/routes and exported as metrics. */
@@ -50,11 +57,13 @@ export class Mirrors {
   readonly #runner: MirrorRunner
   readonly #pool: ModelPool
   readonly #log: Logger
+  readonly #inferenceLog: InferenceLog
   readonly stats = new Map<string, MirrorStat>()
-  constructor(runner: MirrorRunner, pool: ModelPool, log: Logger) {
+  constructor(runner: MirrorRunner, pool: ModelPool, log: Logger, inferenceLog: InferenceLog) {
     this.#runner = runner
     this.#pool = pool
     this.#log = log
+    this.#inferenceLog = inferenceLog
   }
 
   afterPrimary(route: CompiledRoute, primary: PrimaryRun): void {
@@ -95,6 +104,7 @@ export class Mirrors {
       return
     }
     stat.requests++
+    const started = performance.now()
     run.then(
       ({ outputs, ms }) => {
         stat.latencyMsSum += ms
@@ -102,13 +112,25 @@ export class Mirrors {
         stat.comparedRows += compared
         stat.agreedRows += agreed
         onCompared?.(compared === agreed)
+        if (role !== 'baseline-check' && primary.record !== null) {
+          this.#inferenceLog.record(inferenceEvent(primary.record, model, versionName, role, ms, mirrorAnswer(primary.record, mirror, outputs), 200, null))
+        }
       },
       (err: unknown) => {
         stat.errors++
         this.#log.warn('mirror run failed; the primary was not affected', { model, version: versionName, role, err: String((err as Error)?.message ?? err) })
+        if (role !== 'baseline-check' && primary.record !== null) {
+          this.#inferenceLog.record(inferenceEvent(primary.record, model, versionName, role, performance.now() - started, null, 500, 'INFERENCE_FAILED'))
+        }
       },
     )
   }
+}
+
+/** A mirror's outputs in the form its record keeps: named predictions for a native request, tensors for V2. */
+function mirrorAnswer(record: RecordContext, mirror: ServingVersion, outputs: RunOutputs): string | null {
+  if (record.kind === 'infer') return encodeInferResponse(mirror.model, mirror.version, String(record.ids[0]), outputs, mirror.outputs, null)
+  return mirror.signature === null ? null : `{"predictions":${encodePredictions(outputs, mirror.signature, record.ids)}}`
 }
 
 /**

@@ -11,7 +11,7 @@ import type { CanaryConfig, MatchRule, RouteConfig, RoutesFile } from '../config
 import type { CanaryController } from './canary.js'
 import { compileKeyReader } from './request-facts.js'
 import type { KeyReader, RequestFacts } from './request-facts.js'
-import { bucketOf } from './sticky.js'
+import { BUCKETS, stickyHash } from './sticky.js'
 import { WeightedPick } from './weighted-pick.js'
 
 /** How a version came to answer a routed request. */
@@ -22,6 +22,8 @@ export interface Decision {
   readonly reason: DecisionReason
   /** The sticky key's bucket, when the route is sticky and the request has the key. */
   readonly bucket: number | null
+  /** The sticky key's hash (stickyHash), when there is a key. */
+  readonly keyHash?: number
 }
 
 export interface Mirror {
@@ -99,13 +101,18 @@ export class CompiledRoute {
     }
     for (const m of this.#match) if (m.test(facts)) return { version: m.to, reason: 'match', bucket: null }
     const key = this.#sticky?.(facts)
-    const bucket = key === undefined ? null : bucketOf(this.model, key)
+    if (key === undefined) return this.#pick(null, undefined)
+    const keyHash = stickyHash(this.model, key)
+    return this.#pick(keyHash % BUCKETS, keyHash)
+  }
+
+  #pick(bucket: number | null, keyHash: number | undefined): Decision {
     if (this.canary !== null) {
       const candidate = this.canary.pick(bucket)
-      return { version: candidate.version, reason: candidate.isCandidate ? 'canary-candidate' : 'canary-baseline', bucket }
+      return { version: candidate.version, reason: candidate.isCandidate ? 'canary-candidate' : 'canary-baseline', bucket, keyHash }
     }
-    if (this.#champion !== null) return { version: this.#champion, reason: 'champion', bucket }
-    return { version: this.#split!.pick(bucket), reason: bucket === null ? 'split' : 'sticky', bucket }
+    if (this.#champion !== null) return { version: this.#champion, reason: 'champion', bucket, keyHash }
+    return { version: this.#split!.pick(bucket), reason: bucket === null ? 'split' : 'sticky', bucket, keyHash }
   }
 }
 

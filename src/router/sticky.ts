@@ -34,9 +34,14 @@ function fmix32(h: number): number {
   return h >>> 0
 }
 
+/** The 32-bit hash of a sticky key on a route; the inference log keeps it instead of the key. */
+export function stickyHash(route: string, key: string): number {
+  return hash32(`${route}\u0000${key}`)
+}
+
 /** The bucket of a sticky key on a route. */
 export function bucketOf(route: string, key: string): number {
-  return hash32(`${route}\u0000${key}`) % BUCKETS
+  return stickyHash(route, key) % BUCKETS
 }
 
 /**

@@ -58,9 +58,10 @@ export interface EncodedInstances {
 
 /**
  * Turn `instances` into the version's input tensor, checking every row against the signature.
- * A row may carry its own `id`; rows without one get a generated UUIDv7.
+ * A row may carry its own `id`. Rows without one get the caller's `baseId` (X-Inference-Id):
+ * as it is for a one-row request, as `<baseId>:<row>` for several; else a generated UUIDv7.
  */
-export function encodeInstances(instances: unknown, sig: CompiledSignature, maxRows: number): EncodedInstances {
+export function encodeInstances(instances: unknown, sig: CompiledSignature, maxRows: number, baseId: string | null = null): EncodedInstances {
   if (!Array.isArray(instances) || instances.length === 0) {
     throw invalid(sig, "'instances' must be a non-empty array of records, e.g. {\"instances\":[{\"feature\":1.5}]}")
   }
@@ -83,7 +84,7 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
       ids[r] = id
       keys++
     } else {
-      ids[r] = newInferenceId()
+      ids[r] = baseId === null ? newInferenceId() : rows === 1 ? baseId : `${baseId}:${r}`
     }
     const base = r * width
     for (let c = 0; c < width; c++) {

@@ -1,0 +1,216 @@
+/**
+ * Getting rows into the store without losing any (runs on the writer worker).
+ *
+ *   rows ─▶ buffer ─▶ store                       the usual path, a batch at a time
+ *             │  store down and buffer full
+ *             └─▶ spill file ─▶ store once back    (spill.ts)
+ *                   │  even the disk refuses
+ *                   └─▶ dropped: counted and logged, never silent
+ *
+ * One pump writes at a time. While the store is down it is retried with backoff; when it
+ * is back, spilled files are delivered first, then the buffer. A batch the store refuses
+ * for its content (not its connection) is retried row by row, and a row that still fails
+ * goes to a dead-letter file, counted as rejected, so one bad row cannot block the log.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { StoredInference } from './event.js'
+import type { SpillDirectory } from './spill.js'
+import type { InferenceStore } from './store.js'
+
+const MAX_INSERT_ROWS = 1_000
+const RETRY_MIN_MS = 100
+const RETRY_MAX_MS = 2_000
+
+export interface DeliveryStats {
+  /** Rows waiting in memory. */
+  buffered: number
+  written: number
+  /** Rows appended to a spill file. */
+  spilled: number
+  /** Rows delivered from spill files. */
+  replayed: number
+  /** Rows lost because even the spill file could not be written. */
+  dropped: number
+  /** Rows the store refused for their content, kept in the dead-letter file. */
+  rejected: number
+  storeUp: boolean
+}
+
+export interface DeliveryOptions {
+  /** Opens (and migrates) the store; called again after a failure. */
+  readonly connect: () => Promise<InferenceStore>
+  readonly spill: SpillDirectory
+  /** Rows kept in memory while the store is down before spilling to disk. */
+  readonly maxBuffered: number
+  readonly log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void
+}
+
+export class Delivery {
+  readonly stats: DeliveryStats = { buffered: 0, written: 0, spilled: 0, replayed: 0, dropped: 0, rejected: 0, storeUp: false }
+  readonly #opts: DeliveryOptions
+  #store: InferenceStore | null = null
+  #buffer: StoredInference[] = []
+  #pumping: Promise<void> | null = null
+  #retryTimer: NodeJS.Timeout | null = null
+  #retryMs = RETRY_MIN_MS
+  /** Spill files still to deliver (from earlier runs, or spilled during this outage). */
+  #spillWaiting = true
+
+  constructor(opts: DeliveryOptions) {
+    this.#opts = opts
+  }
+
+  get store(): InferenceStore | null {
+    return this.stats.storeUp ? this.#store : null
+  }
+
+  add(rows: readonly StoredInference[]): void {
+    for (const r of rows) this.#buffer.push(r)
+    this.stats.buffered = this.#buffer.length
+    if (!this.stats.storeUp && this.#buffer.length > this.#opts.maxBuffered) this.#spill(this.#buffer.length - this.#opts.maxBuffered)
+    void this.pump()
+  }
+
+  /** Write what can be written now; resolves when the buffer is empty or the store is down. */
+  pump(): Promise<void> {
+    this.#pumping ??= this.#writeAll().finally(() => {
+      this.#pumping = null
+    })
+    return this.#pumping
+  }
+
+  /** Everything in memory is in the store (true) or the store is down (false). */
+  async drain(): Promise<boolean> {
+    await this.pump()
+    while (this.stats.storeUp && this.#buffer.length > 0) await this.pump()
+    return this.#buffer.length === 0
+  }
+
+  /** At stop: deliver what can be delivered, spill the rest for the next start. */
+  async close(): Promise<void> {
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
+    this.#retryTimer = null
+    await this.drain()
+    if (this.#buffer.length > 0) this.#spill(this.#buffer.length)
+    await this.#store?.close().catch(() => {})
+  }
+
+  async #writeAll(): Promise<void> {
+    if (this.#retryTimer !== null) return // waiting for the store to come back
+    if (!(await this.#ensureStore())) return
+    try {
+      if (this.#spillWaiting) await this.#replaySpill()
+      while (this.#buffer.length > 0) {
+        const batch = this.#buffer.slice(0, MAX_INSERT_ROWS)
+        await this.#insert(batch)
+        this.#buffer.splice(0, batch.length)
+        this.stats.buffered = this.#buffer.length
+        this.stats.written += batch.length
+      }
+      this.#retryMs = RETRY_MIN_MS
+    } catch (err) {
+      this.#down(err)
+    }
+  }
+
+  async #ensureStore(): Promise<boolean> {
+    if (this.stats.storeUp) return true
+    try {
+      this.#store = await this.#opts.connect()
+      this.stats.storeUp = true
+      this.#opts.log('info', 'inference log store is available')
+      return true
+    } catch (err) {
+      this.#down(err)
+      return false
+    }
+  }
+
+  #down(err: unknown): void {
+    if (this.stats.storeUp || this.#retryMs === RETRY_MIN_MS) {
+      this.#opts.log('warn', 'inference log store is unavailable; records wait in memory, then in the spill file', { err: String((err as Error)?.message ?? err), buffered: this.#buffer.length })
+    }
+    if (this.stats.storeUp) {
+      this.stats.storeUp = false
+      void this.#store?.close().catch(() => {})
+      this.#store = null
+    }
+    if (this.#buffer.length > this.#opts.maxBuffered) this.#spill(this.#buffer.length - this.#opts.maxBuffered)
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null
+      void this.pump()
+    }, this.#retryMs)
+    this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS)
+  }
+
+  /** Insert a batch; a batch refused for its content is split, and rows refused alone go to the dead-letter file. */
+  async #insert(batch: StoredInference[]): Promise<void> {
+    const store = this.#store!
+    try {
+      await store.insert(batch)
+    } catch (err) {
+      if (isTransient(err)) throw err
+      for (const row of batch) {
+        try {
+          await store.insert([row])
+        } catch (rowErr) {
+          if (isTransient(rowErr)) throw rowErr
+          this.#deadLetter(row, rowErr)
+        }
+      }
+    }
+  }
+
+  async #replaySpill(): Promise<void> {
+    const files = this.#opts.spill.takeFiles()
+    for (const file of files) {
+      const n = await this.#opts.spill.replay(file, (rows) => this.#insert(rows))
+      this.stats.replayed += n
+      if (n > 0) this.#opts.log('info', 'delivered spilled inference records', { file, records: n })
+    }
+    this.#spillWaiting = false
+  }
+
+  #spill(count: number): void {
+    const rows = this.#buffer.splice(0, count)
+    this.stats.buffered = this.#buffer.length
+    try {
+      this.#opts.spill.append(rows)
+      this.stats.spilled += rows.length
+      this.#spillWaiting = true
+    } catch (err) {
+      this.stats.dropped += rows.length
+      this.#opts.log('error', 'inference records dropped: the store is down and the spill file cannot be written', {
+        dropped: rows.length, dropped_total: this.stats.dropped, dir: this.#opts.spill.dir, err: String((err as Error)?.message ?? err),
+      })
+    }
+  }
+
+  #deadLetter(row: StoredInference, err: unknown): void {
+    this.stats.rejected++
+    const file = join(this.#opts.spill.dir, 'rejected.jsonl.dead')
+    try {
+      mkdirSync(this.#opts.spill.dir, { recursive: true })
+      appendFileSync(file, JSON.stringify({ error: String((err as Error)?.message ?? err), record: row }) + '\n')
+      this.#opts.log('error', 'the store refused an inference record; it is kept in the dead-letter file', { record_id: row.record_id, file, err: String((err as Error)?.message ?? err) })
+    } catch {
+      this.stats.dropped++
+      this.#opts.log('error', 'the store refused an inference record and the dead-letter file cannot be written; it is dropped', { record_id: row.record_id })
+    }
+  }
+}
+
+/**
+ * Whether a failure is about reaching the store (retry later) rather than the rows
+ * (retrying cannot help). PostgreSQL classes 08 (connection), 53 (resources), 57 (operator
+ * intervention, e.g. a shutdown); SQLite busy, locked, I/O and full-disk errors.
+ */
+export function isTransient(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '')
+  if (/^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)/.test(code)) return true
+  if (/^(08|53|57)/.test(code)) return true
+  if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)/.test(code)) return true
+  const message = String((err as Error)?.message ?? '')
+  return /Connection terminated|connection timeout|timeout exceeded|Client has encountered a connection error|not queryable/i.test(message)
+}

@@ -1,0 +1,92 @@
+/**
+ * The store's schema, as numbered migrations run in order at start (Flyway style: applied
+ * versions are kept in schema_migrations; a migration is never edited once released, a
+ * change is a new one). Each has its SQLite and its PostgreSQL text.
+ *
+ * Inference records are immutable: triggers refuse UPDATE and DELETE on them. Ground truth
+ * lives in its own table, joined by (model, inference_id) to every record of that id.
+ */
+
+export interface Migration {
+  readonly version: number
+  readonly name: string
+  readonly sqlite: string
+  readonly postgres: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'inference log and ground truth',
+    sqlite: `
+      CREATE TABLE inferences (
+        record_id    TEXT PRIMARY KEY,
+        inference_id TEXT NOT NULL,
+        ts           INTEGER NOT NULL,
+        server_ts    INTEGER NOT NULL,
+        model        TEXT NOT NULL,
+        version      TEXT NOT NULL,
+        route        TEXT,
+        reason       TEXT,
+        role         TEXT NOT NULL,
+        sticky_hash  TEXT,
+        inputs       TEXT,
+        outputs      TEXT,
+        latency_ms   REAL NOT NULL,
+        status       INTEGER NOT NULL,
+        error_code   TEXT,
+        revision     INTEGER,
+        attributes   TEXT
+      );
+      CREATE INDEX inferences_by_id ON inferences (model, inference_id);
+      CREATE INDEX inferences_by_time ON inferences (model, ts, record_id);
+      CREATE TRIGGER inferences_no_update BEFORE UPDATE ON inferences BEGIN SELECT RAISE(ABORT, 'inference records are immutable'); END;
+      CREATE TRIGGER inferences_no_delete BEFORE DELETE ON inferences BEGIN SELECT RAISE(ABORT, 'inference records are immutable'); END;
+      CREATE TABLE ground_truth (
+        model        TEXT NOT NULL,
+        inference_id TEXT NOT NULL,
+        label        TEXT,
+        value        REAL,
+        ts           INTEGER NOT NULL,
+        received_at  INTEGER NOT NULL,
+        PRIMARY KEY (model, inference_id)
+      );`,
+    postgres: `
+      CREATE TABLE inferences (
+        record_id    TEXT PRIMARY KEY,
+        inference_id TEXT NOT NULL,
+        ts           BIGINT NOT NULL,
+        server_ts    BIGINT NOT NULL,
+        model        TEXT NOT NULL,
+        version      TEXT NOT NULL,
+        route        TEXT,
+        reason       TEXT,
+        role         TEXT NOT NULL,
+        sticky_hash  TEXT,
+        inputs       JSONB,
+        outputs      JSONB,
+        latency_ms   DOUBLE PRECISION NOT NULL,
+        status       INTEGER NOT NULL,
+        error_code   TEXT,
+        revision     INTEGER,
+        attributes   JSONB
+      );
+      CREATE INDEX inferences_by_id ON inferences (model, inference_id);
+      CREATE INDEX inferences_by_time ON inferences (model, ts, record_id);
+      CREATE FUNCTION inferences_immutable() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'inference records are immutable'; END $$;
+      CREATE TRIGGER inferences_immutable BEFORE UPDATE OR DELETE ON inferences
+        FOR EACH ROW EXECUTE FUNCTION inferences_immutable();
+      CREATE TABLE ground_truth (
+        model        TEXT NOT NULL,
+        inference_id TEXT NOT NULL,
+        label        TEXT,
+        value        DOUBLE PRECISION,
+        ts           BIGINT NOT NULL,
+        received_at  BIGINT NOT NULL,
+        PRIMARY KEY (model, inference_id)
+      );`,
+  },
+]
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

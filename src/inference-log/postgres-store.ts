@@ -1,0 +1,100 @@
+/**
+ * The shared store: PostgreSQL, for many gateway replicas writing one log. Batches go in
+ * as one INSERT … SELECT FROM unnest(arrays), a statement with 17 parameters whatever the
+ * batch size. Migrations take an advisory lock, so replicas starting together apply each once.
+ */
+import pg from 'pg'
+import type { GroundTruthItem, GroundTruthOutcome, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
+import { MIGRATIONS } from './migrations.js'
+import { INSERT_COLUMNS, lastPerId, selectInferences, toInferenceRecord } from './query-sql.js'
+import type { InferenceStore } from './store.js'
+
+const MIGRATION_LOCK = 0x5357_4c47 // any constant shared by every replica
+const COLUMN_TYPES: Record<(typeof INSERT_COLUMNS)[number], string> = {
+  record_id: 'text', inference_id: 'text', ts: 'bigint', server_ts: 'bigint', model: 'text', version: 'text',
+  route: 'text', reason: 'text', role: 'text', sticky_hash: 'text', inputs: 'jsonb', outputs: 'jsonb',
+  latency_ms: 'float8', status: 'int', error_code: 'text', revision: 'int', attributes: 'jsonb',
+}
+const INSERT_SQL = `INSERT INTO inferences (${INSERT_COLUMNS.join(', ')})
+  SELECT * FROM unnest(${INSERT_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(', ')})
+  ON CONFLICT (record_id) DO NOTHING`
+
+export class PostgresStore implements InferenceStore {
+  readonly kind = 'postgres'
+  readonly #pool: pg.Pool
+
+  constructor(url: string) {
+    this.#pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 10_000, query_timeout: 30_000 })
+    // an idle connection dropped by a stopped server must not crash the process; the next query reports it
+    this.#pool.on('error', () => {})
+  }
+
+  async migrate(): Promise<number> {
+    const client = await this.#pool.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
+      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)')
+      const applied = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version))
+      for (const m of MIGRATIONS) {
+        if (applied.has(m.version)) continue
+        await client.query(m.postgres)
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()])
+      }
+      const { rows } = await client.query<{ v: number }>('SELECT max(version) AS v FROM schema_migrations')
+      await client.query('COMMIT')
+      return rows[0].v
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      client.release()
+    }
+  }
+
+  async insert(rows: readonly StoredInference[]): Promise<void> {
+    if (rows.length === 0) return
+    await this.#pool.query(INSERT_SQL, INSERT_COLUMNS.map((c) => rows.map((r) => r[c])))
+  }
+
+  async addGroundTruth(model: string, items: readonly GroundTruthItem[]): Promise<GroundTruthOutcome> {
+    const client = await this.#pool.connect()
+    try {
+      await client.query('BEGIN')
+      const ids = [...new Set(items.map((i) => i.inference_id))]
+      const found = await client.query<{ inference_id: string; n: string }>(
+        'SELECT inference_id, count(*) AS n FROM inferences WHERE model = $1 AND inference_id = ANY($2::text[]) GROUP BY inference_id', [model, ids])
+      const counts = new Map(found.rows.map((r) => [r.inference_id, Number(r.n)]))
+      const known = lastPerId(items).filter((i) => counts.has(i.inference_id))
+      await client.query(`INSERT INTO ground_truth (model, inference_id, label, value, ts, received_at)
+        SELECT $1, t.id, t.label, t.value, t.ts, $6 FROM unnest($2::text[], $3::text[], $4::float8[], $5::bigint[]) AS t(id, label, value, ts)
+        ON CONFLICT (model, inference_id) DO UPDATE SET label = EXCLUDED.label, value = EXCLUDED.value, ts = EXCLUDED.ts, received_at = EXCLUDED.received_at`,
+      [model, known.map((i) => i.inference_id), known.map((i) => i.label), known.map((i) => i.value), known.map((i) => i.ts), Date.now()])
+      await client.query('COMMIT')
+      let records = 0
+      for (const n of counts.values()) records += n
+      return { joined: counts.size, records, unknown_ids: ids.filter((id) => !counts.has(id)) }
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      client.release()
+    }
+  }
+
+  async query(q: InferenceQuery): Promise<InferenceRecord[]> {
+    const { sql, params } = selectInferences(q, (n) => `$${n}`)
+    return (await this.#pool.query(sql, params)).rows.map(toInferenceRecord)
+  }
+
+  async count(model?: string): Promise<number> {
+    const { rows } = model === undefined
+      ? await this.#pool.query<{ n: string }>('SELECT count(*) AS n FROM inferences')
+      : await this.#pool.query<{ n: string }>('SELECT count(*) AS n FROM inferences WHERE model = $1', [model])
+    return Number(rows[0].n)
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end()
+  }
+}

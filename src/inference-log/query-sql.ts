@@ -1,0 +1,66 @@
+/** The SQL both stores share for reading the log back: filters, keyset pagination, row shape. */
+import type { InferenceQuery, InferenceRecord, InferenceRole } from './event.js'
+
+export const INSERT_COLUMNS = [
+  'record_id', 'inference_id', 'ts', 'server_ts', 'model', 'version', 'route', 'reason', 'role',
+  'sticky_hash', 'inputs', 'outputs', 'latency_ms', 'status', 'error_code', 'revision', 'attributes',
+] as const
+
+/**
+ * SELECT … WHERE … ORDER BY (ts, record_id) LIMIT, with `placeholder(n)` giving the
+ * dialect's n-th parameter marker (`?` or `$n`).
+ */
+export function selectInferences(q: InferenceQuery, placeholder: (n: number) => string): { sql: string; params: unknown[] } {
+  const params: unknown[] = []
+  const p = (value: unknown): string => {
+    params.push(value)
+    return placeholder(params.length)
+  }
+  const where = [`i.model = ${p(q.model)}`]
+  if (q.version !== undefined) where.push(`i.version = ${p(q.version)}`)
+  if (q.role !== undefined) where.push(`i.role = ${p(q.role)}`)
+  if (q.since !== undefined) where.push(`i.ts >= ${p(q.since)}`)
+  if (q.until !== undefined) where.push(`i.ts < ${p(q.until)}`)
+  if (q.hasGroundTruth !== undefined) where.push(`g.inference_id IS ${q.hasGroundTruth ? 'NOT ' : ''}NULL`)
+  const dir = q.order === 'desc' ? 'DESC' : 'ASC'
+  if (q.after !== undefined) where.push(`(i.ts, i.record_id) ${q.order === 'desc' ? '<' : '>'} (${p(q.after.ts)}, ${p(q.after.recordId)})`)
+  const sql = `SELECT i.*, g.label AS gt_label, g.value AS gt_value, g.ts AS gt_ts
+    FROM inferences i LEFT JOIN ground_truth g ON g.model = i.model AND g.inference_id = i.inference_id
+    WHERE ${where.join(' AND ')}
+    ORDER BY i.ts ${dir}, i.record_id ${dir}
+    LIMIT ${p(q.limit)}`
+  return { sql, params }
+}
+
+/** A row of selectInferences as the API gives it; JSON columns arrive as text (SQLite) or parsed (PostgreSQL). */
+export function toInferenceRecord(row: Record<string, unknown>): InferenceRecord {
+  const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v ?? null)
+  const iso = (v: unknown): string => new Date(Number(v)).toISOString()
+  return {
+    record_id: String(row.record_id),
+    inference_id: String(row.inference_id),
+    timestamp: iso(row.ts),
+    server_timestamp: iso(row.server_ts),
+    model: String(row.model),
+    version: String(row.version),
+    route: (row.route as string | null) ?? null,
+    reason: (row.reason as string | null) ?? null,
+    role: row.role as InferenceRole,
+    sticky_hash: (row.sticky_hash as string | null) ?? null,
+    inputs: json(row.inputs),
+    outputs: json(row.outputs),
+    latency_ms: Number(row.latency_ms),
+    status: Number(row.status),
+    error_code: (row.error_code as string | null) ?? null,
+    revision: row.revision === null || row.revision === undefined ? null : Number(row.revision),
+    attributes: json(row.attributes),
+    ground_truth: row.gt_ts === null || row.gt_ts === undefined
+      ? null
+      : { label: (row.gt_label as string | null) ?? null, value: row.gt_value === null ? null : Number(row.gt_value), timestamp: iso(row.gt_ts) },
+  }
+}
+
+/** Ground truth sent twice for one id in one call: the later item wins. */
+export function lastPerId<T extends { inference_id: string }>(items: readonly T[]): T[] {
+  return [...new Map(items.map((i) => [i.inference_id, i])).values()]
+}

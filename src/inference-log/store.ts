@@ -1,0 +1,26 @@
+/**
+ * The inference log's store: SQLite (embedded, the default) or PostgreSQL (shared by
+ * replicas). Both keep the same tables (migrations.ts) and answer the same calls; the writer
+ * worker is their only user inside the gateway, `switchyard export` opens one directly.
+ */
+import type { GroundTruthItem, GroundTruthOutcome, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
+import type { StoreSpec } from './store-spec.js'
+
+export interface InferenceStore {
+  readonly kind: 'sqlite' | 'postgres'
+  /** Run the migrations not yet applied; resolves to the schema version now in force. */
+  migrate(): Promise<number>
+  /** Insert rows; a row whose record_id is already stored is skipped, so a retried batch is harmless. */
+  insert(rows: readonly StoredInference[]): Promise<void>
+  /** Join ground truth to every record of each id; ids with no record are reported, not stored. */
+  addGroundTruth(model: string, items: readonly GroundTruthItem[]): Promise<GroundTruthOutcome>
+  query(q: InferenceQuery): Promise<InferenceRecord[]>
+  count(model?: string): Promise<number>
+  close(): Promise<void>
+}
+
+export async function openStore(spec: Exclude<StoreSpec, { kind: 'none' }>): Promise<InferenceStore> {
+  // imported on demand: a SQLite gateway never loads pg, a PostgreSQL one never opens a file
+  if (spec.kind === 'sqlite') return new (await import('./sqlite-store.js')).SqliteStore(spec.path)
+  return new (await import('./postgres-store.js')).PostgresStore(spec.url)
+}

@@ -1,0 +1,32 @@
+/** Messages between the request thread (inference-log.ts) and the writer worker (writer-worker.ts). */
+import type { DeliveryStats } from './delivery.js'
+import type { GroundTruthItem, InferenceEvent, InferenceQuery } from './event.js'
+import type { PrivacyByModel } from './privacy.js'
+import type { StoreSpec } from './store-spec.js'
+
+export interface WriterData {
+  readonly store: Exclude<StoreSpec, { kind: 'none' }>
+  readonly spillDir: string
+  readonly maxBuffered: number
+  readonly hashKey: string | null
+  readonly privacy: PrivacyByModel
+}
+
+export type WriterCall =
+  | { op: 'groundTruth'; model: string; items: GroundTruthItem[] }
+  | { op: 'query'; query: InferenceQuery }
+  | { op: 'count'; model?: string }
+  | { op: 'flush' }
+
+export type ToWriter =
+  | { code: 'EVENTS'; events: InferenceEvent[] }
+  | { code: 'PRIVACY'; privacy: PrivacyByModel }
+  | { code: 'CALL'; id: number; call: WriterCall }
+  | { code: 'CLOSE' }
+
+export type FromWriter =
+  | { code: 'STATS'; stats: DeliveryStats }
+  | { code: 'REPLY'; id: number; ok: true; value: unknown; stats: DeliveryStats }
+  | { code: 'REPLY'; id: number; ok: false; message: string; unavailable: boolean; stats: DeliveryStats }
+  | { code: 'LOG'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
+  | { code: 'CLOSED'; stats: DeliveryStats }
