@@ -1,0 +1,155 @@
+/**
+ * The store contract, run against both real stores: SQLite in a temp file and PostgreSQL on
+ * 127.0.0.1:5432 (a fresh database). Migrations, idempotent inserts, immutable records,
+ * ground truth joined to every record of an id, filters and cursor pagination.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { InferenceRole, StoredInference } from '../../src/inference-log/event.js'
+import { newInferenceId } from '../../src/inference-log/inference-id.js'
+import { SCHEMA_VERSION } from '../../src/inference-log/migrations.js'
+import { openStore } from '../../src/inference-log/store.js'
+import type { InferenceStore } from '../../src/inference-log/store.js'
+import { createTestDatabase } from './postgres.js'
+
+function storedRow(inferenceId: string, over: Partial<StoredInference> = {}): StoredInference {
+  return {
+    record_id: newInferenceId(), inference_id: inferenceId, ts: 1_700_000_000_000, server_ts: 1_700_000_000_000,
+    model: 'm', version: 'v1', route: 'm', reason: 'split', role: 'primary', sticky_hash: null,
+    inputs: '{"x":1.5}', outputs: '{"label":1,"probability":0.8}', latency_ms: 1.25, status: 200,
+    error_code: null, revision: 3, attributes: '{"region":"eu"}', ...over,
+  }
+}
+
+interface StoreUnderTest {
+  store: InferenceStore
+  /** Try to change a record behind the API's back, in the store's own SQL. */
+  tamper(sql: string): Promise<void>
+  cleanup(): Promise<void>
+}
+
+const stores: Record<string, () => Promise<StoreUnderTest>> = {
+  sqlite: async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'switchyard-store-')), 'log.db')
+    const store = await openStore({ kind: 'sqlite', path })
+    return {
+      store,
+      tamper: async (sql) => {
+        const db = new Database(path)
+        try {
+          db.exec(sql)
+        } finally {
+          db.close()
+        }
+      },
+      cleanup: () => store.close(),
+    }
+  },
+  postgres: async () => {
+    const db = await createTestDatabase()
+    const store = await openStore({ kind: 'postgres', url: db.url })
+    return {
+      store,
+      tamper: async (sql) => {
+        const c = new pg.Client({ connectionString: db.url })
+        await c.connect()
+        try {
+          await c.query(sql)
+        } finally {
+          await c.end()
+        }
+      },
+      cleanup: async () => {
+        await store.close()
+        await db.drop()
+      },
+    }
+  },
+}
+
+describe.each(Object.keys(stores))('the %s store', (kind) => {
+  let t: StoreUnderTest
+  beforeAll(async () => {
+    t = await stores[kind]()
+  })
+  afterAll(() => t.cleanup())
+
+  it('runs its migrations once, and again is a no-op', async () => {
+    expect(await t.store.migrate()).toBe(SCHEMA_VERSION)
+    expect(await t.store.migrate()).toBe(SCHEMA_VERSION)
+  })
+
+  it('stores a batch once, even when the same batch is inserted again', async () => {
+    const rows = Array.from({ length: 1500 }, (_, i) => storedRow(`dup-${i}`, { model: 'dup' }))
+    await t.store.insert(rows)
+    await t.store.insert(rows.slice(0, 700)) // a retried batch
+    expect(await t.store.count('dup')).toBe(1500)
+    const [first] = await t.store.query({ model: 'dup', limit: 1, order: 'asc' })
+    expect(first.inputs).toEqual({ x: 1.5 })
+    expect(first.outputs).toEqual({ label: 1, probability: 0.8 })
+    expect(first.attributes).toEqual({ region: 'eu' })
+    expect(first.revision).toBe(3)
+    expect(first.timestamp).toBe('2023-11-14T22:13:20.000Z')
+  })
+
+  it('refuses to change or delete an inference record, even in SQL', async () => {
+    await t.store.insert([storedRow('immutable-1', { model: 'imm' })])
+    await expect(t.tamper("UPDATE inferences SET version = 'v9' WHERE model = 'imm'")).rejects.toThrow(/immutable/)
+    await expect(t.tamper("DELETE FROM inferences WHERE model = 'imm'")).rejects.toThrow(/immutable/)
+    const [kept] = await t.store.query({ model: 'imm', limit: 10, order: 'asc' })
+    expect(kept.version).toBe('v1')
+  })
+
+  it('joins ground truth to every record of an id, reports unknown ids, and is idempotent', async () => {
+    const roles: InferenceRole[] = ['primary', 'shadow', 'challenger']
+    await t.store.insert(roles.map((role, i) => storedRow('case-1', { model: 'gt', role, version: `v${i + 1}` })))
+    await t.store.insert([storedRow('case-2', { model: 'gt' }), storedRow('case-1', { model: 'other' })])
+    const items = [
+      { inference_id: 'case-1', label: '1', value: null, ts: 1_700_000_100_000 },
+      { inference_id: 'case-2', label: '0', value: null, ts: 1_700_000_100_000 },
+      { inference_id: 'never-made', label: '1', value: null, ts: 1_700_000_100_000 },
+    ]
+    const first = await t.store.addGroundTruth('gt', items)
+    expect(first).toEqual({ joined: 2, records: 4, unknown_ids: ['never-made'] })
+    expect(await t.store.addGroundTruth('gt', items)).toEqual(first)
+    const withTruth = await t.store.query({ model: 'gt', hasGroundTruth: true, limit: 100, order: 'asc' })
+    expect(withTruth).toHaveLength(4)
+    expect(withTruth.filter((r) => r.inference_id === 'case-1').map((r) => r.role).sort()).toEqual(['challenger', 'primary', 'shadow'])
+    expect(withTruth.every((r) => r.ground_truth !== null && r.ground_truth.timestamp === '2023-11-14T22:15:00.000Z')).toBe(true)
+    // the same id under another model is another case: no truth joined there
+    const [other] = await t.store.query({ model: 'other', limit: 10, order: 'asc' })
+    expect(other.ground_truth).toBeNull()
+  })
+
+  it('filters by version, role, time and ground truth, and pages by cursor without gaps or repeats', async () => {
+    const rows: StoredInference[] = []
+    for (let i = 0; i < 250; i++) {
+      rows.push(storedRow(`page-${i}`, { model: 'page', ts: 1_700_000_000_000 + Math.floor(i / 3) * 1000, version: i % 2 ? 'v2' : 'v1', role: i % 5 === 0 ? 'shadow' : 'primary' }))
+    }
+    await t.store.insert(rows)
+    await t.store.addGroundTruth('page', rows.filter((_, i) => i % 4 === 0).map((r) => ({ inference_id: r.inference_id, label: '1', value: null, ts: 1 })))
+    for (const order of ['asc', 'desc'] as const) {
+      const seen: string[] = []
+      let after: { ts: number; recordId: string } | undefined
+      for (;;) {
+        const page = await t.store.query({ model: 'page', version: 'v2', limit: 40, order, after })
+        seen.push(...page.map((r) => r.record_id))
+        if (page.length < 40) break
+        const last = page[page.length - 1]
+        after = { ts: Date.parse(last.timestamp), recordId: last.record_id }
+      }
+      expect(new Set(seen).size).toBe(125)
+      expect(seen).toHaveLength(125)
+    }
+    const since = 1_700_000_010_000
+    const until = 1_700_000_020_000
+    const windowed = await t.store.query({ model: 'page', since, until, role: 'shadow', hasGroundTruth: false, limit: 1000, order: 'asc' })
+    const expected = rows.filter((r, i) => r.ts >= since && r.ts < until && r.role === 'shadow' && i % 4 !== 0)
+    expect(windowed.map((r) => r.record_id).sort()).toEqual(expected.map((r) => r.record_id).sort())
+    expect(windowed.length).toBeGreaterThan(0)
+  })
+})
