@@ -2,36 +2,30 @@
  * Issue #2: what `npm start` runs — the built CLI as a child process — serves the
  * repository's models, reports every version's state, and stops cleanly on SIGTERM.
  */
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { spawnGateway } from './gateway-process.js'
+import type { GatewayProcess } from './gateway-process.js'
 
-const root = new URL('../..', import.meta.url).pathname
-let child: ChildProcess
-let stdout = ''
+let gateway: GatewayProcess
 let base = ''
 
 beforeAll(async () => {
-  const port = 20_000 + Math.floor(Math.random() * 10_000)
-  base = `http://127.0.0.1:${port}`
-  child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'], { cwd: root })
-  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()))
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline) {
-    const ready = await fetch(`${base}/v2/health/ready`).then((r) => r.status === 200, () => false)
-    if (ready) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`the server did not become ready; stdout: ${stdout}`)
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-serve-'))
+  gateway = await spawnGateway(['--store', `sqlite:${join(dir, 'log.db')}`, '--spill-dir', join(dir, 'spill')])
+  base = gateway.url
 })
 
 afterAll(() => {
-  if (child.exitCode === null) child.kill('SIGKILL')
+  if (gateway.child.exitCode === null) gateway.child.kill('SIGKILL')
 })
 
 describe('switchyard serve', () => {
   it('reports each version as it loads and serves predictions', async () => {
     await new Promise((r) => setTimeout(r, 100))
+    const stdout = gateway.stdout()
     expect(stdout).toContain('credit-risk/v1: ready')
     expect(stdout).toContain('iris/v1: ready')
     const res = await fetch(`${base}/v1/models/iris/versions/v1/predict`, {
@@ -44,8 +38,7 @@ describe('switchyard serve', () => {
   })
 
   it('exits 0 on SIGTERM', async () => {
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-    child.kill('SIGTERM')
-    expect(await exited).toBe(0)
+    gateway.child.kill('SIGTERM')
+    expect(await gateway.exited()).toBe(0)
   })
 })

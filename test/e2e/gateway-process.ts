@@ -1,0 +1,35 @@
+/** The built CLI as a child process (what `npm start` runs), on a random port, ready to serve. */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+
+const root = new URL('../..', import.meta.url).pathname
+
+export interface GatewayProcess {
+  readonly child: ChildProcess
+  readonly url: string
+  stdout(): string
+  /** Resolves to the exit code once the process has exited. */
+  exited(): Promise<number | null>
+}
+
+export async function spawnGateway(args: string[], env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000)
+  const url = `http://127.0.0.1:${port}`
+  const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+  })
+  let out = ''
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()))
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()))
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break
+    const ready = await fetch(`${url}/v2/health/ready`).then((r) => r.status === 200, () => false)
+    if (ready) return { child, url, stdout: () => out, exited: () => exit }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  child.kill('SIGKILL')
+  throw new Error(`the gateway did not become ready; output:\n${out}`)
+}

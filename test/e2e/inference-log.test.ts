@@ -1,0 +1,118 @@
+/**
+ * Issue #4 with real processes: SIGTERM writes every answered inference before exit; a
+ * kill -9 loses at most the last flush interval; two gateways sharing one PostgreSQL see
+ * each other's records.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterAll, describe, expect, it } from 'vitest'
+import { DEFAULTS } from '../../src/config/options.js'
+import { CREDIT_FEATURES, generateCreditRows } from '../../src/sample-data/credit-default.js'
+import { createTestDatabase } from '../integration/postgres.js'
+import { spawnGateway } from './gateway-process.js'
+import type { GatewayProcess } from './gateway-process.js'
+
+const rows = generateCreditRows(64, 21).map((r) => Object.fromEntries(CREDIT_FEATURES.map((f) => [f, (r as Record<string, number>)[f]])))
+const dir = mkdtempSync(join(tmpdir(), 'switchyard-e2e-log-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function predict(gw: GatewayProcess, id: string): Promise<Response> {
+  return fetch(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-inference-id': id },
+    body: JSON.stringify({ instances: [rows[Number(id.split('-').pop()) % rows.length]] }),
+  })
+}
+
+/**
+ * Keep `concurrency` requests going until `stop()` is called or the server stops answering;
+ * returns when each id was answered (ms since the epoch, taken on receipt of the whole answer).
+ */
+function load(gw: GatewayProcess, concurrency: number): { stop(): void; done: Promise<Map<string, number>> } {
+  const answered = new Map<string, number>()
+  let next = 0
+  let stopped = false
+  const worker = async () => {
+    while (!stopped) {
+      const id = `load-${next++}`
+      try {
+        const res = await predict(gw, id)
+        const body = await res.text()
+        if (res.status === 200 && body.includes(id)) answered.set(id, Date.now())
+      } catch {
+        return // refused or reset: the server is stopping
+      }
+    }
+  }
+  const done = Promise.all(Array.from({ length: concurrency }, worker)).then(() => answered)
+  return { stop: () => (stopped = true), done }
+}
+
+function storedIds(path: string): Set<string> {
+  const db = new Database(path, { readonly: true })
+  try {
+    return new Set(db.prepare('SELECT inference_id FROM inferences').pluck().all() as string[])
+  } finally {
+    db.close()
+  }
+}
+
+describe('stopping the gateway process', () => {
+  it('on SIGTERM finishes in-flight requests and writes a record for every answered one before exiting', async () => {
+    const store = join(dir, 'sigterm.db')
+    // a flush interval of a minute: only the shutdown flush can have written the records
+    const gw = await spawnGateway(['--store', `sqlite:${store}`, '--spill-dir', join(dir, 'spill-term'), '--flush-interval-ms', '60000'])
+    const traffic = load(gw, 16)
+    await new Promise((r) => setTimeout(r, 1_500))
+    gw.child.kill('SIGTERM')
+    const answered = await traffic.done
+    expect(await gw.exited()).toBe(0)
+    expect(answered.size).toBeGreaterThan(100)
+    const stored = storedIds(store)
+    expect(stored.size).toBe(answered.size)
+    for (const id of answered.keys()) expect(stored.has(id)).toBe(true)
+  })
+
+  it(`after kill -9 misses only records answered in the last flush interval (default ${DEFAULTS.flushIntervalMs} ms)`, async () => {
+    const store = join(dir, 'sigkill.db')
+    const gw = await spawnGateway(['--store', `sqlite:${store}`, '--spill-dir', join(dir, 'spill-kill')])
+    const traffic = load(gw, 16)
+    await new Promise((r) => setTimeout(r, 2_000))
+    const killedAt = Date.now()
+    gw.child.kill('SIGKILL')
+    traffic.stop()
+    const answered = await traffic.done
+    await gw.exited()
+    const stored = storedIds(store)
+    const missing = [...answered].filter(([id]) => !stored.has(id))
+    const lateness = missing.map(([, at]) => killedAt - at)
+    // every record answered more than one flush interval before the kill is in the store
+    expect(lateness.filter((ms) => ms > DEFAULTS.flushIntervalMs)).toEqual([])
+    expect(answered.size).toBeGreaterThan(100)
+  })
+})
+
+describe('two gateway processes sharing one PostgreSQL', () => {
+  it('join ground truth posted to one with records written by the other', async () => {
+    const db = await createTestDatabase()
+    const a = await spawnGateway(['--store', db.url, '--spill-dir', join(dir, 'spill-a')])
+    const b = await spawnGateway(['--store', db.url, '--spill-dir', join(dir, 'spill-b')])
+    try {
+      const ids = Array.from({ length: 40 }, (_, i) => `shared-${i}`)
+      for (const id of ids) expect((await predict(a, id)).status).toBe(200)
+      await new Promise((r) => setTimeout(r, 3 * DEFAULTS.flushIntervalMs)) // A commits within one flush interval
+      const truth = ids.map((inference_id, i) => ({ inference_id, label: i % 2 }))
+      const res = await fetch(`${b.url}/v1/models/credit-risk/ground-truth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(truth) })
+      expect(await res.json()).toMatchObject({ joined: 40, records: 40, unknown_ids: [] })
+      const fromA = await (await fetch(`${a.url}/v1/models/credit-risk/inferences?has_ground_truth=true&limit=1000`)).json()
+      expect(fromA.inferences.map((r: { inference_id: string }) => r.inference_id).sort()).toEqual([...ids].sort())
+    } finally {
+      a.child.kill('SIGTERM')
+      b.child.kill('SIGTERM')
+      await Promise.all([a.exited(), b.exited()])
+      await db.drop()
+    }
+  })
+})
