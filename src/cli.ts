@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** switchyard <command>: the one entry point (package.json "bin"). */
+import { exportCommand } from './cli/export.js'
 import { schema } from './cli/schema.js'
 import { serve } from './cli/serve.js'
 import { validate } from './cli/validate.js'
@@ -8,6 +9,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number | void>> = {
   serve,
   validate,
   schema,
+  export: exportCommand,
 }
 
 const USAGE = `usage: switchyard <command> [options]
@@ -16,6 +18,7 @@ commands:
   serve      serve the model repository (default)
   validate   check routes.yaml against the model repository; exit 1 on problems
   schema     print the JSON Schema of routes.yaml
+  export     write a model's inference log, with ground truth, as jsonl, csv or parquet
 
 run 'switchyard <command> --help' for its options`
 

@@ -82,7 +82,7 @@ export interface GroundTruthOutcome {
   readonly unknown_ids: readonly string[]
 }
 
-export interface InferenceQuery {
+export interface InferenceFilter {
   readonly model: string
   readonly version?: string
   readonly role?: InferenceRole
@@ -91,6 +91,9 @@ export interface InferenceQuery {
   /** ms since the epoch, exclusive. */
   readonly until?: number
   readonly hasGroundTruth?: boolean
+}
+
+export interface InferenceQuery extends InferenceFilter {
   readonly limit: number
   readonly order: 'asc' | 'desc'
   /** Where the previous page ended: its last (ts, record_id). */

@@ -4,9 +4,9 @@
  * batch size. Migrations take an advisory lock, so replicas starting together apply each once.
  */
 import pg from 'pg'
-import type { GroundTruthItem, GroundTruthOutcome, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
+import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
 import { MIGRATIONS } from './migrations.js'
-import { INSERT_COLUMNS, lastPerId, selectInferences, toInferenceRecord } from './query-sql.js'
+import { countInferences, INSERT_COLUMNS, lastPerId, selectInferences, toInferenceRecord } from './query-sql.js'
 import type { InferenceStore } from './store.js'
 
 const MIGRATION_LOCK = 0x5357_4c47 // any constant shared by every replica
@@ -92,6 +92,11 @@ export class PostgresStore implements InferenceStore {
       ? await this.#pool.query<{ n: string }>('SELECT count(*) AS n FROM inferences')
       : await this.#pool.query<{ n: string }>('SELECT count(*) AS n FROM inferences WHERE model = $1', [model])
     return Number(rows[0].n)
+  }
+
+  async countMatching(filter: InferenceFilter): Promise<number> {
+    const { sql, params } = countInferences(filter, (n) => `$${n}`)
+    return Number((await this.#pool.query<{ n: string }>(sql, params)).rows[0].n)
   }
 
   async close(): Promise<void> {

@@ -1,35 +1,48 @@
 /** The SQL both stores share for reading the log back: filters, keyset pagination, row shape. */
-import type { InferenceQuery, InferenceRecord, InferenceRole } from './event.js'
+import type { InferenceFilter, InferenceQuery, InferenceRecord, InferenceRole } from './event.js'
 
 export const INSERT_COLUMNS = [
   'record_id', 'inference_id', 'ts', 'server_ts', 'model', 'version', 'route', 'reason', 'role',
   'sticky_hash', 'inputs', 'outputs', 'latency_ms', 'status', 'error_code', 'revision', 'attributes',
 ] as const
 
-/**
- * SELECT … WHERE … ORDER BY (ts, record_id) LIMIT, with `placeholder(n)` giving the
- * dialect's n-th parameter marker (`?` or `$n`).
- */
-export function selectInferences(q: InferenceQuery, placeholder: (n: number) => string): { sql: string; params: unknown[] } {
-  const params: unknown[] = []
-  const p = (value: unknown): string => {
-    params.push(value)
-    return placeholder(params.length)
-  }
+function whereClause(q: InferenceFilter, p: (value: unknown) => string): string[] {
   const where = [`i.model = ${p(q.model)}`]
   if (q.version !== undefined) where.push(`i.version = ${p(q.version)}`)
   if (q.role !== undefined) where.push(`i.role = ${p(q.role)}`)
   if (q.since !== undefined) where.push(`i.ts >= ${p(q.since)}`)
   if (q.until !== undefined) where.push(`i.ts < ${p(q.until)}`)
   if (q.hasGroundTruth !== undefined) where.push(`g.inference_id IS ${q.hasGroundTruth ? 'NOT ' : ''}NULL`)
+  return where
+}
+
+function parameters(placeholder: (n: number) => string): { params: unknown[]; p: (value: unknown) => string } {
+  const params: unknown[] = []
+  return { params, p: (value) => placeholder(params.push(value)) }
+}
+
+const FROM = 'FROM inferences i LEFT JOIN ground_truth g ON g.model = i.model AND g.inference_id = i.inference_id'
+
+/**
+ * SELECT … WHERE … ORDER BY (ts, record_id) LIMIT, with `placeholder(n)` giving the
+ * dialect's n-th parameter marker (`?` or `$n`).
+ */
+export function selectInferences(q: InferenceQuery, placeholder: (n: number) => string): { sql: string; params: unknown[] } {
+  const { params, p } = parameters(placeholder)
+  const where = whereClause(q, p)
   const dir = q.order === 'desc' ? 'DESC' : 'ASC'
   if (q.after !== undefined) where.push(`(i.ts, i.record_id) ${q.order === 'desc' ? '<' : '>'} (${p(q.after.ts)}, ${p(q.after.recordId)})`)
-  const sql = `SELECT i.*, g.label AS gt_label, g.value AS gt_value, g.ts AS gt_ts
-    FROM inferences i LEFT JOIN ground_truth g ON g.model = i.model AND g.inference_id = i.inference_id
+  const sql = `SELECT i.*, g.label AS gt_label, g.value AS gt_value, g.ts AS gt_ts ${FROM}
     WHERE ${where.join(' AND ')}
     ORDER BY i.ts ${dir}, i.record_id ${dir}
     LIMIT ${p(q.limit)}`
   return { sql, params }
+}
+
+/** How many records a filter matches (export's progress bar). */
+export function countInferences(q: InferenceFilter, placeholder: (n: number) => string): { sql: string; params: unknown[] } {
+  const { params, p } = parameters(placeholder)
+  return { sql: `SELECT count(*) AS n ${FROM} WHERE ${whereClause(q, p).join(' AND ')}`, params }
 }
 
 /** A row of selectInferences as the API gives it; JSON columns arrive as text (SQLite) or parsed (PostgreSQL). */

@@ -5,9 +5,9 @@
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { GroundTruthItem, GroundTruthOutcome, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
+import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
 import { MIGRATIONS } from './migrations.js'
-import { INSERT_COLUMNS, lastPerId, selectInferences, toInferenceRecord } from './query-sql.js'
+import { countInferences, INSERT_COLUMNS, lastPerId, selectInferences, toInferenceRecord } from './query-sql.js'
 import type { InferenceStore } from './store.js'
 
 const ID_CHUNK = 500 // ids an IN (...) list
@@ -79,6 +79,11 @@ export class SqliteStore implements InferenceStore {
   async count(model?: string): Promise<number> {
     const stmt = model === undefined ? this.#db.prepare('SELECT count(*) FROM inferences') : this.#db.prepare('SELECT count(*) FROM inferences WHERE model = ?')
     return stmt.pluck().get(...(model === undefined ? [] : [model])) as number
+  }
+
+  async countMatching(filter: InferenceFilter): Promise<number> {
+    const { sql, params } = countInferences(filter, () => '?')
+    return this.#db.prepare(sql).pluck().get(...params) as number
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@
  * replicas). Both keep the same tables (migrations.ts) and answer the same calls; the writer
  * worker is their only user inside the gateway, `switchyard export` opens one directly.
  */
-import type { GroundTruthItem, GroundTruthOutcome, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
+import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
 import type { StoreSpec } from './store-spec.js'
 
 export interface InferenceStore {
@@ -16,11 +16,14 @@ export interface InferenceStore {
   addGroundTruth(model: string, items: readonly GroundTruthItem[]): Promise<GroundTruthOutcome>
   query(q: InferenceQuery): Promise<InferenceRecord[]>
   count(model?: string): Promise<number>
+  /** Records a filter matches. */
+  countMatching(filter: InferenceFilter): Promise<number>
   close(): Promise<void>
 }
 
-export async function openStore(spec: Exclude<StoreSpec, { kind: 'none' }>): Promise<InferenceStore> {
+/** `readonly` opens an existing SQLite file for reading only (export, next to a running gateway). */
+export async function openStore(spec: Exclude<StoreSpec, { kind: 'none' }>, options: { readonly?: boolean } = {}): Promise<InferenceStore> {
   // imported on demand: a SQLite gateway never loads pg, a PostgreSQL one never opens a file
-  if (spec.kind === 'sqlite') return new (await import('./sqlite-store.js')).SqliteStore(spec.path)
+  if (spec.kind === 'sqlite') return new (await import('./sqlite-store.js')).SqliteStore(spec.path, options)
   return new (await import('./postgres-store.js')).PostgresStore(spec.url)
 }

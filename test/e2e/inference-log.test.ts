@@ -106,7 +106,7 @@ describe('two gateway processes sharing one PostgreSQL', () => {
       const truth = ids.map((inference_id, i) => ({ inference_id, label: i % 2 }))
       const res = await fetch(`${b.url}/v1/models/credit-risk/ground-truth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(truth) })
       expect(await res.json()).toMatchObject({ joined: 40, records: 40, unknown_ids: [] })
-      const fromA = await (await fetch(`${a.url}/v1/models/credit-risk/inferences?has_ground_truth=true&limit=1000`)).json()
+      const fromA: any = await (await fetch(`${a.url}/v1/models/credit-risk/inferences?has_ground_truth=true&limit=1000`)).json()
       expect(fromA.inferences.map((r: { inference_id: string }) => r.inference_id).sort()).toEqual([...ids].sort())
     } finally {
       a.child.kill('SIGTERM')
