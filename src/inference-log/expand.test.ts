@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest'
+import type { InferenceEvent } from './event.js'
+import { expandEvent } from './expand.js'
+import { hashValue } from './privacy.js'
+
+const base: InferenceEvent = {
+  kind: 'predict', ids: ['a', 'b'], serverTs: 2_000, callerTs: null, model: 'm', version: 'v1', route: 'm', reason: 'split',
+  role: 'primary', stickyHash: null, revision: 4, latencyMs: 1.5, status: 200, errorCode: null,
+  body: JSON.stringify({ instances: [{ id: 'a', age: 30, income: 10 }, { age: 40, income: 20 }], attributes: { region: 'eu' } }),
+  answer: JSON.stringify({ model: 'm', predictions: [{ id: 'a', label: 1 }, { id: 'b', label: 0 }] }),
+  attributes: '{"region":"eu"}',
+}
+
+describe('expandEvent', () => {
+  it('makes one record a native row, pairing each row\'s inputs with its prediction, without the ids', () => {
+    const rows = expandEvent(base, { privacy: undefined, hashKey: null })
+    expect(rows.map((r) => [r.inference_id, JSON.parse(r.inputs!), JSON.parse(r.outputs!)])).toEqual([
+      ['a', { age: 30, income: 10 }, { label: 1 }],
+      ['b', { age: 40, income: 20 }, { label: 0 }],
+    ])
+    expect(new Set(rows.map((r) => r.record_id)).size).toBe(2)
+    expect(rows[0]).toMatchObject({ ts: 2_000, server_ts: 2_000, revision: 4, attributes: '{"region":"eu"}' })
+  })
+
+  it('takes the caller\'s timestamp when there is one', () => {
+    expect(expandEvent({ ...base, callerTs: 1_000 }, { privacy: undefined, hashKey: null })[0]).toMatchObject({ ts: 1_000, server_ts: 2_000 })
+  })
+
+  it('drops and hashes private fields of native rows and of V2 tensors', () => {
+    const privacy = { drop: ['age'], hash: ['income'] }
+    const [row] = expandEvent(base, { privacy, hashKey: 'k' })
+    expect(JSON.parse(row.inputs!)).toEqual({ income: hashValue(10, 'k') })
+    expect(hashValue(10, 'k')).not.toBe(hashValue(10, 'other key'))
+    expect(hashValue(10, null)).toMatch(/^sha256:[0-9a-f]{64}$/)
+    const v2: InferenceEvent = {
+      ...base, kind: 'infer', ids: ['r'],
+      body: JSON.stringify({ inputs: [{ name: 'age', datatype: 'FP32', shape: [1], data: [30] }, { name: 'income', datatype: 'FP32', shape: [1], data: [10] }, { name: 'x', datatype: 'FP32', shape: [1], data: [1] }] }),
+      answer: JSON.stringify({ outputs: [{ name: 'y', datatype: 'FP32', shape: [1], data: [0.5] }] }),
+    }
+    const [tensorRow] = expandEvent(v2, { privacy, hashKey: 'k' })
+    expect(JSON.parse(tensorRow.inputs!)).toEqual([
+      { name: 'income', datatype: 'FP32', shape: [1], data: hashValue([10], 'k') },
+      { name: 'x', datatype: 'FP32', shape: [1], data: [1] },
+    ])
+    expect(JSON.parse(tensorRow.outputs!)).toEqual([{ name: 'y', datatype: 'FP32', shape: [1], data: [0.5] }])
+  })
+
+  it('keeps a failed inference as records without outputs', () => {
+    const rows = expandEvent({ ...base, answer: null, status: 500, errorCode: 'INFERENCE_FAILED' }, { privacy: undefined, hashKey: null })
+    expect(rows.map((r) => [r.outputs, r.status, r.error_code])).toEqual([[null, 500, 'INFERENCE_FAILED'], [null, 500, 'INFERENCE_FAILED']])
+  })
+})
