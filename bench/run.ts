@@ -7,6 +7,10 @@
  *   (d) routed         POST /v1/models/credit-risk/predict              split 90/10, sticky (routes-split.yaml)
  *   (e) routed @rate   (d) at half of (b)'s req/s, for its p99
  *   (f) shadow @rate   the same with every request mirrored to v3 (routes-shadow.yaml), a second gateway
+ *   (g) native+log     (b) on a third gateway that records every inference (SQLite); (a)-(f) run with --store none
+ *
+ * After the rounds, a fixed number of requests goes to (g) and the rows its store gained
+ * are counted: they must equal the requests answered.
  *
  * Servers run in their own processes; autocannon runs here. Each round runs every scenario,
  * in alternating order; ratios are taken within a round (the machine is shared and noisy, so
@@ -16,8 +20,9 @@
 import autocannon from 'autocannon'
 import { execSync, fork, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import { CREDIT_FEATURES, generateCreditRows } from '../src/sample-data/credit-default.js'
 
@@ -37,10 +42,15 @@ const v2Body = JSON.stringify({
   inputs: [{ name: 'features', shape: [1, CREDIT_FEATURES.length], datatype: 'FP32', data: CREDIT_FEATURES.map((f) => row[f]) }],
 })
 
+const VERIFY_REQUESTS = 20_000 // sent to the recording gateway after the rounds, then counted in its store
+
 async function main(): Promise<void> {
+  const logDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'))
+  const logFile = join(logDir, 'inference-log.db')
   const floor = await startFloor()
   const gateway = await startGateway('bench/servers/routes-split.yaml')
   const shadowed = await startGateway('bench/servers/routes-shadow.yaml')
+  const recording = await startGateway('bench/servers/routes-split.yaml', ['--store', `sqlite:${logFile}`, '--spill-dir', join(logDir, 'spill')])
   let nativeRps = 0 // the current round's (b), for the fixed-rate scenarios
   const half = () => Math.max(100, Math.round(nativeRps / 2))
   const sticky = { 'x-customer-id': 'bench-customer' }
@@ -49,6 +59,7 @@ async function main(): Promise<void> {
     { name: 'native', what: 'POST /v1/models/credit-risk/versions/v1/predict', port: gateway.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
     { name: 'v2', what: 'POST /v2/models/credit-risk/versions/v1/infer', port: gateway.port, path: '/v2/models/credit-risk/versions/v1/infer', body: v2Body },
     { name: 'routed', what: 'POST /v1/models/credit-risk/predict (split 90/10, sticky)', port: gateway.port, path: '/v1/models/credit-risk/predict', body: nativeBody },
+    { name: 'native+log', what: '(native) with every inference recorded to SQLite', port: recording.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
     { name: 'routed@rate', what: 'routed, at half of native req/s', port: gateway.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
     { name: 'shadow@rate', what: 'routed + shadow v3 at 100%, same rate', port: shadowed.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
   ]
@@ -58,20 +69,46 @@ async function main(): Promise<void> {
     const runs = new Map<string, Measurement[]>(scenarios.map((s) => [s.name, []]))
     for (let i = 0; i < RUNS; i++) {
       // the fixed-rate pair always runs after native, which sets its rate
-      const free = scenarios.slice(0, 4)
-      const order = [...(i % 2 === 0 ? free : [...free].reverse()), ...(i % 2 === 0 ? scenarios.slice(4) : scenarios.slice(4).reverse())]
+      const free = scenarios.slice(0, 5)
+      const order = [...(i % 2 === 0 ? free : [...free].reverse()), ...(i % 2 === 0 ? scenarios.slice(5) : scenarios.slice(5).reverse())]
       for (const s of order) {
         const m = await measure(s, DURATION)
         if (s.name === 'native') nativeRps = m.reqPerSec
         runs.get(s.name)!.push(m)
       }
     }
-    report(scenarios, runs)
+    const verification = await verifyRecorded(scenarios[4], logFile)
+    report(scenarios, runs, verification)
   } finally {
     floor.child.kill()
     gateway.child.kill()
     shadowed.child.kill()
+    recording.child.kill()
+    rmSync(logDir, { recursive: true, force: true })
   }
+}
+
+interface Verification { requests: number; answered: number; rowsAdded: number }
+
+/** Send exactly VERIFY_REQUESTS to the recording gateway and count the rows its store gained. */
+async function verifyRecorded(s: Scenario, logFile: string): Promise<Verification> {
+  const rows = () => {
+    const db = new Database(logFile, { readonly: true })
+    try {
+      return db.prepare('SELECT count(*) FROM inferences').pluck().get() as number
+    } finally {
+      db.close()
+    }
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 1_000)) // several flush intervals
+  await settle()
+  const before = rows()
+  const result = await autocannon({
+    url: `http://127.0.0.1:${s.port}${s.path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body: s.body,
+    connections: CONNECTIONS, amount: VERIFY_REQUESTS,
+  })
+  await settle()
+  return { requests: VERIFY_REQUESTS, answered: result['2xx'], rowsAdded: rows() - before }
 }
 
 async function measure(s: Scenario, duration: number): Promise<Measurement> {
@@ -99,13 +136,14 @@ function medianRatio(a: Measurement[], b: Measurement[], pick: (m: Measurement) 
   return Number(median(a.map((m, i) => pick(m) / pick(b[i]))).toFixed(2))
 }
 
-function report(scenarios: Scenario[], runs: Map<string, Measurement[]>): void {
+function report(scenarios: Scenario[], runs: Map<string, Measurement[]>, verification: Verification): void {
   const r = (name: string) => runs.get(name)!
   const reference: Record<string, { to: string; what: string; pick: (m: Measurement) => number }> = {
     native: { to: 'floor', what: 'req/s × floor', pick: (m) => m.reqPerSec },
     v2: { to: 'floor', what: 'req/s × floor', pick: (m) => m.reqPerSec },
     routed: { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
     'shadow@rate': { to: 'routed@rate', what: 'p99 × routed@rate', pick: (m) => m.p99 },
+    'native+log': { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
   }
   const rows = scenarios.map((s) => {
     const ms = r(s.name)
@@ -126,13 +164,15 @@ function report(scenarios: Scenario[], runs: Map<string, Measurement[]>): void {
     '|---|---|---:|---:|---:|---|---:|---|',
     ...rows.map((x) => `| ${x.scenario} | ${x.what} | ${x.reqPerSec} | ${x.p50Ms} | ${x.p99Ms} | ${x.ratio} | ${x.non2xx} | ${x.runs.join(', ')} |`),
   ].join('\n')
-  const md = `# Hot path vs bare node:http\n\ncommit ${sha}; ${machine}; ${knobs}\n\n${table}\n`
+  const recorded = `Inference log: ${verification.requests} requests sent to native+log after the rounds, ${verification.answered} answered 2xx, ` +
+    `${verification.rowsAdded} rows added to its store (${verification.rowsAdded === verification.answered ? 'equal' : 'NOT EQUAL'}).`
+  const md = `# Hot path vs bare node:http\n\ncommit ${sha}; ${machine}; ${knobs}\n\n${table}\n\n${recorded}\n`
   process.stdout.write(`\n${md}\n`)
   const dir = join(root, 'bench', 'results')
   mkdirSync(dir, { recursive: true })
   const stem = join(dir, `${new Date().toISOString().slice(0, 10)}_${sha}_hot-path`)
   writeFileSync(`${stem}.md`, md)
-  writeFileSync(`${stem}.json`, JSON.stringify({ commit: sha, machine, knobs: { CONNECTIONS, DURATION, RUNS, PIPELINING }, rows }, null, 2) + '\n')
+  writeFileSync(`${stem}.json`, JSON.stringify({ commit: sha, machine, knobs: { CONNECTIONS, DURATION, RUNS, PIPELINING }, rows, verification }, null, 2) + '\n')
   process.stdout.write(`wrote ${stem}.md and .json\n`)
 }
 
@@ -144,9 +184,10 @@ function startFloor(): Promise<{ child: ChildProcess; port: number }> {
   })
 }
 
-async function startGateway(routes: string): Promise<{ child: ChildProcess; port: number }> {
+/** A gateway process; without a --store in `extra`, it records nothing (--store none). */
+async function startGateway(routes: string, extra: string[] = ['--store', 'none']): Promise<{ child: ChildProcess; port: number }> {
   const port = 18_000 + Math.floor(Math.random() * 1_000)
-  const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', '--routes', routes, '--no-watch'], {
+  const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', '--routes', routes, '--no-watch', ...extra], {
     cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
   })
   const deadline = Date.now() + 60_000

@@ -14,7 +14,8 @@ import type { GatewayOptions } from '../config/options.js'
 import { gatewayError, gatewayErrorWith, isGatewayError } from '../errors.js'
 import { newInferenceId } from '../inference-log/inference-id.js'
 import type { InferenceLog } from '../inference-log/inference-log.js'
-import { inferenceEvent, stickyHashText } from '../inference-log/record-context.js'
+import { encodeEvent } from '../inference-log/event-codec.js'
+import { stickyHashText } from '../inference-log/record-context.js'
 import type { RecordContext } from '../inference-log/record-context.js'
 import { assertReady } from '../runtime/model-pool.js'
 import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
@@ -127,7 +128,7 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
         const ms = performance.now() - started
         canary?.observeCandidate(true, ms)
         const failure = isGatewayError(err) ? err : gatewayErrorWith('INFERENCE_FAILED', { cause: err }, version.model, version.version)
-        if (record !== null) inferenceLog.record(inferenceEvent(record, version.model, version.version, chosen.role, ms, null, failure.status, failure.code))
+        if (record !== null) inferenceLog.record(encodeEvent(record, version.model, version.version, chosen.role, ms, null, failure.status, failure.code))
         throw failure
       },
     )
@@ -136,7 +137,7 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
   /** After the answer is written: its record, then shadows, challengers and canary checks. */
   function afterAnswer(chosen: Chosen, feeds: readonly Feed[], rows: number, outputs: RunOutputs, ms: number, answer: string, record: RecordContext | null): void {
     const { version } = chosen
-    if (record !== null) inferenceLog.record(inferenceEvent(record, version.model, version.version, chosen.role, ms, answer, 200, null))
+    if (record !== null) inferenceLog.record(encodeEvent(record, version.model, version.version, chosen.role, ms, answer, 200, null))
     if (chosen.route === null || chosen.decision === null) return
     mirrors.afterPrimary(chosen.route, { version, decision: chosen.decision, feeds, rows, outputs, latencyMs: ms, record })
   }

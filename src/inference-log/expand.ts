@@ -60,9 +60,13 @@ function rowInputs(instance: unknown, ctx: ExpandContext): Record<string, unknow
   return ctx.privacy === undefined ? features : applyToFields(features, ctx.privacy, ctx.hashKey)
 }
 
+/** The record without its `id` key; the record itself when it has none (the usual native row: no copy). */
 function withoutId(value: unknown): Record<string, unknown> | null {
   if (typeof value !== 'object' || value === null) return null
-  const { id: _id, ...rest } = value as Record<string, unknown>
+  const record = value as Record<string, unknown>
+  if (!Object.hasOwn(record, 'id')) return record
+  const rest: Record<string, unknown> = {}
+  for (const key in record) if (key !== 'id') rest[key] = record[key]
   return rest
 }
 

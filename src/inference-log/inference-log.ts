@@ -10,7 +10,8 @@ import { gatewayError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { startWorker } from '../worker-entry.js'
 import type { DeliveryStats } from './delivery.js'
-import type { GroundTruthItem, GroundTruthOutcome, InferenceEvent, InferenceQuery, InferenceRecord } from './event.js'
+import { EVENT_SEPARATOR } from './event-codec.js'
+import type { GroundTruthItem, GroundTruthOutcome, InferenceQuery, InferenceRecord } from './event.js'
 import type { PrivacyByModel } from './privacy.js'
 import { describeStoreSpec } from './store-spec.js'
 import type { StoreSpec } from './store-spec.js'
@@ -42,7 +43,8 @@ export class InferenceLog {
   readonly #options: InferenceLogOptions
   readonly #log: Logger
   #worker: Worker | null = null
-  #events: InferenceEvent[] = []
+  /** Encoded events (event-codec.ts) not yet posted. */
+  #events: string[] = []
   #timer: NodeJS.Timeout | null = null
   readonly #calls = new Map<number, PendingCall>()
   #nextCallId = 1
@@ -74,8 +76,8 @@ export class InferenceLog {
     this.#worker = worker
   }
 
-  /** Enqueue a request's inference; returns at once. */
-  record(event: InferenceEvent): void {
+  /** Enqueue a request's inference (an encodeEvent line); returns at once. */
+  record(event: string): void {
     if (!this.enabled) return
     this.#events.push(event)
     if (this.#events.length >= MAX_EVENTS) this.#send()
@@ -93,7 +95,7 @@ export class InferenceLog {
       this.#log.error('inference records dropped: the writer has stopped', { dropped: events.length })
       return
     }
-    this.#post({ code: 'EVENTS', events })
+    this.#post({ code: 'EVENTS', count: events.length, batch: events.join(EVENT_SEPARATOR) })
   }
 
   #post(message: ToWriter): void {

@@ -2,8 +2,6 @@
  * What a request's records share, built once on the request thread and reused for the
  * primary's record and for each shadow's or challenger's (router/mirrors.ts).
  */
-import type { InferenceEvent, InferenceRole } from './event.js'
-
 export interface RecordContext {
   readonly kind: 'predict' | 'infer'
   readonly ids: readonly (string | number)[]
@@ -15,17 +13,6 @@ export interface RecordContext {
   readonly reason: string | null
   readonly stickyHash: string | null
   readonly revision: number | null
-}
-
-export function inferenceEvent(
-  ctx: RecordContext, model: string, version: string, role: InferenceRole, latencyMs: number,
-  answer: string | null, status: number, errorCode: string | null,
-): InferenceEvent {
-  return {
-    kind: ctx.kind, ids: ctx.ids, serverTs: Date.now(), callerTs: ctx.callerTs, model, version,
-    route: ctx.route, reason: ctx.reason, role, stickyHash: ctx.stickyHash, revision: ctx.revision,
-    latencyMs, status, errorCode, body: ctx.body, answer, attributes: ctx.attributes,
-  }
 }
 
 export function stickyHashText(hash: number | undefined): string | null {

@@ -38,9 +38,13 @@ export class SqliteStore implements InferenceStore {
         db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now())
       }
     }).immediate()
-    const insert = db.prepare(`INSERT OR IGNORE INTO inferences (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map((c) => '@' + c).join(', ')})`)
+    // positional parameters: binding by name cost 40% more a row (bench/results)
+    const insert = db.prepare(`INSERT OR IGNORE INTO inferences (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`)
     this.#insertMany = db.transaction((rows: readonly StoredInference[]) => {
-      for (const row of rows) insert.run(row)
+      for (const r of rows) {
+        insert.run(r.record_id, r.inference_id, r.ts, r.server_ts, r.model, r.version, r.route, r.reason, r.role,
+          r.sticky_hash, r.inputs, r.outputs, r.latency_ms, r.status, r.error_code, r.revision, r.attributes)
+      }
     })
     return db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number
   }

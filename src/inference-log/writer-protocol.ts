@@ -1,6 +1,6 @@
 /** Messages between the request thread (inference-log.ts) and the writer worker (writer-worker.ts). */
 import type { DeliveryStats } from './delivery.js'
-import type { GroundTruthItem, InferenceEvent, InferenceQuery } from './event.js'
+import type { GroundTruthItem, InferenceQuery } from './event.js'
 import type { PrivacyByModel } from './privacy.js'
 import type { StoreSpec } from './store-spec.js'
 
@@ -19,7 +19,8 @@ export type WriterCall =
   | { op: 'flush' }
 
 export type ToWriter =
-  | { code: 'EVENTS'; events: InferenceEvent[] }
+  /** `batch`: `count` encoded events joined by EVENT_SEPARATOR (event-codec.ts). */
+  | { code: 'EVENTS'; count: number; batch: string }
   | { code: 'PRIVACY'; privacy: PrivacyByModel }
   | { code: 'CALL'; id: number; call: WriterCall }
   | { code: 'CLOSE' }

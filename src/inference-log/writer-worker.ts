@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { Delivery } from './delivery.js'
+import { decodeEvent, EVENT_SEPARATOR } from './event-codec.js'
 import type { StoredInference } from './event.js'
 import { expandEvent } from './expand.js'
 import type { PrivacyByModel } from './privacy.js'
@@ -72,7 +73,8 @@ parentPort!.on('message', (m: ToWriter) => {
   switch (m.code) {
     case 'EVENTS': {
       const rows: StoredInference[] = []
-      for (const e of m.events) {
+      for (const line of m.batch.split(EVENT_SEPARATOR)) {
+        const e = decodeEvent(line)
         for (const row of expandEvent(e, { privacy: privacy[e.model], hashKey: data.hashKey })) rows.push(row)
       }
       delivery.add(rows)

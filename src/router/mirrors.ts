@@ -6,7 +6,7 @@
  * Nothing here is awaited by a request. Failures and drops are counted, never sent to a client.
  */
 import type { InferenceLog } from '../inference-log/inference-log.js'
-import { inferenceEvent } from '../inference-log/record-context.js'
+import { encodeEvent } from '../inference-log/event-codec.js'
 import type { RecordContext } from '../inference-log/record-context.js'
 import type { Logger } from '../log.js'
 import type { ServingVersion } from '../runtime/model-pool.js'
@@ -113,14 +113,14 @@ export class Mirrors {
         stat.agreedRows += agreed
         onCompared?.(compared === agreed)
         if (role !== 'baseline-check' && primary.record !== null) {
-          this.#inferenceLog.record(inferenceEvent(primary.record, model, versionName, role, ms, mirrorAnswer(primary.record, mirror, outputs), 200, null))
+          this.#inferenceLog.record(encodeEvent(primary.record, model, versionName, role, ms, mirrorAnswer(primary.record, mirror, outputs), 200, null))
         }
       },
       (err: unknown) => {
         stat.errors++
         this.#log.warn('mirror run failed; the primary was not affected', { model, version: versionName, role, err: String((err as Error)?.message ?? err) })
         if (role !== 'baseline-check' && primary.record !== null) {
-          this.#inferenceLog.record(inferenceEvent(primary.record, model, versionName, role, performance.now() - started, null, 500, 'INFERENCE_FAILED'))
+          this.#inferenceLog.record(encodeEvent(primary.record, model, versionName, role, performance.now() - started, null, 500, 'INFERENCE_FAILED'))
         }
       },
     )

@@ -88,12 +88,15 @@ describe.each(Object.keys(stores))('the %s store', (kind) => {
     await t.store.insert(rows)
     await t.store.insert(rows.slice(0, 700)) // a retried batch
     expect(await t.store.count('dup')).toBe(1500)
-    const [first] = await t.store.query({ model: 'dup', limit: 1, order: 'asc' })
-    expect(first.inputs).toEqual({ x: 1.5 })
-    expect(first.outputs).toEqual({ label: 1, probability: 0.8 })
-    expect(first.attributes).toEqual({ region: 'eu' })
-    expect(first.revision).toBe(3)
-    expect(first.timestamp).toBe('2023-11-14T22:13:20.000Z')
+    const full = storedRow('every-field', { model: 'full', ts: 1_700_000_000_001, server_ts: 1_700_000_000_002, route: 'r', reason: 'sticky', role: 'shadow', sticky_hash: '0a0b0c0d', latency_ms: 2.5, status: 500, error_code: 'INFERENCE_FAILED', revision: 7 })
+    await t.store.insert([full])
+    const [back] = await t.store.query({ model: 'full', limit: 1, order: 'asc' })
+    expect(back).toEqual({
+      record_id: full.record_id, inference_id: 'every-field', timestamp: '2023-11-14T22:13:20.001Z', server_timestamp: '2023-11-14T22:13:20.002Z',
+      model: 'full', version: 'v1', route: 'r', reason: 'sticky', role: 'shadow', sticky_hash: '0a0b0c0d',
+      inputs: { x: 1.5 }, outputs: { label: 1, probability: 0.8 }, latency_ms: 2.5, status: 500, error_code: 'INFERENCE_FAILED',
+      revision: 7, attributes: { region: 'eu' }, ground_truth: null,
+    })
   })
 
   it('refuses to change or delete an inference record, even in SQL', async () => {
