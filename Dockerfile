@@ -1,16 +1,18 @@
 # syntax=docker/dockerfile:1
-# Switchyard: three stages so that the image holds production dependencies and compiled
+# Switchyard: staged so that the image holds production dependencies and compiled
 # JavaScript only. Build: docker build -t switchyard .   Run: docker run -p 8080:8080 switchyard
 # Mount your own models and routes with -v ./models:/app/models:ro -v ./routes.yaml:/app/routes.yaml:ro
 
-FROM node:24-slim AS deps
+# better-sqlite3 (the inference log) compiles when no prebuilt binary can be fetched
+FROM node:24-slim AS toolchain
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+
+FROM toolchain AS deps
 RUN npm ci --omit=dev
 
-FROM node:24-slim AS build
-WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+FROM toolchain AS build
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -24,6 +26,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json routes.yaml ./
 COPY models ./models
 RUN mkdir -p data && chown node:node data
+# the inference log (SQLite) and its spill files; or --store postgres://... for replicas
+VOLUME /app/data
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \

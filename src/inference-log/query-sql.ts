@@ -1,10 +1,18 @@
 /** The SQL both stores share for reading the log back: filters, keyset pagination, row shape. */
-import type { InferenceFilter, InferenceQuery, InferenceRecord, InferenceRole } from './event.js'
+import type { InferenceFilter, InferenceQuery, InferenceRecord, InferenceRole, StoredInference } from './event.js'
 
 export const INSERT_COLUMNS = [
   'record_id', 'inference_id', 'ts', 'server_ts', 'model', 'version', 'route', 'reason', 'role',
   'sticky_hash', 'inputs', 'outputs', 'latency_ms', 'status', 'error_code', 'revision', 'attributes',
 ] as const
+
+/** A row's values in INSERT_COLUMNS order, written into `out` from `at` (no allocation a row). */
+export function putRowValues(r: StoredInference, out: unknown[], at: number): void {
+  out[at] = r.record_id; out[at + 1] = r.inference_id; out[at + 2] = r.ts; out[at + 3] = r.server_ts; out[at + 4] = r.model
+  out[at + 5] = r.version; out[at + 6] = r.route; out[at + 7] = r.reason; out[at + 8] = r.role; out[at + 9] = r.sticky_hash
+  out[at + 10] = r.inputs; out[at + 11] = r.outputs; out[at + 12] = r.latency_ms; out[at + 13] = r.status
+  out[at + 14] = r.error_code; out[at + 15] = r.revision; out[at + 16] = r.attributes
+}
 
 function whereClause(q: InferenceFilter, p: (value: unknown) => string): string[] {
   const where = [`i.model = ${p(q.model)}`]

@@ -7,10 +7,11 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
 import { MIGRATIONS } from './migrations.js'
-import { countInferences, INSERT_COLUMNS, lastPerId, selectInferences, toInferenceRecord } from './query-sql.js'
+import { countInferences, INSERT_COLUMNS, lastPerId, putRowValues, selectInferences, toInferenceRecord } from './query-sql.js'
 import type { InferenceStore } from './store.js'
 
 const ID_CHUNK = 500 // ids an IN (...) list
+const ROWS_A_STATEMENT = 50 // rows a multi-row INSERT (17 parameters each)
 
 export class SqliteStore implements InferenceStore {
   readonly kind = 'sqlite'
@@ -23,6 +24,8 @@ export class SqliteStore implements InferenceStore {
     if (!options.readonly) {
       this.#db.pragma('journal_mode = WAL')
       this.#db.pragma('synchronous = NORMAL') // a commit survives the process being killed; WAL keeps it consistent
+      this.#db.pragma('cache_size = -65536') // 64 MiB: the indexes' hot pages stay in memory as the table grows
+      this.#db.pragma('wal_autocheckpoint = 10000') // pages; fewer, larger checkpoints
     }
     this.#db.pragma('busy_timeout = 5000')
   }
@@ -38,12 +41,23 @@ export class SqliteStore implements InferenceStore {
         db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now())
       }
     }).immediate()
-    // positional parameters: binding by name cost 40% more a row (bench/results)
-    const insert = db.prepare(`INSERT OR IGNORE INTO inferences (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')})`)
+    // Positional parameters and ROWS_A_STATEMENT rows an INSERT: binding by name, and a call
+    // a row, each cost a third more (the writer's CPU is taken from the request thread's core).
+    const width = INSERT_COLUMNS.length
+    const values = (n: number) => Array.from({ length: n }, () => `(${INSERT_COLUMNS.map(() => '?').join(', ')})`).join(', ')
+    const insertMany = db.prepare(`INSERT OR IGNORE INTO inferences (${INSERT_COLUMNS.join(', ')}) VALUES ${values(ROWS_A_STATEMENT)}`)
+    const insertOne = db.prepare(`INSERT OR IGNORE INTO inferences (${INSERT_COLUMNS.join(', ')}) VALUES ${values(1)}`)
+    const many: unknown[] = new Array(ROWS_A_STATEMENT * width)
+    const one: unknown[] = new Array(width)
     this.#insertMany = db.transaction((rows: readonly StoredInference[]) => {
-      for (const r of rows) {
-        insert.run(r.record_id, r.inference_id, r.ts, r.server_ts, r.model, r.version, r.route, r.reason, r.role,
-          r.sticky_hash, r.inputs, r.outputs, r.latency_ms, r.status, r.error_code, r.revision, r.attributes)
+      let i = 0
+      for (; i + ROWS_A_STATEMENT <= rows.length; i += ROWS_A_STATEMENT) {
+        for (let k = 0; k < ROWS_A_STATEMENT; k++) putRowValues(rows[i + k], many, k * width)
+        insertMany.run(many)
+      }
+      for (; i < rows.length; i++) {
+        putRowValues(rows[i], one, 0)
+        insertOne.run(one)
       }
     })
     return db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number

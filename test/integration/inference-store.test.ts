@@ -89,7 +89,7 @@ describe.each(Object.keys(stores))('the %s store', (kind) => {
     await t.store.insert(rows.slice(0, 700)) // a retried batch
     expect(await t.store.count('dup')).toBe(1500)
     const full = storedRow('every-field', { model: 'full', ts: 1_700_000_000_001, server_ts: 1_700_000_000_002, route: 'r', reason: 'sticky', role: 'shadow', sticky_hash: '0a0b0c0d', latency_ms: 2.5, status: 500, error_code: 'INFERENCE_FAILED', revision: 7 })
-    await t.store.insert([full])
+    await t.store.insert([full, ...Array.from({ length: 59 }, (_, i) => storedRow(`filler-${i}`, { model: 'filler' }))]) // through the multi-row INSERT
     const [back] = await t.store.query({ model: 'full', limit: 1, order: 'asc' })
     expect(back).toEqual({
       record_id: full.record_id, inference_id: 'every-field', timestamp: '2023-11-14T22:13:20.001Z', server_timestamp: '2023-11-14T22:13:20.002Z',
