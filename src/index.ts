@@ -19,6 +19,7 @@ import { parseStoreSpec } from './inference-log/store-spec.js'
 import { createLogger } from './log.js'
 import type { Logger } from './log.js'
 import { GatewayMetrics } from './metrics/metrics.js'
+import type { MetricSources } from './metrics/metrics.js'
 import { MirrorRunner } from './router/mirror-runner.js'
 import { Mirrors } from './router/mirrors.js'
 import { RoutesHolder } from './router/routes-holder.js'
@@ -44,6 +45,26 @@ export interface Gateway {
 
 const CANARY_TICK_MS = 250 // how often canaries check whether a step is due
 const MIRROR_SETTLE_MS = 5_000 // at stop, how long shadows and challengers in flight may take to finish
+
+/** Where the scrape-time metrics read from. */
+function metricSources(pool: ModelPool, routes: RoutesHolder, mirrors: Mirrors): MetricSources {
+  return {
+    mirrors: () => [...mirrors.stats].map(([key, stat]) => {
+      const [model, version, role] = key.split('\u0000')
+      return { model, version, role, compared: stat.comparedRows, agreed: stat.agreedRows }
+    }).filter((m) => m.role !== 'baseline-check'),
+    routeWeights: () => [...routes.current.routes.values()].flatMap((route) => {
+      const { model, config, canary } = route
+      if (canary !== null) {
+        return [{ model, version: canary.config.baseline, percent: 100 - canary.percent }, { model, version: canary.config.candidate, percent: canary.percent }]
+      }
+      if (config.champion !== undefined) return [{ model, version: config.champion, percent: 100 }]
+      return Object.entries(config.split ?? {}).map(([version, percent]) => ({ model, version, percent }))
+    }),
+    canaries: () => [...routes.current.routes.values()].flatMap((r) => (r.canary === null ? [] : [{ model: r.model, percent: r.canary.percent, status: r.canary.status }])),
+    versionStates: () => pool.models().flatMap((m) => [...m.versions.values()].map((v) => ({ model: m.name, version: v.version, state: v.state }))),
+  }
+}
 
 function privacyOf(pool: ModelPool): PrivacyByModel {
   return Object.fromEntries(pool.models().flatMap((m) => (m.metadata?.privacy ? [[m.name, m.metadata.privacy]] : [])))
@@ -85,9 +106,10 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   metrics.inferenceLogSource = () => ({ ...inferenceLog.workerStats, queueDepth: inferenceLog.queueDepth, dropped: inferenceLog.workerStats.dropped + inferenceLog.lost })
   const mirrorRunner = new MirrorRunner(options.maxMirrorsInFlight)
   metrics.mirrorsDroppedSource = () => mirrorRunner.dropped
-  const mirrors = new Mirrors(mirrorRunner, pool, log, inferenceLog)
-  const handlers = createInferenceHandlers(pool, routes, mirrors, inferenceLog, options)
-  const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log)
+  const mirrors = new Mirrors(mirrorRunner, pool, log, inferenceLog, metrics.serving)
+  const handlers = createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics: metrics.serving }, options)
+  metrics.sources = metricSources(pool, routes, mirrors)
+  const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
   const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, log })
   const server = createServer((req, res) => {
     if (!dataPlane(req, res)) controlPlane(req, res)

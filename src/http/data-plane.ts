@@ -31,7 +31,13 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => boolean
 
 const PLATFORM = 'onnx_onnxv1' // the protocol's platform name for ONNX Runtime models
 
-export function createDataPlane(pool: ModelPool, handlers: InferenceHandlers, info: ServerInfo, log: Logger): Handler {
+/** `countError` is told the status and code of every error answer (metrics). */
+export function createDataPlane(pool: ModelPool, handlers: InferenceHandlers, info: ServerInfo, log: Logger, countError: (status: number, code: string) => void): Handler {
+  const fail = (res: ServerResponse, err: unknown, context: Record<string, unknown>): void => {
+    const { status, code } = sendError(res, err, log, context)
+    countError(status, code)
+  }
+
   function modelMetadata(model: ServingModel, version: ServingVersion) {
     return {
       name: model.name,
@@ -121,9 +127,9 @@ export function createDataPlane(pool: ModelPool, handlers: InferenceHandlers, in
         return false
       }
       if (outcome === false) return false
-      if (outcome instanceof Promise) outcome.catch((err: unknown) => sendError(res, err, log, context))
+      if (outcome instanceof Promise) outcome.catch((err: unknown) => fail(res, err, context))
     } catch (err) {
-      sendError(res, err, log, context)
+      fail(res, err, context)
     }
     return true
   }

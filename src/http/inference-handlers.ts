@@ -22,6 +22,7 @@ import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-p
 import { encodeInstances, encodePredictions } from '../runtime/signature.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
 import { decodeInferRequest, encodeInferResponse } from '../runtime/v2-infer.js'
+import type { ServingMetrics } from '../metrics/serving-metrics.js'
 import type { Mirrors } from '../router/mirrors.js'
 import { NO_FACTS, requestFacts } from '../router/request-facts.js'
 import type { CompiledRoute, Decision } from '../router/route-table.js'
@@ -42,6 +43,8 @@ export type AnswerRole = 'primary' | 'direct'
 interface Chosen {
   readonly version: ServingVersion
   readonly role: AnswerRole
+  /** The route for metrics and the log: the routes.yaml route, `label:<label>`, or null for a direct call. */
+  readonly routeName: string | null
   readonly route: CompiledRoute | null
   readonly decision: Decision | null
   /** The routes.yaml revision that chose the version; null for a direct call. */
@@ -53,7 +56,15 @@ export interface InferenceHandlers {
   infer(req: IncomingMessage, res: ServerResponse, target: Target): Promise<void>
 }
 
-export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, mirrors: Mirrors, inferenceLog: InferenceLog, options: GatewayOptions): InferenceHandlers {
+export interface HandlerParts {
+  readonly pool: ModelPool
+  readonly routes: RoutesHolder
+  readonly mirrors: Mirrors
+  readonly inferenceLog: InferenceLog
+  readonly metrics: ServingMetrics
+}
+
+export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics }: HandlerParts, options: GatewayOptions): InferenceHandlers {
   const { maxBodyBytes, maxRequestRows } = options
   const recording = inferenceLog.enabled
 
@@ -63,7 +74,7 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
   }
 
   function choose(req: IncomingMessage, body: unknown, target: Target, direct: ServingVersion | null): Chosen {
-    if (direct !== null) return { version: direct, role: 'direct', route: null, decision: null, revision: null }
+    if (direct !== null) return { version: direct, role: 'direct', routeName: null, route: null, decision: null, revision: null }
     const model = target.model === null ? modelFromBody(body) : pool.getModel(target.model)
     const table = routes.current // one read: the whole request sees one revision
     const revision = table.revision.number
@@ -71,19 +82,19 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
     if (target.kind === 'label') {
       const version = route?.labels.get(target.label)
       if (version === undefined) throw gatewayError('LABEL_NOT_FOUND', model.name, target.label, route === null ? [] : [...route.labels.keys()])
-      return { version: pool.getReadyVersion(model.name, version), role: 'direct', route: null, decision: null, revision }
+      return { version: pool.getReadyVersion(model.name, version), role: 'direct', routeName: `label:${target.label}`, route: null, decision: null, revision }
     }
     if (route === null) {
       const version = model.defaultVersion()
-      return { version, role: 'primary', route: null, decision: { version: version.version, reason: 'default', bucket: null }, revision }
+      return { version, role: 'primary', routeName: model.name, route: null, decision: { version: version.version, reason: 'default', bucket: null }, revision }
     }
     const decision = route.decide(route.readsRequest ? requestFacts(req, body) : NO_FACTS)
     if ('pinned' in decision) {
       const pinned = model.versions.get(decision.pinned)
       if (pinned === undefined) throw gatewayError('PINNED_VERSION_NOT_FOUND', model.name, decision.pinned, model.versionNames())
-      return { version: assertReady(pinned), role: 'primary', route, decision: { version: pinned.version, reason: 'pin', bucket: null }, revision }
+      return { version: assertReady(pinned), role: 'primary', routeName: model.name, route, decision: { version: pinned.version, reason: 'pin', bucket: null }, revision }
     }
-    return { version: pool.getReadyVersion(model.name, decision.version), role: 'primary', route, decision, revision }
+    return { version: pool.getReadyVersion(model.name, decision.version), role: 'primary', routeName: model.name, route, decision, revision }
   }
 
   function modelFromBody(body: unknown): ServingModel {
@@ -95,12 +106,12 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
   }
 
   /** What this request's records share; null when the log is off (nothing is built). */
-  function recordContext(kind: 'predict' | 'infer', chosen: Chosen, target: Target, ids: readonly (string | number)[], body: string, meta: CallerMeta): RecordContext | null {
+  function recordContext(kind: 'predict' | 'infer', chosen: Chosen, ids: readonly (string | number)[], body: string, meta: CallerMeta): RecordContext | null {
     if (!recording) return null
     const decision = chosen.decision
     return {
       kind, ids, body, callerTs: meta.callerTs, attributes: meta.attributes,
-      route: chosen.route?.model ?? (target.kind === 'label' ? `label:${target.label}` : null),
+      route: chosen.routeName,
       reason: decision?.reason ?? null,
       stickyHash: stickyHashText(decision?.keyHash),
       revision: chosen.revision,
@@ -113,6 +124,7 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
    * runs for every request.
    */
   function run(chosen: Chosen, feeds: readonly Feed[], rows: number, record: RecordContext | null, answer: (outputs: RunOutputs, ms: number) => void): Promise<void> {
+    const routeLabel = chosen.routeName ?? 'direct'
     const { version } = chosen
     const runner = version.runner
     if (runner === null) throw gatewayError('VERSION_NOT_READY', version.model, version.version, version.state)
@@ -128,15 +140,17 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
         const ms = performance.now() - started
         canary?.observeCandidate(true, ms)
         const failure = isGatewayError(err) ? err : gatewayErrorWith('INFERENCE_FAILED', { cause: err }, version.model, version.version)
+        metrics.failed(version.model, version.version, routeLabel, chosen.role, failure.code)
         if (record !== null) inferenceLog.record(encodeEvent(record, version.model, version.version, chosen.role, ms, null, failure.status, failure.code))
         throw failure
       },
     )
   }
 
-  /** After the answer is written: its record, then shadows, challengers and canary checks. */
-  function afterAnswer(chosen: Chosen, feeds: readonly Feed[], rows: number, outputs: RunOutputs, ms: number, answer: string, record: RecordContext | null): void {
+  /** After the answer is written: its metrics and record, then shadows, challengers and canary checks. */
+  function afterAnswer(chosen: Chosen, started: number, feeds: readonly Feed[], rows: number, outputs: RunOutputs, ms: number, answer: string, record: RecordContext | null): void {
     const { version } = chosen
+    metrics.answered(version.model, version.version, chosen.routeName ?? 'direct', chosen.role, (performance.now() - started) / 1000, ms / 1000)
     if (record !== null) inferenceLog.record(encodeEvent(record, version.model, version.version, chosen.role, ms, answer, 200, null))
     if (chosen.route === null || chosen.decision === null) return
     mirrors.afterPrimary(chosen.route, { version, decision: chosen.decision, feeds, rows, outputs, latencyMs: ms, record })
@@ -144,6 +158,7 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
 
   return {
     predict(req, res, target) {
+      const started = performance.now()
       const direct = resolveDirect(target)
       return readJsonBody(req, maxBodyBytes).then(({ value: body, text }) => {
         if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -156,16 +171,17 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
         const meta = callerMeta(req, body as Record<string, unknown>)
         const { feed, rows, ids } = encodeInstances((body as { instances?: unknown }).instances, signature, maxRequestRows, callerInferenceId(req))
         const feeds = [feed]
-        const record = recordContext('predict', chosen, target, ids, text, meta)
+        const record = recordContext('predict', chosen, ids, text, meta)
         return run(chosen, feeds, rows, record, (outputs, ms) => {
           const json = `{"model":${version.modelJson},"version":${version.versionJson},"role":"${role}","predictions":${encodePredictions(outputs, signature, ids)}}`
           sendAnswer(res, json, version.version, role, chosen.revision)
-          afterAnswer(chosen, feeds, rows, outputs, ms, json, record)
+          afterAnswer(chosen, started, feeds, rows, outputs, ms, json, record)
         })
       })
     },
 
     infer(req, res, target) {
+      const started = performance.now()
       const direct = resolveDirect(target)
       return readJsonBody(req, maxBodyBytes).then(({ value: body, text }) => {
         const chosen = choose(req, body, target, direct)
@@ -173,11 +189,11 @@ export function createInferenceHandlers(pool: ModelPool, routes: RoutesHolder, m
         const decoded = decodeInferRequest(body, version.inputs, version.outputs, maxRequestRows)
         const meta = callerMeta(req, null)
         const id = decoded.id ?? callerInferenceId(req) ?? newInferenceId() // the protocol's request id is the inference id
-        const record = recordContext('infer', chosen, target, [id], text, meta)
+        const record = recordContext('infer', chosen, [id], text, meta)
         return run(chosen, decoded.feeds, decoded.rows, record, (outputs, ms) => {
           const json = encodeInferResponse(version.model, version.version, id, outputs, version.outputs, decoded.outputs)
           sendAnswer(res, json, version.version, role, chosen.revision)
-          afterAnswer(chosen, decoded.feeds, decoded.rows, outputs, ms, json, record)
+          afterAnswer(chosen, started, decoded.feeds, decoded.rows, outputs, ms, json, record)
         })
       })
     },

@@ -22,20 +22,21 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(json)
 }
 
-/** The one way an error becomes a response: 5xx are logged at error with the cause, 4xx at info. */
-export function sendError(res: ServerResponse, err: unknown, log: Logger, context: Record<string, unknown>): void {
+/** The one way an error becomes a response: 5xx are logged at error with the cause, 4xx at info. Returns what was answered. */
+export function sendError(res: ServerResponse, err: unknown, log: Logger, context: Record<string, unknown>): { status: number; code: string } {
   const { status, body } = toErrorResponse(err)
   if (status >= 500) log.error(body.error, { ...context, code: body.code, err: describeCause(err) })
   else log.info(body.error, { ...context, code: body.code, status })
   if (res.headersSent) {
     res.destroy()
-    return
+    return { status, code: body.code }
   }
   const headers: Record<string, string> = {}
   if (status === 413) headers.connection = 'close' // the rest of the body is not read
   const allow = (body as { allow?: unknown }).allow
   if (status === 405 && typeof allow === 'string') headers.allow = allow
   sendJson(res, status, body, headers)
+  return { status, code: body.code }
 }
 
 function describeCause(err: unknown): string {

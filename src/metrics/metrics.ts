@@ -4,6 +4,18 @@
  * several gateways in one process (tests) do not share counts.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import { ServingMetrics } from './serving-metrics.js'
+
+/** What the scrape-time metrics read; index.ts points these at the pool, the routes and the mirrors. */
+export interface MetricSources {
+  mirrors(): readonly { model: string; version: string; role: string; compared: number; agreed: number }[]
+  routeWeights(): readonly { model: string; version: string; percent: number }[]
+  canaries(): readonly { model: string; percent: number; status: string }[]
+  versionStates(): readonly { model: string; version: string; state: string }[]
+}
+
+const NO_SOURCES: MetricSources = { mirrors: () => [], routeWeights: () => [], canaries: () => [], versionStates: () => [] }
+export const VERSION_STATES = ['loading', 'ready', 'failed', 'draining'] as const
 
 export interface InferenceLogFigures {
   readonly queueDepth: number
@@ -61,8 +73,62 @@ export class GatewayMetrics {
   /** Read at scrape time from the inference log (its writer worker reports every half second). */
   inferenceLogSource: () => InferenceLogFigures = () => ({ queueDepth: 0, written: 0, spilled: 0, replayed: 0, dropped: 0, rejected: 0, storeUp: false })
 
+  readonly serving = new ServingMetrics(this.registry)
+
+  readonly httpErrors = new Counter({
+    name: 'switchyard_http_errors_total',
+    help: 'Error answers of the data plane by status and error code',
+    labelNames: ['status', 'code'] as const,
+    registers: [this.registry],
+  })
+
+  sources: MetricSources = NO_SOURCES
+
   constructor() {
     collectDefaultMetrics({ register: this.registry })
+    const sources = () => this.sources
+    const mirrorCounter = (name: string, help: string, read: (m: ReturnType<MetricSources['mirrors']>[number]) => number) =>
+      new Counter({
+        name, help, labelNames: ['model', 'version', 'role'], registers: [this.registry],
+        collect() {
+          this.reset()
+          for (const m of sources().mirrors()) this.inc({ model: m.model, version: m.version, role: m.role }, read(m))
+        },
+      })
+    mirrorCounter('switchyard_mirror_compared_rows_total', 'Rows a shadow or challenger scored and compared with the primary', (m) => m.compared)
+    mirrorCounter('switchyard_mirror_agreed_rows_total', 'Rows on which a shadow or challenger agreed with the primary (the deciding output)', (m) => m.agreed)
+    new Gauge({
+      name: 'switchyard_mirror_agreement_ratio', help: 'Agreed rows / compared rows of a shadow or challenger since start',
+      labelNames: ['model', 'version', 'role'], registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const m of sources().mirrors()) if (m.compared > 0) this.set({ model: m.model, version: m.version, role: m.role }, m.agreed / m.compared)
+      },
+    })
+    new Gauge({
+      name: 'switchyard_route_weight_percent', help: 'The share of routed traffic each version is configured to take now (split, champion, or the canary step)',
+      labelNames: ['model', 'version'], registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const w of sources().routeWeights()) this.set({ model: w.model, version: w.version }, w.percent)
+      },
+    })
+    new Gauge({
+      name: 'switchyard_canary_step_percent', help: "The canary candidate's current share of traffic, in percent (0 after a rollback)",
+      labelNames: ['model', 'status'], registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const c of sources().canaries()) this.set({ model: c.model, status: c.status }, c.percent)
+      },
+    })
+    new Gauge({
+      name: 'switchyard_model_version_state', help: '1 for the state each version is in (loading, ready, failed, draining), 0 for the others',
+      labelNames: ['model', 'version', 'state'], registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const v of sources().versionStates()) for (const state of VERSION_STATES) this.set({ model: v.model, version: v.version, state }, v.state === state ? 1 : 0)
+      },
+    })
     const figures = () => this.inferenceLogSource()
     const counter = (name: string, help: string, read: (f: InferenceLogFigures) => number) =>
       new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(read(figures())) } })

@@ -9,6 +9,7 @@ import type { InferenceLog } from '../inference-log/inference-log.js'
 import { encodeEvent } from '../inference-log/event-codec.js'
 import type { RecordContext } from '../inference-log/record-context.js'
 import type { Logger } from '../log.js'
+import type { ServingMetrics } from '../metrics/serving-metrics.js'
 import type { ServingVersion } from '../runtime/model-pool.js'
 import type { ModelPool } from '../runtime/model-pool.js'
 import { encodePredictions } from '../runtime/signature.js'
@@ -58,12 +59,14 @@ export class Mirrors {
   readonly #pool: ModelPool
   readonly #log: Logger
   readonly #inferenceLog: InferenceLog
+  readonly #metrics: ServingMetrics
   readonly stats = new Map<string, MirrorStat>()
-  constructor(runner: MirrorRunner, pool: ModelPool, log: Logger, inferenceLog: InferenceLog) {
+  constructor(runner: MirrorRunner, pool: ModelPool, log: Logger, inferenceLog: InferenceLog, metrics: ServingMetrics) {
     this.#runner = runner
     this.#pool = pool
     this.#log = log
     this.#inferenceLog = inferenceLog
+    this.#metrics = metrics
   }
 
   afterPrimary(route: CompiledRoute, primary: PrimaryRun): void {
@@ -112,6 +115,7 @@ export class Mirrors {
         stat.comparedRows += compared
         stat.agreedRows += agreed
         onCompared?.(compared === agreed)
+        if (role !== 'baseline-check') this.#metrics.answered(model, versionName, model, role, null, ms / 1000)
         if (role !== 'baseline-check' && primary.record !== null) {
           this.#inferenceLog.record(encodeEvent(primary.record, model, versionName, role, ms, mirrorAnswer(primary.record, mirror, outputs), 200, null))
         }
@@ -119,6 +123,7 @@ export class Mirrors {
       (err: unknown) => {
         stat.errors++
         this.#log.warn('mirror run failed; the primary was not affected', { model, version: versionName, role, err: String((err as Error)?.message ?? err) })
+        if (role !== 'baseline-check') this.#metrics.failed(model, versionName, model, role, 'INFERENCE_FAILED')
         if (role !== 'baseline-check' && primary.record !== null) {
           this.#inferenceLog.record(encodeEvent(primary.record, model, versionName, role, performance.now() - started, null, 500, 'INFERENCE_FAILED'))
         }

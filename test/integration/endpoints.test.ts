@@ -107,7 +107,7 @@ describe('V2 infer', () => {
     const res = await post(inferUrl(), { inputs: [tensorOf(rows.slice(0, 1))], outputs: [{ name: 'probability' }] })
     expect(res.status).toBe(200)
     expect(res.body.outputs.map((o: { name: string }) => o.name)).toEqual(['probability'])
-    expect(res.body.id).toBeUndefined()
+    expect(res.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/) // no id sent: the generated inference id is returned
   })
 
   it('without a version in the path, uses the newest ready version', async () => {
