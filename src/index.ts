@@ -53,14 +53,8 @@ function metricSources(pool: ModelPool, routes: RoutesHolder, mirrors: Mirrors):
       const [model, version, role] = key.split('\u0000')
       return { model, version, role, compared: stat.comparedRows, agreed: stat.agreedRows }
     }).filter((m) => m.role !== 'baseline-check'),
-    routeWeights: () => [...routes.current.routes.values()].flatMap((route) => {
-      const { model, config, canary } = route
-      if (canary !== null) {
-        return [{ model, version: canary.config.baseline, percent: 100 - canary.percent }, { model, version: canary.config.candidate, percent: canary.percent }]
-      }
-      if (config.champion !== undefined) return [{ model, version: config.champion, percent: 100 }]
-      return Object.entries(config.split ?? {}).map(([version, percent]) => ({ model, version, percent }))
-    }),
+    routeWeights: () => [...routes.current.routes.values()].flatMap((route) =>
+      [...route.weightsNow()].map(([version, percent]) => ({ model: route.model, version, percent }))),
     canaries: () => [...routes.current.routes.values()].flatMap((r) => (r.canary === null ? [] : [{ model: r.model, percent: r.canary.percent, status: r.canary.status }])),
     versionStates: () => pool.models().flatMap((m) => [...m.versions.values()].map((v) => ({ model: m.name, version: v.version, state: v.state }))),
   }

@@ -61,6 +61,10 @@ export interface StoredInference {
   readonly error_code: string | null
   readonly revision: number | null
   readonly attributes: string | null
+  /** The predicted class (outputs.label), as text; null when the outputs have none. */
+  readonly predicted_label: string | null
+  /** The score the comparisons use: a binary classifier's probability, a regressor's value. */
+  readonly score: number | null
 }
 
 export interface GroundTruthItem {

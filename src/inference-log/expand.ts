@@ -21,17 +21,19 @@ export function expandEvent(e: InferenceEvent, ctx: ExpandContext): StoredInfere
     const instances = Array.isArray(body?.instances) ? (body.instances as unknown[]) : []
     const predictions = Array.isArray(answer?.predictions) ? (answer.predictions as unknown[]) : []
     for (let r = 0; r < e.ids.length; r++) {
-      rows.push(row(e, e.ids[r], rowInputs(instances[r], ctx), withoutId(predictions[r])))
+      const outputs = withoutId(predictions[r])
+      rows.push(row(e, e.ids[r], rowInputs(instances[r], ctx), outputs, namedLabel(outputs), namedScore(outputs)))
     }
   } else {
     const tensors = Array.isArray(body?.inputs) ? (body.inputs as Record<string, unknown>[]) : null
     const inputs = tensors === null ? null : ctx.privacy === undefined ? tensors : applyToTensors(tensors, ctx.privacy, ctx.hashKey)
-    rows.push(row(e, e.ids[0], inputs, answer?.outputs ?? null))
+    const outputs = Array.isArray(answer?.outputs) ? (answer.outputs as Record<string, unknown>[]) : null
+    rows.push(row(e, e.ids[0], inputs, outputs, tensorLabel(outputs), tensorScore(outputs)))
   }
   return rows
 }
 
-function row(e: InferenceEvent, id: string | number, inputs: unknown, outputs: unknown): StoredInference {
+function row(e: InferenceEvent, id: string | number, inputs: unknown, outputs: unknown, predictedLabel: string | null, score: number | null): StoredInference {
   return {
     record_id: newInferenceId(),
     inference_id: String(id),
@@ -50,7 +52,58 @@ function row(e: InferenceEvent, id: string | number, inputs: unknown, outputs: u
     error_code: e.errorCode,
     revision: e.revision,
     attributes: e.attributes,
+    predicted_label: predictedLabel,
+    score,
   }
+}
+
+const SCORE_FIELDS = ['probability', 'score', 'value', 'prediction'] // in this order
+
+/** A native prediction's class: its `label` field. */
+function namedLabel(outputs: Record<string, unknown> | null): string | null {
+  const label = outputs?.label
+  return typeof label === 'string' || typeof label === 'number' || typeof label === 'boolean' ? String(label) : null
+}
+
+/**
+ * The score comparisons use: `probability` (a binary classifier), `score`, `value` or
+ * `prediction` (a regressor), else the predicted class's entry of `probabilities`.
+ */
+function namedScore(outputs: Record<string, unknown> | null): number | null {
+  if (outputs === null) return null
+  for (const field of SCORE_FIELDS) {
+    const v = outputs[field]
+    if (typeof v === 'number' && Number.isFinite(v)) return v
+  }
+  const probabilities = outputs.probabilities
+  const label = namedLabel(outputs)
+  if (label !== null && typeof probabilities === 'object' && probabilities !== null) {
+    const v = (probabilities as Record<string, unknown>)[label]
+    if (typeof v === 'number') return v
+  }
+  return null
+}
+
+/** The same for a one-row V2 answer: the `label` tensor's and the score tensor's single element. */
+function tensorLabel(outputs: Record<string, unknown>[] | null): string | null {
+  const v = single(outputs, 'label')
+  return v === null ? null : String(v)
+}
+
+function tensorScore(outputs: Record<string, unknown>[] | null): number | null {
+  for (const field of SCORE_FIELDS) {
+    const v = single(outputs, field)
+    if (typeof v === 'number' && Number.isFinite(v)) return v
+  }
+  return null
+}
+
+function single(outputs: Record<string, unknown>[] | null, name: string): unknown {
+  const tensor = outputs?.find((t) => t.name === name)
+  const data = tensor?.data
+  if (!Array.isArray(data) || data.length !== 1) return null
+  const v: unknown = Array.isArray(data[0]) ? (data[0] as unknown[])[0] : data[0]
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : null
 }
 
 /** A native row's inputs: its features, without the `id` it may carry, after the privacy rules. */

@@ -6,6 +6,7 @@
  * worker too, behind the records already sent.
  */
 import type { Worker } from 'node:worker_threads'
+import type { CompareFilter, CompareRaw } from '../compare/compare-sql.js'
 import { gatewayError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { startWorker } from '../worker-entry.js'
@@ -117,6 +118,10 @@ export class InferenceLog {
 
   query(query: InferenceQuery): Promise<InferenceRecord[]> {
     return this.#call({ op: 'query', query }) as Promise<InferenceRecord[]>
+  }
+
+  compareRaw(filter: CompareFilter): Promise<CompareRaw> {
+    return this.#call({ op: 'compare', filter }) as Promise<CompareRaw>
   }
 
   count(model?: string): Promise<number> {

@@ -87,6 +87,30 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (model, inference_id)
       );`,
   },
+  {
+    version: 2,
+    name: 'predicted label and score, for comparisons in SQL',
+    // Written by the writer from the outputs (expand.ts); existing rows are filled from their
+    // outputs JSON, with the immutability trigger lifted for that one statement.
+    sqlite: `
+      ALTER TABLE inferences ADD COLUMN predicted_label TEXT;
+      ALTER TABLE inferences ADD COLUMN score REAL;
+      DROP TRIGGER inferences_no_update;
+      UPDATE inferences SET
+        predicted_label = CAST(json_extract(outputs, '$.label') AS TEXT),
+        score = CASE WHEN json_type(outputs, '$.probability') IN ('real', 'integer') THEN json_extract(outputs, '$.probability') END
+      WHERE json_valid(outputs) AND json_type(outputs) = 'object';
+      CREATE TRIGGER inferences_no_update BEFORE UPDATE ON inferences BEGIN SELECT RAISE(ABORT, 'inference records are immutable'); END;`,
+    postgres: `
+      ALTER TABLE inferences ADD COLUMN predicted_label TEXT;
+      ALTER TABLE inferences ADD COLUMN score DOUBLE PRECISION;
+      ALTER TABLE inferences DISABLE TRIGGER inferences_immutable;
+      UPDATE inferences SET
+        predicted_label = outputs->>'label',
+        score = CASE WHEN jsonb_typeof(outputs->'probability') = 'number' THEN (outputs->>'probability')::double precision END
+      WHERE jsonb_typeof(outputs) = 'object';
+      ALTER TABLE inferences ENABLE TRIGGER inferences_immutable;`,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

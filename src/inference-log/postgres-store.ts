@@ -8,12 +8,16 @@ import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQue
 import { MIGRATIONS } from './migrations.js'
 import { countInferences, INSERT_COLUMNS, lastPerId, selectInferences, toInferenceRecord } from './query-sql.js'
 import type { InferenceStore } from './store.js'
+import { compareQueries, numericRows, POSTGRES, TEXT_COLUMNS } from '../compare/compare-sql.js'
+import type { CompareFilter, CompareRaw } from '../compare/compare-sql.js'
 
 const MIGRATION_LOCK = 0x5357_4c47 // any constant shared by every replica
+// a batch is one statement with one array parameter a column, whatever its size
 const COLUMN_TYPES: Record<(typeof INSERT_COLUMNS)[number], string> = {
   record_id: 'text', inference_id: 'text', ts: 'bigint', server_ts: 'bigint', model: 'text', version: 'text',
   route: 'text', reason: 'text', role: 'text', sticky_hash: 'text', inputs: 'jsonb', outputs: 'jsonb',
   latency_ms: 'float8', status: 'int', error_code: 'text', revision: 'int', attributes: 'jsonb',
+  predicted_label: 'text', score: 'float8',
 }
 const INSERT_SQL = `INSERT INTO inferences (${INSERT_COLUMNS.join(', ')})
   SELECT * FROM unnest(${INSERT_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(', ')})
@@ -97,6 +101,26 @@ export class PostgresStore implements InferenceStore {
   async countMatching(filter: InferenceFilter): Promise<number> {
     const { sql, params } = countInferences(filter, (n) => `$${n}`)
     return Number((await this.#pool.query<{ n: string }>(sql, params)).rows[0].n)
+  }
+
+  async compareRaw(filter: CompareFilter): Promise<CompareRaw> {
+    const queries = compareQueries(filter, POSTGRES)
+    const client = await this.#pool.connect()
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY') // one snapshot for all six
+      const run = async (q: { sql: string; params: unknown[] }) => numericRows((await client.query(q.sql, q.params)).rows, TEXT_COLUMNS)
+      const raw = {
+        summary: await run(queries.summary), latency: await run(queries.latency), scores: await run(queries.scores),
+        classes: await run(queries.classes), outcomes: await run(queries.outcomes), agreement: await run(queries.agreement),
+      } as CompareRaw
+      await client.query('COMMIT')
+      return raw
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      client.release()
+    }
   }
 
   async close(): Promise<void> {

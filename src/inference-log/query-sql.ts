@@ -4,6 +4,7 @@ import type { InferenceFilter, InferenceQuery, InferenceRecord, InferenceRole, S
 export const INSERT_COLUMNS = [
   'record_id', 'inference_id', 'ts', 'server_ts', 'model', 'version', 'route', 'reason', 'role',
   'sticky_hash', 'inputs', 'outputs', 'latency_ms', 'status', 'error_code', 'revision', 'attributes',
+  'predicted_label', 'score',
 ] as const
 
 /** A row's values in INSERT_COLUMNS order, written into `out` from `at` (no allocation a row). */
@@ -12,6 +13,7 @@ export function putRowValues(r: StoredInference, out: unknown[], at: number): vo
   out[at + 5] = r.version; out[at + 6] = r.route; out[at + 7] = r.reason; out[at + 8] = r.role; out[at + 9] = r.sticky_hash
   out[at + 10] = r.inputs; out[at + 11] = r.outputs; out[at + 12] = r.latency_ms; out[at + 13] = r.status
   out[at + 14] = r.error_code; out[at + 15] = r.revision; out[at + 16] = r.attributes
+  out[at + 17] = r.predicted_label; out[at + 18] = r.score
 }
 
 function whereClause(q: InferenceFilter, p: (value: unknown) => string): string[] {

@@ -9,6 +9,8 @@ import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQue
 import { MIGRATIONS } from './migrations.js'
 import { countInferences, INSERT_COLUMNS, lastPerId, putRowValues, selectInferences, toInferenceRecord } from './query-sql.js'
 import type { InferenceStore } from './store.js'
+import { compareQueries, numericRows, SQLITE, TEXT_COLUMNS } from '../compare/compare-sql.js'
+import type { CompareFilter, CompareRaw } from '../compare/compare-sql.js'
 
 const ID_CHUNK = 500 // ids an IN (...) list
 const ROWS_A_STATEMENT = 50 // rows a multi-row INSERT (17 parameters each)
@@ -102,6 +104,15 @@ export class SqliteStore implements InferenceStore {
   async countMatching(filter: InferenceFilter): Promise<number> {
     const { sql, params } = countInferences(filter, () => '?')
     return this.#db.prepare(sql).pluck().get(...params) as number
+  }
+
+  async compareRaw(filter: CompareFilter): Promise<CompareRaw> {
+    const queries = compareQueries(filter, SQLITE)
+    const run = (q: { sql: string; params: unknown[] }) => numericRows(this.#db.prepare(q.sql).all(...q.params) as Record<string, unknown>[], TEXT_COLUMNS)
+    return this.#db.transaction(() => ({ // one snapshot for all six
+      summary: run(queries.summary), latency: run(queries.latency), scores: run(queries.scores), classes: run(queries.classes),
+      outcomes: run(queries.outcomes), agreement: run(queries.agreement),
+    }) as CompareRaw)()
   }
 
   async close(): Promise<void> {

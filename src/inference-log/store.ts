@@ -4,6 +4,7 @@
  * worker is their only user inside the gateway, `switchyard export` opens one directly.
  */
 import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
+import type { CompareFilter, CompareRaw } from '../compare/compare-sql.js'
 import type { StoreSpec } from './store-spec.js'
 
 export interface InferenceStore {
@@ -18,6 +19,8 @@ export interface InferenceStore {
   count(model?: string): Promise<number>
   /** Records a filter matches. */
   countMatching(filter: InferenceFilter): Promise<number>
+  /** The comparison's aggregates (src/compare/compare-sql.ts), computed in the store. */
+  compareRaw(filter: CompareFilter): Promise<CompareRaw>
   close(): Promise<void>
 }
 

@@ -1,4 +1,5 @@
 /** Messages between the request thread (inference-log.ts) and the writer worker (writer-worker.ts). */
+import type { CompareFilter } from '../compare/compare-sql.js'
 import type { DeliveryStats } from './delivery.js'
 import type { GroundTruthItem, InferenceQuery } from './event.js'
 import type { PrivacyByModel } from './privacy.js'
@@ -16,6 +17,7 @@ export type WriterCall =
   | { op: 'groundTruth'; model: string; items: GroundTruthItem[] }
   | { op: 'query'; query: InferenceQuery }
   | { op: 'count'; model?: string }
+  | { op: 'compare'; filter: CompareFilter }
   | { op: 'flush' }
 
 export type ToWriter =

@@ -57,6 +57,8 @@ async function handle(call: WriterCall): Promise<unknown> {
       return store.query(call.query)
     case 'count':
       return store.count(call.model)
+    case 'compare':
+      return store.compareRaw(call.filter)
     case 'flush':
       return null
   }

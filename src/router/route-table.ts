@@ -90,6 +90,15 @@ export class CompiledRoute {
     Object.freeze(this)
   }
 
+  /** The share of routed traffic each version is configured to take now, in percent (split, champion, or the canary's step). */
+  weightsNow(): Map<string, number> {
+    if (this.canary !== null) {
+      return new Map([[this.canary.config.baseline, 100 - this.canary.percent], [this.canary.config.candidate, this.canary.percent]])
+    }
+    if (this.#champion !== null) return new Map([[this.#champion, 100]])
+    return new Map(Object.entries(this.config.split ?? {}))
+  }
+
   /**
    * Which version answers. `versionExists` says whether a pinned version is real: a pin to
    * an unknown version is refused by the caller rather than silently rerouted.

@@ -27,7 +27,7 @@ function rows(): StoredInference[] {
     record_id: newInferenceId(), inference_id: `e-${i}`, ts: T0 + i * 60_000, server_ts: T0 + i * 60_000,
     model: 'credit-risk', version: i % 3 === 0 ? 'v2' : 'v1', route: 'credit-risk', reason: 'split', role: 'primary',
     sticky_hash: null, inputs: JSON.stringify({ age: 20 + (i % 50), note: 'comma, "quote"' }), outputs: JSON.stringify({ label: i % 2, probability: (i % 100) / 100 }),
-    latency_ms: 0.5, status: 200, error_code: null, revision: 1, attributes: null,
+    latency_ms: 0.5, status: 200, error_code: null, revision: 1, attributes: null, predicted_label: String(i % 2), score: (i % 100) / 100,
   }))
 }
 

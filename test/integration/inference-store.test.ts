@@ -11,7 +11,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { InferenceRole, StoredInference } from '../../src/inference-log/event.js'
 import { newInferenceId } from '../../src/inference-log/inference-id.js'
-import { SCHEMA_VERSION } from '../../src/inference-log/migrations.js'
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/inference-log/migrations.js'
 import { openStore } from '../../src/inference-log/store.js'
 import type { InferenceStore } from '../../src/inference-log/store.js'
 import { createTestDatabase } from './postgres.js'
@@ -21,7 +21,7 @@ function storedRow(inferenceId: string, over: Partial<StoredInference> = {}): St
     record_id: newInferenceId(), inference_id: inferenceId, ts: 1_700_000_000_000, server_ts: 1_700_000_000_000,
     model: 'm', version: 'v1', route: 'm', reason: 'split', role: 'primary', sticky_hash: null,
     inputs: '{"x":1.5}', outputs: '{"label":1,"probability":0.8}', latency_ms: 1.25, status: 200,
-    error_code: null, revision: 3, attributes: '{"region":"eu"}', ...over,
+    error_code: null, revision: 3, attributes: '{"region":"eu"}', predicted_label: '1', score: 0.8, ...over,
   }
 }
 
@@ -154,5 +154,30 @@ describe.each(Object.keys(stores))('the %s store', (kind) => {
     const expected = rows.filter((r, i) => r.ts >= since && r.ts < until && r.role === 'shadow' && i % 4 !== 0)
     expect(windowed.map((r) => r.record_id).sort()).toEqual(expected.map((r) => r.record_id).sort())
     expect(windowed.length).toBeGreaterThan(0)
+  })
+})
+
+describe.each(Object.keys(stores))('upgrading a %s store', (kind) => {
+  it('from schema 1 fills predicted label and score from the outputs already stored, and keeps records immutable', async () => {
+    const fresh = await stores[kind]()
+    try {
+      // the fresh store is not migrated yet: lay down version 1 by hand, with one record
+      const v1 = MIGRATIONS[0]
+      const bigint = kind === 'postgres' ? 'BIGINT' : 'INTEGER'
+      await fresh.tamper(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${bigint} NOT NULL)`)
+      await fresh.tamper(kind === 'postgres' ? v1.postgres : v1.sqlite)
+      await fresh.tamper(`INSERT INTO schema_migrations VALUES (1, 'v1', 0)`)
+      await fresh.tamper(`INSERT INTO inferences (record_id, inference_id, ts, server_ts, model, version, role, inputs, outputs, latency_ms, status)
+        VALUES ('r1', 'old-1', 1, 1, 'm', 'v1', 'primary', '{"x":1}', '{"label":1,"probability":0.75}', 1, 200)`)
+      expect(await fresh.store.migrate()).toBe(SCHEMA_VERSION)
+      const [row] = await fresh.store.query({ model: 'm', limit: 1, order: 'asc' })
+      expect(row.inference_id).toBe('old-1')
+      await expect(fresh.tamper("UPDATE inferences SET version = 'v9'")).rejects.toThrow(/immutable/)
+      expect(await fresh.store.compareRaw({ model: 'm' }).then((raw) => raw.summary)).toEqual([
+        expect.objectContaining({ version: 'v1', role: 'primary', requests: 1, score_sum: 0.75 }),
+      ])
+    } finally {
+      await fresh.cleanup()
+    }
   })
 })

@@ -1,0 +1,185 @@
+/**
+ * Issue #5, the comparison: aggregates computed in SQL on both real stores, turned into
+ * metrics that must equal the same metrics computed record by record in JavaScript; and
+ * GET /v1/models/{model}/compare on a gateway after real traffic and ground truth.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildComparison } from '../../src/compare/compare.js'
+import type { VersionReport } from '../../src/compare/compare.js'
+import type { StoredInference } from '../../src/inference-log/event.js'
+import { newInferenceId } from '../../src/inference-log/inference-id.js'
+import { openStore } from '../../src/inference-log/store.js'
+import type { InferenceStore } from '../../src/inference-log/store.js'
+import { SeededRandom } from '../../src/sample-data/random.js'
+import { creditRecords, get, inParallel, makeRepository, post, startGateway } from './helpers.js'
+import { createTestDatabase } from './postgres.js'
+
+const CASES = 3_000
+const T0 = Date.parse('2026-11-01T00:00:00Z')
+
+interface Case { id: string; truth: number | null; scores: Record<string, number>; failed: Record<string, boolean>; latency: Record<string, number> }
+
+function makeCases(): Case[] {
+  const rnd = new SeededRandom(42)
+  return Array.from({ length: CASES }, (_, i) => {
+    const truth = rnd.next() < 0.3 ? 1 : 0
+    // v2 separates the classes better than v1; scores rounded to the store's bins so that binned AUC is exact
+    const score = (shift: number) => Math.round(Math.min(0.999, Math.max(0, (truth ? shift : 0) + rnd.next() * (1 - shift))) * 1000) / 1000 + 0.0005
+    return {
+      id: `case-${i}`,
+      truth: i % 4 === 3 ? null : truth, // a quarter has no ground truth yet
+      scores: { v1: score(0.2), v2: score(0.45) },
+      failed: { v1: i % 97 === 0, v2: false },
+      latency: { v1: 1 + rnd.next() * 4, v2: 2 + rnd.next() * 8 },
+    }
+  })
+}
+
+function records(cases: Case[]): StoredInference[] {
+  const rows: StoredInference[] = []
+  for (const [i, c] of cases.entries()) {
+    for (const [version, role] of [['v1', 'primary'], ['v2', 'challenger']] as const) {
+      const failed = c.failed[version]
+      const score = c.scores[version]
+      rows.push({
+        record_id: newInferenceId(), inference_id: c.id, ts: T0 + i * 1000, server_ts: T0 + i * 1000, model: 'm', version, route: 'm', reason: 'champion', role,
+        sticky_hash: null, inputs: '{}', outputs: failed ? null : JSON.stringify({ label: score >= 0.5 ? 1 : 0, probability: score }),
+        latency_ms: c.latency[version], status: failed ? 500 : 200, error_code: failed ? 'INFERENCE_FAILED' : null, revision: 1, attributes: null,
+        predicted_label: failed ? null : String(score >= 0.5 ? 1 : 0), score: failed ? null : score,
+      })
+    }
+  }
+  return rows
+}
+
+/** The metrics of one version, record by record. */
+function expected(cases: Case[], version: 'v1' | 'v2') {
+  const ok = cases.filter((c) => !c.failed[version])
+  const judged = ok.filter((c) => c.truth !== null)
+  const predicted = (c: Case) => (c.scores[version] >= 0.5 ? 1 : 0)
+  const pos = judged.filter((c) => c.truth === 1).map((c) => c.scores[version])
+  const neg = judged.filter((c) => c.truth === 0).map((c) => c.scores[version])
+  let wins = 0
+  for (const p of pos) for (const n of neg) wins += p > n ? 1 : p === n ? 0.5 : 0
+  const tp = judged.filter((c) => predicted(c) === 1 && c.truth === 1).length
+  const loss = judged.map((c) => (c.truth === 1 ? -Math.log(c.scores[version]) : -Math.log(1 - c.scores[version])))
+  const latencies = ok.map((c) => c.latency[version]).sort((a, b) => a - b)
+  return {
+    requests: cases.length,
+    errors: cases.length - ok.length,
+    accuracy: judged.filter((c) => predicted(c) === c.truth).length / judged.length,
+    precision: tp / judged.filter((c) => predicted(c) === 1).length,
+    recall: tp / pos.length,
+    auc: wins / (pos.length * neg.length),
+    logLoss: loss.reduce((a, b) => a + b, 0) / loss.length,
+    meanScore: ok.reduce((a, c) => a + c.scores[version], 0) / ok.length,
+    positiveShare: ok.filter((c) => predicted(c) === 1).length / ok.length,
+    p99: latencies[Math.ceil(0.99 * latencies.length) - 1],
+    agreed: cases.filter((c) => !c.failed.v1 && !c.failed.v2 && predicted(c) === (c.scores.v1 >= 0.5 ? 1 : 0)).length,
+    compared: cases.filter((c) => !c.failed.v1 && !c.failed.v2).length,
+  }
+}
+
+const stores: Record<string, () => Promise<{ store: InferenceStore; cleanup(): Promise<void> }>> = {
+  sqlite: async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-compare-'))
+    const store = await openStore({ kind: 'sqlite', path: join(dir, 'log.db') })
+    return { store, cleanup: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }) } }
+  },
+  postgres: async () => {
+    const db = await createTestDatabase()
+    const store = await openStore({ kind: 'postgres', url: db.url })
+    return { store, cleanup: async () => { await store.close(); await db.drop() } }
+  },
+}
+
+describe.each(Object.keys(stores))('comparison computed in %s', (kind) => {
+  const cases = makeCases()
+  let store: InferenceStore
+  let cleanup: () => Promise<void>
+  let report: ReturnType<typeof buildComparison>
+  const entry = (version: string, role: string) => report.versions.find((v) => v.version === version && v.role === role) as VersionReport
+
+  beforeAll(async () => {
+    ;({ store, cleanup } = await stores[kind]())
+    await store.migrate()
+    await store.insert(records(cases))
+    await store.addGroundTruth('m', cases.filter((c) => c.truth !== null).map((c) => ({ inference_id: c.id, label: String(c.truth), value: null, ts: T0 })))
+    const raw = await store.compareRaw({ model: 'm' })
+    report = buildComparison(raw, { task: 'binary-classification', weights: new Map([['v1', 100]]), pair: ['v2', 'v1'], metric: 'auc' })
+  })
+  afterAll(() => cleanup())
+
+  it.each(['v1', 'v2'] as const)('gives %s the metrics a record-by-record computation gives', (version) => {
+    const e = expected(cases, version)
+    const r = entry(version, version === 'v1' ? 'primary' : 'challenger')
+    expect(r.requests).toBe(e.requests)
+    expect(r.errors).toBe(e.errors)
+    expect(r.ground_truth!.count).toBe(cases.filter((c) => c.truth !== null && !c.failed[version]).length)
+    expect(r.ground_truth!.accuracy!.value).toBeCloseTo(e.accuracy, 10)
+    expect(r.ground_truth!.precision!).toBeCloseTo(e.precision, 10)
+    expect(r.ground_truth!.recall!).toBeCloseTo(e.recall, 10)
+    expect(r.ground_truth!.auc!.value).toBeCloseTo(e.auc, 10)
+    expect(r.ground_truth!.log_loss!.value).toBeCloseTo(e.logLoss, 8)
+    expect(r.predictions.mean_score!).toBeCloseTo(e.meanScore, 8)
+    expect(r.predictions.class_shares['1']).toBeCloseTo(e.positiveShare, 10)
+    expect(r.predictions.score_histogram.reduce((a, b) => a + b, 0)).toBe(e.requests - e.errors)
+    expect(r.latency_ms.p99!).toBeGreaterThanOrEqual(e.p99)
+    expect(r.latency_ms.p99!).toBeLessThanOrEqual(e.p99 * 1.05 * 1.0001)
+    const [lo, hi] = r.ground_truth!.accuracy!.ci95!
+    expect(lo).toBeLessThan(e.accuracy)
+    expect(hi).toBeGreaterThan(e.accuracy)
+  })
+
+  it('shows traffic beside the configured weight, and agreement on the same ids', () => {
+    expect(entry('v1', 'primary')).toMatchObject({ traffic_share: 1, configured_weight: 100 })
+    expect(entry('v2', 'challenger')).toMatchObject({ traffic_share: null, configured_weight: null })
+    const e = expected(cases, 'v2')
+    expect(entry('v2', 'challenger').agreement_with_primary).toMatchObject({ compared: e.compared, agreed: e.agreed })
+  })
+
+  it('finds the better AUC of v2 significant', () => {
+    expect(report.significance).toMatchObject({ metric: 'auc', a: 'v2:challenger', b: 'v1:primary', significant: true })
+    expect(report.significance!.difference!).toBeCloseTo(expected(cases, 'v2').auc - expected(cases, 'v1').auc, 10)
+    expect(report.significance!.p_value!).toBeLessThan(0.001)
+  })
+})
+
+describe('GET /v1/models/{model}/compare', () => {
+  it('compares the champion and its challenger on real traffic and ground truth', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-compare-gw-'))
+    const repo = makeRepository({ 'credit-risk': { v1: 'v1', v2: 'v2' } })
+    writeFileSync(join(dir, 'routes.yaml'), 'routes:\n  credit-risk:\n    champion: v1\n    challengers: { v2: 100 }\n')
+    const gw = await startGateway({ modelsDir: repo, routesPath: join(dir, 'routes.yaml'), store: `sqlite:${join(dir, 'log.db')}`, spillDir: join(dir, 'spill') })
+    try {
+      const rows = creditRecords(200, 17)
+      const answers = await inParallel(200, 10, (i) => post(`${gw.url}/v1/models/credit-risk/predict`, { instances: [rows[i]] }, { 'x-inference-id': `c-${i}` }))
+      expect(answers.every((a) => a.status === 200)).toBe(true)
+      await new Promise((r) => setTimeout(r, 500)) // challengers land after the answers
+      const truth = answers.map((a, i) => ({ inference_id: `c-${i}`, label: (i * 7) % 3 === 0 ? 1 : 0 }))
+      expect((await post(`${gw.url}/v1/models/credit-risk/ground-truth`, truth)).body.records).toBe(400)
+      const res = await get(`${gw.url}/v1/models/credit-risk/compare?a=v1&b=v2`)
+      expect(res.status).toBe(200)
+      expect(res.body).toMatchObject({ model: 'credit-risk', task: 'binary-classification', revision: 1 })
+      const v1 = res.body.versions.find((v: VersionReport) => v.version === 'v1')
+      const v2 = res.body.versions.find((v: VersionReport) => v.version === 'v2')
+      expect(v1).toMatchObject({ role: 'primary', requests: 200, traffic_share: 1, configured_weight: 100 })
+      expect(v2).toMatchObject({ role: 'challenger', requests: 200 })
+      expect(v2.ground_truth.count).toBe(200)
+      expect(v2.agreement_with_primary.compared).toBe(200)
+      expect(res.body.significance).toMatchObject({ metric: 'auc', a: 'v1:primary', b: 'v2:challenger' })
+      expect(typeof res.body.significance.p_value).toBe('number')
+      const windowed = await get(`${gw.url}/v1/models/credit-risk/compare?until=2020-01-01`)
+      expect(windowed.body.versions).toEqual([])
+      const bad = await get(`${gw.url}/v1/models/credit-risk/compare?a=v1`)
+      expect(bad.status).toBe(400)
+      expect(bad.body.code).toBe('QUERY_INVALID')
+    } finally {
+      await gw.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
