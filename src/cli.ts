@@ -2,6 +2,7 @@
 /** switchyard <command>: the one entry point (package.json "bin"). */
 import { exportCommand } from './cli/export.js'
 import { schema } from './cli/schema.js'
+import { simulateCommand } from './cli/simulate.js'
 import { serve } from './cli/serve.js'
 import { validate } from './cli/validate.js'
 
@@ -10,6 +11,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number | void>> = {
   validate,
   schema,
   export: exportCommand,
+  simulate: simulateCommand,
 }
 
 const USAGE = `usage: switchyard <command> [options]
@@ -19,6 +21,7 @@ commands:
   validate   check routes.yaml against the model repository; exit 1 on problems
   schema     print the JSON Schema of routes.yaml
   export     write a model's inference log, with ground truth, as jsonl, csv or parquet
+  simulate   replay sample rows against a running gateway, then post their true labels
 
 run 'switchyard <command> --help' for its options`
 
