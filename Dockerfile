@@ -25,6 +25,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json routes.yaml ./
 COPY models ./models
+COPY dashboard ./dashboard
 RUN mkdir -p data && chown node:node data
 # the inference log (SQLite) and its spill files; or --store postgres://... for replicas
 VOLUME /app/data

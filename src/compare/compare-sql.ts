@@ -103,3 +103,29 @@ export function numericRows<T>(rows: readonly Record<string, unknown>[], textCol
 }
 
 export const TEXT_COLUMNS = ['version', 'role', 'predicted', 'truth']
+
+export interface TimeseriesRow {
+  readonly version: string
+  readonly role: string
+  /** The bucket's start, ms since the epoch. */
+  readonly t: number
+  readonly requests: number
+  readonly errors: number
+  readonly latency_sum: number
+}
+
+/** Requests, errors and latency per version, role and time bucket (the dashboard's charts over time). */
+export function timeseriesQuery(f: CompareFilter, bucketMs: number, d: Dialect): { sql: string; params: unknown[] } {
+  const params: unknown[] = []
+  const p = (v: unknown) => d.placeholder(params.push(v))
+  const where = [`i.model = ${p(f.model)}`]
+  if (f.since !== undefined) where.push(`i.ts >= ${p(f.since)}`)
+  if (f.until !== undefined) where.push(`i.ts < ${p(f.until)}`)
+  const bucket = Math.max(1, Math.round(bucketMs))
+  return {
+    sql: `SELECT i.version, i.role, (i.ts / ${bucket}) * ${bucket} AS t, count(*) AS requests,
+        sum(CASE WHEN i.status <> 200 THEN 1 ELSE 0 END) AS errors, sum(i.latency_ms) AS latency_sum
+      FROM inferences i WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3 ORDER BY 3, 1, 2`,
+    params,
+  }
+}

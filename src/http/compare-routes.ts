@@ -1,5 +1,6 @@
 /**
  * GET /v1/models/{model}/compare?since=&until=&a=&b=&metric=
+ * GET /v1/models/{model}/timeseries?since=&until=&bucket_seconds=   (the dashboard's charts over time)
  *
  * Every version of the model in every role over the window (default: all records), with the
  * weights routes.yaml gives now; `a` and `b` (e.g. `v1`, `v2:challenger`) ask whether their
@@ -13,29 +14,18 @@ import { gatewayError } from '../errors.js'
 import type { InferenceLog } from '../inference-log/inference-log.js'
 import type { RoutesHolder } from '../router/routes-holder.js'
 import type { ModelPool } from '../runtime/model-pool.js'
-import { parseTimestamp } from './caller-meta.js'
+import { queryReader } from './query-params.js'
 
 const TASKS: readonly string[] = ['binary-classification', 'multiclass-classification', 'regression']
+const DEFAULT_WINDOW_MS = 3_600_000 // timeseries: the last hour
+const DEFAULT_POINTS = 60
+const MAX_POINTS = 2_000
 
 export function compareRouter(pool: ModelPool, routes: RoutesHolder, inferenceLog: InferenceLog): Router {
   const router = express.Router()
   router.get('/v1/models/:model/compare', async (req, res) => {
     const model = pool.getModel(req.params.model as string)
-    const q = req.query as Record<string, unknown>
-    const text = (name: string): string | undefined => {
-      const v = q[name]
-      if (v !== undefined && typeof v !== 'string') throw gatewayError('QUERY_INVALID', name, 'is given more than once')
-      return v
-    }
-    const time = (name: string): number | undefined => {
-      const v = text(name)
-      if (v === undefined) return undefined
-      try {
-        return parseTimestamp(v, name)
-      } catch {
-        throw gatewayError('QUERY_INVALID', name, 'must be an ISO 8601 time or milliseconds since the epoch')
-      }
-    }
+    const { text, time } = queryReader(req.query as Record<string, unknown>)
     const metric = text('metric')
     if (metric !== undefined && !METRICS.includes(metric as Metric)) throw gatewayError('QUERY_INVALID', 'metric', `must be one of ${METRICS.join(', ')}`)
     const a = text('a')
@@ -59,5 +49,20 @@ export function compareRouter(pool: ModelPool, routes: RoutesHolder, inferenceLo
       ...report,
     })
   })
+  router.get('/v1/models/:model/timeseries', async (req, res) => {
+    const model = pool.getModel(req.params.model as string)
+    const { text, time } = queryReader(req.query as Record<string, unknown>)
+    const until = time('until') ?? Date.now()
+    const since = time('since') ?? until - DEFAULT_WINDOW_MS
+    if (since >= until) throw gatewayError('QUERY_INVALID', 'since', 'must be before until')
+    const bucketText = text('bucket_seconds')
+    const bucketMs = bucketText === undefined ? Math.max(1_000, Math.ceil((until - since) / DEFAULT_POINTS / 1_000) * 1_000) : Number(bucketText) * 1_000
+    if (!Number.isFinite(bucketMs) || bucketMs < 1_000 || (until - since) / bucketMs > MAX_POINTS) {
+      throw gatewayError('QUERY_INVALID', 'bucket_seconds', `must be a whole number of seconds giving at most ${MAX_POINTS} points over the window`)
+    }
+    const rows = await inferenceLog.timeseries({ model: model.name, since, until }, bucketMs)
+    res.json({ model: model.name, since: new Date(since).toISOString(), until: new Date(until).toISOString(), bucket_seconds: bucketMs / 1_000, points: rows })
+  })
+
   return router
 }

@@ -15,6 +15,7 @@ import type { RoutesHolder } from '../router/routes-holder.js'
 import type { ModelPool } from '../runtime/model-pool.js'
 import { adminRoutesRouter } from './admin-routes.js'
 import { compareRouter } from './compare-routes.js'
+import { dashboardRouter } from './dashboard-routes.js'
 import { inferenceLogRouter } from './inference-log-routes.js'
 import { describeModel, describeModelSummary } from './catalog.js'
 import { sendError } from './respond.js'
@@ -35,6 +36,7 @@ export function createControlPlane({ pool, routes, mirrors, metrics, inferenceLo
   app.use(adminRoutesRouter(routes, mirrors, pool))
   app.use(inferenceLogRouter(pool, inferenceLog))
   app.use(compareRouter(pool, routes, inferenceLog))
+  app.use(dashboardRouter())
 
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics())

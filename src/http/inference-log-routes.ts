@@ -15,6 +15,7 @@ import { isValidInferenceId } from '../inference-log/inference-id.js'
 import type { InferenceLog } from '../inference-log/inference-log.js'
 import type { ModelPool } from '../runtime/model-pool.js'
 import { parseTimestamp } from './caller-meta.js'
+import { queryReader } from './query-params.js'
 
 const MAX_GROUND_TRUTH_ITEMS = 50_000
 const MAX_GROUND_TRUTH_BYTES = '16mb'
@@ -69,21 +70,7 @@ export function parseGroundTruth(body: unknown): GroundTruthItem[] {
 }
 
 export function parseInferenceQuery(model: string, q: Record<string, unknown>): InferenceQuery {
-  const text = (name: string): string | undefined => {
-    const v = q[name]
-    if (v === undefined) return undefined
-    if (typeof v !== 'string') throw gatewayError('QUERY_INVALID', name, 'is given more than once')
-    return v
-  }
-  const time = (name: string): number | undefined => {
-    const v = text(name)
-    if (v === undefined) return undefined
-    try {
-      return parseTimestamp(v, name)
-    } catch {
-      throw gatewayError('QUERY_INVALID', name, 'must be an ISO 8601 time or milliseconds since the epoch')
-    }
-  }
+  const { text, time } = queryReader(q)
   const role = text('role')
   if (role !== undefined && !INFERENCE_ROLES.includes(role as InferenceRole)) throw gatewayError('QUERY_INVALID', 'role', `must be one of ${INFERENCE_ROLES.join(', ')}`)
   const gt = text('has_ground_truth')

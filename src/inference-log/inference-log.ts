@@ -6,7 +6,7 @@
  * worker too, behind the records already sent.
  */
 import type { Worker } from 'node:worker_threads'
-import type { CompareFilter, CompareRaw } from '../compare/compare-sql.js'
+import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
 import { gatewayError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { startWorker } from '../worker-entry.js'
@@ -122,6 +122,10 @@ export class InferenceLog {
 
   compareRaw(filter: CompareFilter): Promise<CompareRaw> {
     return this.#call({ op: 'compare', filter }) as Promise<CompareRaw>
+  }
+
+  timeseries(filter: CompareFilter, bucketMs: number): Promise<TimeseriesRow[]> {
+    return this.#call({ op: 'timeseries', filter, bucketMs }) as Promise<TimeseriesRow[]>
   }
 
   count(model?: string): Promise<number> {

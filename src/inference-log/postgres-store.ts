@@ -8,8 +8,8 @@ import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQue
 import { MIGRATIONS } from './migrations.js'
 import { countInferences, INSERT_COLUMNS, lastPerId, selectInferences, toInferenceRecord } from './query-sql.js'
 import type { InferenceStore } from './store.js'
-import { compareQueries, numericRows, POSTGRES, TEXT_COLUMNS } from '../compare/compare-sql.js'
-import type { CompareFilter, CompareRaw } from '../compare/compare-sql.js'
+import { compareQueries, numericRows, POSTGRES, TEXT_COLUMNS, timeseriesQuery } from '../compare/compare-sql.js'
+import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
 
 const MIGRATION_LOCK = 0x5357_4c47 // any constant shared by every replica
 // a batch is one statement with one array parameter a column, whatever its size
@@ -121,6 +121,11 @@ export class PostgresStore implements InferenceStore {
     } finally {
       client.release()
     }
+  }
+
+  async timeseries(filter: CompareFilter, bucketMs: number): Promise<TimeseriesRow[]> {
+    const q = timeseriesQuery(filter, bucketMs, POSTGRES)
+    return numericRows((await this.#pool.query(q.sql, q.params)).rows, TEXT_COLUMNS)
   }
 
   async close(): Promise<void> {

@@ -9,8 +9,8 @@ import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQue
 import { MIGRATIONS } from './migrations.js'
 import { countInferences, INSERT_COLUMNS, lastPerId, putRowValues, selectInferences, toInferenceRecord } from './query-sql.js'
 import type { InferenceStore } from './store.js'
-import { compareQueries, numericRows, SQLITE, TEXT_COLUMNS } from '../compare/compare-sql.js'
-import type { CompareFilter, CompareRaw } from '../compare/compare-sql.js'
+import { compareQueries, numericRows, SQLITE, TEXT_COLUMNS, timeseriesQuery } from '../compare/compare-sql.js'
+import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
 
 const ID_CHUNK = 500 // ids an IN (...) list
 const ROWS_A_STATEMENT = 50 // rows a multi-row INSERT (17 parameters each)
@@ -113,6 +113,11 @@ export class SqliteStore implements InferenceStore {
       summary: run(queries.summary), latency: run(queries.latency), scores: run(queries.scores), classes: run(queries.classes),
       outcomes: run(queries.outcomes), agreement: run(queries.agreement),
     }) as CompareRaw)()
+  }
+
+  async timeseries(filter: CompareFilter, bucketMs: number): Promise<TimeseriesRow[]> {
+    const q = timeseriesQuery(filter, bucketMs, SQLITE)
+    return numericRows(this.#db.prepare(q.sql).all(...q.params) as Record<string, unknown>[], TEXT_COLUMNS)
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
  * worker is their only user inside the gateway, `switchyard export` opens one directly.
  */
 import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
-import type { CompareFilter, CompareRaw } from '../compare/compare-sql.js'
+import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
 import type { StoreSpec } from './store-spec.js'
 
 export interface InferenceStore {
@@ -21,6 +21,7 @@ export interface InferenceStore {
   countMatching(filter: InferenceFilter): Promise<number>
   /** The comparison's aggregates (src/compare/compare-sql.ts), computed in the store. */
   compareRaw(filter: CompareFilter): Promise<CompareRaw>
+  timeseries(filter: CompareFilter, bucketMs: number): Promise<TimeseriesRow[]>
   close(): Promise<void>
 }
 

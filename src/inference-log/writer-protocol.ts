@@ -18,6 +18,7 @@ export type WriterCall =
   | { op: 'query'; query: InferenceQuery }
   | { op: 'count'; model?: string }
   | { op: 'compare'; filter: CompareFilter }
+  | { op: 'timeseries'; filter: CompareFilter; bucketMs: number }
   | { op: 'flush' }
 
 export type ToWriter =

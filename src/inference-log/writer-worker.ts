@@ -59,6 +59,8 @@ async function handle(call: WriterCall): Promise<unknown> {
       return store.count(call.model)
     case 'compare':
       return store.compareRaw(call.filter)
+    case 'timeseries':
+      return store.timeseries(call.filter, call.bucketMs)
     case 'flush':
       return null
   }

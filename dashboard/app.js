@@ -1,0 +1,176 @@
+// The dashboard: plain JavaScript over the gateway's own API, charts by Chart.js (served
+// by the gateway, no CDN). Refreshes every few seconds. window.dashboard exposes the charts
+// and the data they were drawn from, for the end-to-end test.
+/* global Chart */
+'use strict'
+
+const REFRESH_MS = 5000
+const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4b5563']
+const state = { model: null, charts: {}, data: null }
+window.dashboard = state
+
+const $ = (id) => document.getElementById(id)
+const getJson = async (path) => {
+  const res = await fetch(path)
+  if (!res.ok) throw new Error(`${path}: ${res.status}`)
+  return res.json()
+}
+const fmt = (v, digits = 3) => (v === null || v === undefined ? '–' : Number(v).toFixed(digits))
+const pct = (v) => (v === null || v === undefined ? '–' : `${(v * 100).toFixed(1)}%`)
+const withCi = (e, digits = 3) => (e ? `${fmt(e.value, digits)} [${fmt(e.ci95?.[0], digits)}, ${fmt(e.ci95?.[1], digits)}]` : '–')
+const colorOf = (name, names) => COLORS[names.indexOf(name) % COLORS.length]
+
+function chart(id, config) {
+  const existing = state.charts[id]
+  if (existing) {
+    existing.data = config.data
+    existing.update('none')
+    return existing
+  }
+  state.charts[id] = new Chart($(id), { ...config, options: { animation: false, responsive: true, maintainAspectRatio: true, aspectRatio: 2.2, ...config.options } })
+  return state.charts[id]
+}
+
+async function loadModels() {
+  const { models } = await getJson('/v1/models')
+  const select = $('model')
+  select.innerHTML = models.map((m) => `<option>${m.name}</option>`).join('')
+  const wanted = new URLSearchParams(location.search).get('model')
+  state.model = models.some((m) => m.name === wanted) ? wanted : models[0]?.name ?? null
+  select.value = state.model
+  select.onchange = () => {
+    state.model = select.value
+    history.replaceState(null, '', `?model=${encodeURIComponent(state.model)}`)
+    refresh()
+  }
+  $('window').onchange = () => refresh()
+}
+
+async function refresh() {
+  if (state.model === null) return
+  const model = encodeURIComponent(state.model)
+  const windowS = Number($('window').value)
+  const since = new Date(Date.now() - windowS * 1000).toISOString()
+  const [compare, series, routes] = await Promise.all([
+    getJson(`/v1/models/${model}/compare?since=${since}`),
+    getJson(`/v1/models/${model}/timeseries?since=${since}&bucket_seconds=${Math.max(1, Math.round(windowS / 60))}`),
+    getJson('/admin/routes'),
+  ])
+  state.data = { compare, series, routes }
+  drawTraffic(series)
+  drawLatency(compare)
+  drawErrors(series)
+  drawScores(compare)
+  drawTable(compare)
+  drawRoutes(routes)
+  $('revision').textContent = `routes revision ${routes.revision.number}`
+  $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`
+  document.body.dataset.ready = 'true'
+}
+
+function times(series) {
+  return [...new Set(series.points.map((p) => p.t))].sort((a, b) => a - b)
+}
+
+function drawTraffic(series) {
+  const ts = times(series)
+  const primary = series.points.filter((p) => p.role === 'primary')
+  const versions = [...new Set(primary.map((p) => p.version))].sort()
+  const totals = new Map(ts.map((t) => [t, primary.filter((p) => p.t === t).reduce((n, p) => n + p.requests, 0)]))
+  chart('traffic-chart', {
+    type: 'line',
+    data: {
+      labels: ts.map((t) => new Date(t).toLocaleTimeString()),
+      datasets: versions.map((v) => ({
+        label: v,
+        data: ts.map((t) => {
+          const n = primary.find((p) => p.t === t && p.version === v)?.requests ?? 0
+          return totals.get(t) ? (100 * n) / totals.get(t) : 0
+        }),
+        borderColor: colorOf(v, versions), backgroundColor: colorOf(v, versions), fill: false, tension: 0.2,
+      })),
+    },
+    options: { scales: { y: { min: 0, max: 100, title: { display: true, text: '% of primary answers' } } } },
+  })
+}
+
+function drawErrors(series) {
+  const ts = times(series)
+  const keys = [...new Set(series.points.map((p) => `${p.version} ${p.role}`))].sort()
+  chart('error-chart', {
+    type: 'line',
+    data: {
+      labels: ts.map((t) => new Date(t).toLocaleTimeString()),
+      datasets: keys.map((k) => ({
+        label: k,
+        data: ts.map((t) => {
+          const p = series.points.find((x) => x.t === t && `${x.version} ${x.role}` === k)
+          return p && p.requests ? (100 * p.errors) / p.requests : 0
+        }),
+        borderColor: colorOf(k, keys), backgroundColor: colorOf(k, keys), tension: 0.2,
+      })),
+    },
+    options: { scales: { y: { min: 0, title: { display: true, text: '% errors' } } } },
+  })
+}
+
+function drawLatency(compare) {
+  const rows = compare.versions
+  chart('latency-chart', {
+    type: 'bar',
+    data: {
+      labels: rows.map((r) => `${r.version} ${r.role}`),
+      datasets: ['p50', 'p95', 'p99'].map((q, i) => ({ label: q, data: rows.map((r) => r.latency_ms[q]), backgroundColor: COLORS[i] })),
+    },
+    options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'ms' } } } },
+  })
+}
+
+function drawScores(compare) {
+  const rows = compare.versions.filter((r) => r.predictions.scored > 0)
+  const keys = rows.map((r) => `${r.version} ${r.role}`)
+  const bins = rows[0]?.predictions.score_histogram.length ?? 10
+  chart('score-chart', {
+    type: 'line',
+    data: {
+      labels: Array.from({ length: bins }, (_, i) => `${(i / bins).toFixed(1)}–${((i + 1) / bins).toFixed(1)}`),
+      datasets: rows.map((r, i) => {
+        const total = r.predictions.score_histogram.reduce((a, b) => a + b, 0) || 1
+        return { label: keys[i], data: r.predictions.score_histogram.map((n) => (100 * n) / total), borderColor: COLORS[i % COLORS.length], backgroundColor: COLORS[i % COLORS.length], tension: 0.2 }
+      }),
+    },
+    options: { scales: { y: { beginAtZero: true, title: { display: true, text: '% of scored answers' } } } },
+  })
+}
+
+function drawTable(compare) {
+  $('versions').querySelector('tbody').innerHTML = compare.versions.map((r) => {
+    const gt = r.ground_truth
+    const share = r.traffic_share === null ? '–' : `${pct(r.traffic_share)} / ${r.configured_weight ?? '–'}%`
+    return `<tr data-version="${r.version}" data-role="${r.role}">
+      <td>${r.version}</td><td>${r.role}</td><td>${r.requests}</td><td>${share}</td><td>${pct(r.error_rate)}</td>
+      <td>${fmt(r.latency_ms.p99, 2)}</td><td>${fmt(r.predictions.mean_score)}</td><td>${gt?.count ?? 0}</td>
+      <td class="ci">${withCi(gt?.accuracy)}</td><td class="ci">${withCi(gt?.auc)}</td><td class="ci">${withCi(gt?.log_loss)}</td>
+      <td>${r.agreement_with_primary ? pct(r.agreement_with_primary.rate) : '–'}</td></tr>`
+  }).join('')
+  const s = compare.significance
+  $('significance').textContent = s && s.p_value !== null ? `${s.metric}: ${s.a} − ${s.b} = ${fmt(s.difference)} (p = ${fmt(s.p_value, 4)}, ${s.significant ? 'significant' : 'not significant'})` : ''
+}
+
+function drawRoutes(routes) {
+  const route = routes.routes[state.model]
+  $('route-config').textContent = route ? JSON.stringify(route.config, null, 2) : `no route for ${state.model}: its newest ready version answers`
+  const canary = route?.canary
+  $('canary').innerHTML = canary
+    ? `canary ${canary.baseline} → ${canary.candidate}: <span class="${canary.status}">${canary.status}</span>, ${canary.percent}% to the candidate (step ${canary.step + 1} of ${canary.steps.length})`
+    : ''
+  const events = [
+    ...routes.history.map((h) => ({ at: h.appliedAt, text: `routes.yaml revision ${h.number} applied (${h.sha256.slice(0, 12)})` })),
+    ...(canary?.events ?? []).map((e) => ({ at: e.at, text: `canary ${e.kind}: ${e.percent}% to the candidate${e.detail ? ` (${typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)})` : ''}` })),
+    ...(routes.last_rejection ? [{ at: routes.last_rejection.at, text: `routes.yaml rejected: ${routes.last_rejection.problems.length} problem(s)` }] : []),
+  ].sort((a, b) => String(b.at).localeCompare(String(a.at)))
+  $('activity').innerHTML = events.slice(0, 30).map((e) => `<li><time>${new Date(e.at).toLocaleString()}</time> ${e.text}</li>`).join('')
+}
+
+loadModels().then(refresh).catch((err) => console.error(err))
+setInterval(() => refresh().catch((err) => console.error(err)), REFRESH_MS)

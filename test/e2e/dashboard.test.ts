@@ -1,0 +1,95 @@
+/**
+ * Issue #5, the dashboard, end to end: the built gateway as a process, real traffic from the
+ * simulator with ground truth, then the page in headless Chromium (Debian's package, driven
+ * by playwright-core). It loads with no console error, its charts and table hold the numbers
+ * the API gives, and a screenshot is saved to test/artifacts/dashboard.png.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { simulate } from '../../src/cli/simulate.js'
+import { spawnGateway } from './gateway-process.js'
+import type { GatewayProcess } from './gateway-process.js'
+
+const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname
+const dir = mkdtempSync(join(tmpdir(), 'switchyard-dashboard-'))
+let gw: GatewayProcess
+let browser: Browser
+
+beforeAll(async () => {
+  writeFileSync(join(dir, 'routes.yaml'), `
+routes:
+  credit-risk:
+    champion: v1
+    sticky: header:x-customer-id
+    challengers: { v2: 100 }
+    shadow: { v3: 50 }
+`)
+  gw = await spawnGateway(['--routes', join(dir, 'routes.yaml'), '--store', `sqlite:${join(dir, 'log.db')}`, '--spill-dir', join(dir, 'spill')])
+  const summary = await simulate({ url: gw.url, model: 'credit-risk', rps: 50, durationMs: 3_000, groundTruthDelayMs: 300, customers: 40, seed: 3, out: null })
+  expect(summary.failed).toBe(0)
+  await new Promise((r) => setTimeout(r, 300)) // the last records commit within one flush interval
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
+})
+
+afterAll(async () => {
+  await browser?.close()
+  gw?.child.kill('SIGTERM')
+  await gw?.exited()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('/dashboard in Chromium', () => {
+  it('loads with no console error, draws the live numbers, and is saved as a screenshot', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1500 } })
+    const problems: string[] = []
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`)
+    })
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`))
+    await page.goto(`${gw.url}/dashboard?model=credit-risk`)
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 })
+
+    const api = (await (await fetch(`${gw.url}/v1/models/credit-risk/compare?since=${new Date(Date.now() - 3_600_000).toISOString()}`)).json()) as {
+      versions: { version: string; role: string; requests: number; latency_ms: { p99: number }; predictions: { score_histogram: number[] }; ground_truth: { count: number } | null }[]
+    }
+    const drawn = await page.evaluate(() => {
+      const d = (window as unknown as { dashboard: { charts: Record<string, { data: { labels: string[]; datasets: { label: string; data: number[] }[] } }> } }).dashboard
+      const pick = (id: string) => ({ labels: d.charts[id].data.labels, datasets: d.charts[id].data.datasets.map((s) => ({ label: s.label, data: s.data })) })
+      return {
+        traffic: pick('traffic-chart'), latency: pick('latency-chart'), scores: pick('score-chart'), errors: pick('error-chart'),
+        rows: [...document.querySelectorAll('#versions tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
+      }
+    })
+    expect(problems).toEqual([])
+
+    // latency: one bar a version and role, p99 as the API says
+    expect(drawn.latency.labels).toEqual(api.versions.map((v) => `${v.version} ${v.role}`))
+    expect(drawn.latency.datasets.find((s) => s.label === 'p99')!.data).toEqual(api.versions.map((v) => v.latency_ms.p99))
+    // traffic: the champion takes every primary answer
+    const v1 = drawn.traffic.datasets.find((s) => s.label === 'v1')!
+    expect(v1.data.length).toBeGreaterThan(0)
+    expect(v1.data.every((x) => x === 100)).toBe(true)
+    // scores: each line is the API's histogram, in percent
+    const challenger = api.versions.find((v) => v.version === 'v2' && v.role === 'challenger')!
+    const total = challenger.predictions.score_histogram.reduce((a, b) => a + b, 0)
+    expect(drawn.scores.datasets.find((s) => s.label === 'v2 challenger')!.data).toEqual(challenger.predictions.score_histogram.map((n) => (100 * n) / total))
+    // the table: a row a version and role, with the requests and the ground-truth counts
+    expect(drawn.rows.map((r) => [r[0], r[1], Number(r[2]), Number(r[7])])).toEqual(api.versions.map((v) => [v.version, v.role, v.requests, v.ground_truth?.count ?? 0]))
+    expect(challenger.requests).toBe(150)
+    expect(challenger.ground_truth!.count).toBe(150)
+
+    mkdirSync(ARTIFACTS, { recursive: true })
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true })
+  })
+
+  it('serves Chart.js itself: the page needs no network beyond the gateway', async () => {
+    const res = await fetch(`${gw.url}/dashboard/vendor/chart.umd.min.js`)
+    expect(res.status).toBe(200)
+    expect(await res.text()).toContain('Chart')
+  })
+})
