@@ -1,5 +1,5 @@
 /**
- * The comparison's aggregates, computed in the store in six GROUP BY queries over a model's
+ * The comparison's aggregates, computed in the store in three GROUP BY queries over a model's
  * records in a time window. They return counts and sums only (a few thousand rows at most,
  * whatever the number of records); statistics.ts turns them into percentiles, AUC, log loss,
  * confidence intervals and tests. One text for both stores, up to a few function names.
@@ -15,12 +15,14 @@ export interface CompareFilter {
 
 export interface Dialect {
   placeholder(n: number): string
+  /** A join whose left side drives the loop (SQLite: CROSS JOIN; PostgreSQL's planner chooses). */
+  readonly drivingJoin: string
   greatest(a: string, b: string): string
   least(a: string, b: string): string
 }
 
-export const SQLITE: Dialect = { placeholder: () => '?', greatest: (a, b) => `max(${a}, ${b})`, least: (a, b) => `min(${a}, ${b})` }
-export const POSTGRES: Dialect = { placeholder: (n) => `$${n}`, greatest: (a, b) => `greatest(${a}, ${b})`, least: (a, b) => `least(${a}, ${b})` }
+export const SQLITE: Dialect = { placeholder: () => '?', drivingJoin: 'CROSS JOIN', greatest: (a, b) => `max(${a}, ${b})`, least: (a, b) => `min(${a}, ${b})` }
+export const POSTGRES: Dialect = { placeholder: (n) => `$${n}`, drivingJoin: 'JOIN', greatest: (a, b) => `greatest(${a}, ${b})`, least: (a, b) => `least(${a}, ${b})` }
 
 /** Latency histogram: bucket b holds latencies in (1.05^b, 1.05^(b+1)] ms, about 5% wide. */
 export const LATENCY_GROWTH = 1.05
@@ -29,25 +31,35 @@ export const SCORE_BINS = 1000
 /** Ground-truth labels that count as the positive class of a binary classifier. */
 export const POSITIVE_LABELS = ['1', 'true']
 
+/** Score bins of the histogram the dashboard shows. */
+export const DISPLAY_BINS = 10
+
 export interface CompareRaw {
-  readonly summary: readonly { version: string; role: string; requests: number; errors: number; scored: number; score_sum: number; latency_sum: number }[]
-  readonly latency: readonly { version: string; role: string; bucket: number; n: number }[]
-  readonly scores: readonly { version: string; role: string; bin: number; truth: string | null; n: number }[]
-  readonly classes: readonly { version: string; role: string; predicted: string | null; n: number }[]
-  readonly outcomes: readonly {
-    version: string; role: string; predicted: string | null; truth: string | null; n: number
+  /** Every record: counts and sums by version, role, success, latency bucket, predicted class and display score bin. */
+  readonly stats: readonly {
+    version: string; role: string; ok: number; bucket: number; predicted: string | null; bin: number | null
+    n: number; scored: number; score_sum: number; latency_sum: number
+  }[]
+  /** Answered records with ground truth, by version, role, score bin (SCORE_BINS), truth and predicted class. */
+  readonly judged: readonly {
+    version: string; role: string; bin: number | null; truth: string | null; predicted: string | null; n: number
     /** Binary log loss over the rows with a score and a 0/1 truth, and the sum of its squares. */
     loss_n: number; loss_sum: number; loss_sq: number
     /** Regression: score minus ground-truth value. */
     err_n: number; err_abs: number; err_sq: number
   }[]
+  /** Shadows and challengers against the primary of the same inference id. */
   readonly agreement: readonly { version: string; role: string; compared: number; agreed: number }[]
 }
 
 export type CompareQueries = Record<keyof CompareRaw, { sql: string; params: unknown[] }>
 
+/**
+ * Three passes: one over the window's records (no join), one driven by the ground truth
+ * (proportional to the judged cases), one driven by shadow and challenger records.
+ */
 export function compareQueries(f: CompareFilter, d: Dialect): CompareQueries {
-  const build = (make: (where: (alias: string) => string) => string) => {
+  const build = (make: (where: (alias: string) => string, p: (v: unknown) => string) => string) => {
     const params: unknown[] = []
     const p = (v: unknown) => d.placeholder(params.push(v))
     const where = (a: string) => {
@@ -56,36 +68,28 @@ export function compareQueries(f: CompareFilter, d: Dialect): CompareQueries {
       if (f.until !== undefined) parts.push(`${a}.ts < ${p(f.until)}`)
       return parts.join(' AND ')
     }
-    return { sql: make(where), params }
+    return { sql: make(where, p), params }
   }
-  const truthJoin = 'LEFT JOIN ground_truth g ON g.model = i.model AND g.inference_id = i.inference_id'
   const positive = `g.label IN (${POSITIVE_LABELS.map((l) => `'${l}'`).join(', ')})`
   const binary = `g.label IN ('0', '1', 'true', 'false')`
   const clampedScore = d.greatest(d.least('i.score', '1.0 - 1e-15'), '1e-15')
   const loss = `CASE WHEN ${positive} THEN -ln(${clampedScore}) ELSE -ln(1.0 - ${clampedScore}) END`
-  const ok = 'i.status = 200'
+  const bin = (bins: number) => `CASE WHEN i.score IS NULL THEN NULL ELSE ${d.least(d.greatest(`CAST(floor(i.score * ${bins}) AS INTEGER)`, '0'), String(bins - 1))} END`
   return {
-    summary: build((w) => `SELECT i.version, i.role, count(*) AS requests,
-        sum(CASE WHEN i.status <> 200 THEN 1 ELSE 0 END) AS errors,
-        count(i.score) AS scored, coalesce(sum(i.score), 0) AS score_sum, sum(i.latency_ms) AS latency_sum
-      FROM inferences i WHERE ${w('i')} GROUP BY i.version, i.role`),
-    latency: build((w) => `SELECT i.version, i.role,
-        CAST(floor(ln(${d.greatest('i.latency_ms', '0.001')}) / ln(${LATENCY_GROWTH})) AS INTEGER) AS bucket, count(*) AS n
-      FROM inferences i WHERE ${w('i')} AND ${ok} GROUP BY 1, 2, 3`),
-    scores: build((w) => `SELECT i.version, i.role,
-        ${d.least(d.greatest(`CAST(floor(i.score * ${SCORE_BINS}) AS INTEGER)`, '0'), String(SCORE_BINS - 1))} AS bin, g.label AS truth, count(*) AS n
-      FROM inferences i ${truthJoin} WHERE ${w('i')} AND ${ok} AND i.score IS NOT NULL GROUP BY 1, 2, 3, 4`),
-    classes: build((w) => `SELECT i.version, i.role, i.predicted_label AS predicted, count(*) AS n
-      FROM inferences i WHERE ${w('i')} AND ${ok} AND i.predicted_label IS NOT NULL GROUP BY 1, 2, 3`),
-    outcomes: build((w) => `SELECT i.version, i.role, i.predicted_label AS predicted, g.label AS truth, count(*) AS n,
+    stats: build((w) => `SELECT i.version, i.role, CASE WHEN i.status = 200 THEN 1 ELSE 0 END AS ok,
+        CAST(floor(ln(${d.greatest('i.latency_ms', '0.001')}) / ln(${LATENCY_GROWTH})) AS INTEGER) AS bucket,
+        i.predicted_label AS predicted, ${bin(DISPLAY_BINS)} AS bin,
+        count(*) AS n, count(i.score) AS scored, coalesce(sum(i.score), 0) AS score_sum, sum(i.latency_ms) AS latency_sum
+      FROM inferences i WHERE ${w('i')} GROUP BY 1, 2, 3, 4, 5, 6`),
+    judged: build((w, p) => `SELECT i.version, i.role, ${bin(SCORE_BINS)} AS bin, g.label AS truth, i.predicted_label AS predicted, count(*) AS n,
         sum(CASE WHEN i.score IS NOT NULL AND ${binary} THEN 1 ELSE 0 END) AS loss_n,
         coalesce(sum(CASE WHEN i.score IS NOT NULL AND ${binary} THEN ${loss} END), 0) AS loss_sum,
         coalesce(sum(CASE WHEN i.score IS NOT NULL AND ${binary} THEN (${loss}) * (${loss}) END), 0) AS loss_sq,
         count(CASE WHEN i.score IS NOT NULL AND g.value IS NOT NULL THEN 1 END) AS err_n,
         coalesce(sum(abs(i.score - g.value)), 0) AS err_abs,
         coalesce(sum((i.score - g.value) * (i.score - g.value)), 0) AS err_sq
-      FROM inferences i JOIN ground_truth g ON g.model = i.model AND g.inference_id = i.inference_id
-      WHERE ${w('i')} AND ${ok} GROUP BY 1, 2, 3, 4`),
+      FROM ground_truth g ${d.drivingJoin} inferences i ON i.model = g.model AND i.inference_id = g.inference_id
+      WHERE g.model = ${p(f.model)} AND ${w('i')} AND i.status = 200 GROUP BY 1, 2, 3, 4, 5`),
     agreement: build((w) => `SELECT m.version, m.role, count(*) AS compared,
         sum(CASE WHEN m.predicted_label = p.predicted_label THEN 1 ELSE 0 END) AS agreed
       FROM inferences m JOIN inferences p ON p.model = m.model AND p.inference_id = m.inference_id AND p.role = 'primary' AND p.status = 200

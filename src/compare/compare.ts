@@ -6,14 +6,13 @@
  * difference in one metric is significant.
  */
 import type { CompareRaw } from './compare-sql.js'
-import { LATENCY_GROWTH, POSITIVE_LABELS, SCORE_BINS } from './compare-sql.js'
+import { DISPLAY_BINS, LATENCY_GROWTH, POSITIVE_LABELS, SCORE_BINS } from './compare-sql.js'
 import { aucFromBins, aucStandardError, meanInterval, quantileFromBuckets, twoSidedP, wilson, zOfDifference } from './statistics.js'
 
 export type Task = 'binary-classification' | 'multiclass-classification' | 'regression'
 export const METRICS = ['accuracy', 'auc', 'log_loss', 'mae'] as const
 export type Metric = (typeof METRICS)[number]
 
-const HISTOGRAM_BINS = 10 // bins of the score histogram shown (the store keeps 1000)
 const SIGNIFICANCE = 0.05
 
 interface Estimate {
@@ -58,49 +57,82 @@ export interface CompareOptions {
   readonly metric: Metric | null
 }
 
+interface Group {
+  readonly version: string
+  readonly role: string
+  requests: number
+  errors: number
+  scored: number
+  scoreSum: number
+  latencySum: number
+  readonly latency: Map<number, number>
+  readonly classes: Map<string, number>
+  readonly histogram: number[]
+}
+
+const groupKey = (r: { version: string; role: string }) => `${r.version}\u0000${r.role}`
+
+/** Fold the per-bucket rows of `stats` into one group a version and role. */
+function groups(raw: CompareRaw): Map<string, Group> {
+  const out = new Map<string, Group>()
+  for (const r of raw.stats) {
+    const k = groupKey(r)
+    let g = out.get(k)
+    if (g === undefined) {
+      g = { version: r.version, role: r.role, requests: 0, errors: 0, scored: 0, scoreSum: 0, latencySum: 0, latency: new Map(), classes: new Map(), histogram: new Array<number>(DISPLAY_BINS).fill(0) }
+      out.set(k, g)
+    }
+    g.requests += r.n
+    g.latencySum += r.latency_sum
+    if (!r.ok) {
+      g.errors += r.n
+      continue
+    }
+    g.scored += r.scored
+    g.scoreSum += r.score_sum
+    g.latency.set(r.bucket, (g.latency.get(r.bucket) ?? 0) + r.n)
+    if (r.predicted !== null) g.classes.set(r.predicted, (g.classes.get(r.predicted) ?? 0) + r.n)
+    if (r.bin !== null) g.histogram[r.bin] += r.n
+  }
+  return out
+}
+
 export function buildComparison(raw: CompareRaw, options: CompareOptions) {
   const task = options.task ?? inferTask(raw)
-  const key = (r: { version: string; role: string }) => `${r.version}\u0000${r.role}`
-  const groups = new Map(raw.summary.map((s) => [key(s), s]))
-  const primaryTotal = raw.summary.filter((s) => s.role === 'primary').reduce((n, s) => n + s.requests, 0)
-  const versions: VersionReport[] = [...groups.entries()].map(([k, s]) => {
-    const latency = new Map(raw.latency.filter((l) => key(l) === k).map((l) => [l.bucket, l.n]))
+  const all = groups(raw)
+  const primaryTotal = [...all.values()].filter((g) => g.role === 'primary').reduce((n, g) => n + g.requests, 0)
+  const versions: VersionReport[] = [...all.entries()].map(([k, g]) => {
+    const classTotal = [...g.classes.values()].reduce((a, b) => a + b, 0)
     return {
-      version: s.version,
-      role: s.role,
-      requests: s.requests,
-      errors: s.errors,
-      error_rate: s.requests === 0 ? 0 : s.errors / s.requests,
-      traffic_share: s.role === 'primary' && primaryTotal > 0 ? s.requests / primaryTotal : null,
-      configured_weight: s.role === 'primary' ? options.weights.get(s.version) ?? null : null,
+      version: g.version,
+      role: g.role,
+      requests: g.requests,
+      errors: g.errors,
+      error_rate: g.requests === 0 ? 0 : g.errors / g.requests,
+      traffic_share: g.role === 'primary' && primaryTotal > 0 ? g.requests / primaryTotal : null,
+      configured_weight: g.role === 'primary' ? options.weights.get(g.version) ?? null : null,
       latency_ms: {
-        mean: s.requests === 0 ? null : s.latency_sum / s.requests,
-        p50: quantileFromBuckets(latency, 0.5, LATENCY_GROWTH),
-        p95: quantileFromBuckets(latency, 0.95, LATENCY_GROWTH),
-        p99: quantileFromBuckets(latency, 0.99, LATENCY_GROWTH),
+        mean: g.requests === 0 ? null : g.latencySum / g.requests,
+        p50: quantileFromBuckets(g.latency, 0.5, LATENCY_GROWTH),
+        p95: quantileFromBuckets(g.latency, 0.95, LATENCY_GROWTH),
+        p99: quantileFromBuckets(g.latency, 0.99, LATENCY_GROWTH),
       },
-      predictions: predictions(raw, k, key, s.scored, s.score_sum),
-      ground_truth: groundTruth(raw, k, key, task),
-      agreement_with_primary: agreement(raw, k, key),
+      predictions: {
+        scored: g.scored,
+        mean_score: g.scored === 0 ? null : g.scoreSum / g.scored,
+        score_histogram: g.histogram,
+        class_shares: Object.fromEntries([...g.classes].sort(([a], [b]) => a.localeCompare(b)).map(([c, n]) => [c, n / classTotal])),
+      },
+      ground_truth: groundTruth(raw, k, task),
+      agreement_with_primary: agreement(raw, k),
     }
   }).sort((a, b) => a.version.localeCompare(b.version, undefined, { numeric: true }) || a.role.localeCompare(b.role))
   const metric = options.metric ?? (task === 'regression' ? 'mae' : task === 'binary-classification' ? 'auc' : 'accuracy')
   return { task, versions, significance: options.pair === null ? null : significance(versions, options.pair, metric) }
 }
 
-type GroupKey = (r: { version: string; role: string }) => string
-
-function predictions(raw: CompareRaw, k: string, key: GroupKey, scored: number, scoreSum: number) {
-  const histogram = new Array<number>(HISTOGRAM_BINS).fill(0)
-  for (const s of raw.scores) if (key(s) === k) histogram[Math.min(HISTOGRAM_BINS - 1, Math.floor((s.bin * HISTOGRAM_BINS) / SCORE_BINS))] += s.n
-  const counts = raw.classes.filter((c) => key(c) === k && c.predicted !== null)
-  const total = counts.reduce((n, c) => n + c.n, 0)
-  const classShares = Object.fromEntries(counts.sort((a, b) => String(a.predicted).localeCompare(String(b.predicted))).map((c) => [c.predicted, c.n / total]))
-  return { scored, mean_score: scored === 0 ? null : scoreSum / scored, score_histogram: histogram, class_shares: classShares }
-}
-
-function groundTruth(raw: CompareRaw, k: string, key: GroupKey, task: Task): VersionReport['ground_truth'] {
-  const outcomes = raw.outcomes.filter((o) => key(o) === k)
+function groundTruth(raw: CompareRaw, k: string, task: Task): VersionReport['ground_truth'] {
+  const outcomes = raw.judged.filter((o) => groupKey(o) === k)
   const count = outcomes.reduce((n, o) => n + o.n, 0)
   if (count === 0) return null
   if (task === 'regression') {
@@ -130,10 +162,10 @@ function groundTruth(raw: CompareRaw, k: string, key: GroupKey, task: Task): Ver
     result.recall = actualPositive === 0 ? null : tp / actualPositive
     const positives = new Array<number>(SCORE_BINS).fill(0)
     const negatives = new Array<number>(SCORE_BINS).fill(0)
-    for (const s of raw.scores) {
-      if (key(s) !== k || s.truth === null) continue
-      if (isPositive(s.truth)) positives[s.bin] += s.n
-      else negatives[s.bin] += s.n
+    for (const o of outcomes) {
+      if (o.bin === null) continue
+      if (isPositive(o.truth)) positives[o.bin] += o.n
+      else negatives[o.bin] += o.n
     }
     const auc = aucFromBins(positives, negatives)
     if (auc !== null) {
@@ -160,16 +192,16 @@ function groundTruth(raw: CompareRaw, k: string, key: GroupKey, task: Task): Ver
   return result
 }
 
-function agreement(raw: CompareRaw, k: string, key: GroupKey): VersionReport['agreement_with_primary'] {
-  const a = raw.agreement.find((r) => key(r) === k)
+function agreement(raw: CompareRaw, k: string): VersionReport['agreement_with_primary'] {
+  const a = raw.agreement.find((r) => groupKey(r) === k)
   if (a === undefined || a.compared === 0) return null
   return { compared: a.compared, agreed: a.agreed, rate: a.agreed / a.compared, ci95: wilson(a.agreed, a.compared) }
 }
 
 /** Classification when every truth is a label, regression when truths are values; binary when labels are 0/1. */
 function inferTask(raw: CompareRaw): Task {
-  if (raw.outcomes.some((o) => o.err_n > 0)) return 'regression'
-  const labels = new Set(raw.outcomes.map((o) => o.truth).filter((t) => t !== null))
+  if (raw.judged.some((o) => o.err_n > 0)) return 'regression'
+  const labels = new Set(raw.judged.map((o) => o.truth).filter((t) => t !== null))
   return [...labels].every((l) => ['0', '1', 'true', 'false'].includes(l as string)) ? 'binary-classification' : 'multiclass-classification'
 }
 

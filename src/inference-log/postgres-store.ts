@@ -107,11 +107,10 @@ export class PostgresStore implements InferenceStore {
     const queries = compareQueries(filter, POSTGRES)
     const client = await this.#pool.connect()
     try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY') // one snapshot for all six
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY') // one snapshot for all three
       const run = async (q: { sql: string; params: unknown[] }) => numericRows((await client.query(q.sql, q.params)).rows, TEXT_COLUMNS)
       const raw = {
-        summary: await run(queries.summary), latency: await run(queries.latency), scores: await run(queries.scores),
-        classes: await run(queries.classes), outcomes: await run(queries.outcomes), agreement: await run(queries.agreement),
+        stats: await run(queries.stats), judged: await run(queries.judged), agreement: await run(queries.agreement),
       } as CompareRaw
       await client.query('COMMIT')
       return raw

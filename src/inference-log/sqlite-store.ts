@@ -109,9 +109,8 @@ export class SqliteStore implements InferenceStore {
   async compareRaw(filter: CompareFilter): Promise<CompareRaw> {
     const queries = compareQueries(filter, SQLITE)
     const run = (q: { sql: string; params: unknown[] }) => numericRows(this.#db.prepare(q.sql).all(...q.params) as Record<string, unknown>[], TEXT_COLUMNS)
-    return this.#db.transaction(() => ({ // one snapshot for all six
-      summary: run(queries.summary), latency: run(queries.latency), scores: run(queries.scores), classes: run(queries.classes),
-      outcomes: run(queries.outcomes), agreement: run(queries.agreement),
+    return this.#db.transaction(() => ({ // one snapshot for all three
+      stats: run(queries.stats), judged: run(queries.judged), agreement: run(queries.agreement),
     }) as CompareRaw)()
   }
 

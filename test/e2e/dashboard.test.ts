@@ -58,11 +58,11 @@ describe('/dashboard in Chromium', () => {
       versions: { version: string; role: string; requests: number; latency_ms: { p99: number }; predictions: { score_histogram: number[] }; ground_truth: { count: number } | null }[]
     }
     const drawn = await page.evaluate(() => {
-      const d = (window as unknown as { dashboard: { charts: Record<string, { data: { labels: string[]; datasets: { label: string; data: number[] }[] } }> } }).dashboard
+      const d = (globalThis as unknown as { dashboard: { charts: Record<string, { data: { labels: string[]; datasets: { label: string; data: number[] }[] } }> } }).dashboard
       const pick = (id: string) => ({ labels: d.charts[id].data.labels, datasets: d.charts[id].data.datasets.map((s) => ({ label: s.label, data: s.data })) })
       return {
         traffic: pick('traffic-chart'), latency: pick('latency-chart'), scores: pick('score-chart'), errors: pick('error-chart'),
-        rows: [...document.querySelectorAll('#versions tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
+        rows: [...(globalThis as any).document.querySelectorAll('#versions tbody tr')].map((tr: any) => [...tr.querySelectorAll('td')].map((td: any) => td.textContent as string)),
       }
     })
     expect(problems).toEqual([])

@@ -173,8 +173,8 @@ describe.each(Object.keys(stores))('upgrading a %s store', (kind) => {
       const [row] = await fresh.store.query({ model: 'm', limit: 1, order: 'asc' })
       expect(row.inference_id).toBe('old-1')
       await expect(fresh.tamper("UPDATE inferences SET version = 'v9'")).rejects.toThrow(/immutable/)
-      expect(await fresh.store.compareRaw({ model: 'm' }).then((raw) => raw.summary)).toEqual([
-        expect.objectContaining({ version: 'v1', role: 'primary', requests: 1, score_sum: 0.75 }),
+      expect(await fresh.store.compareRaw({ model: 'm' }).then((raw) => raw.stats)).toEqual([
+        expect.objectContaining({ version: 'v1', role: 'primary', n: 1, predicted: '1', score_sum: 0.75 }),
       ])
     } finally {
       await fresh.cleanup()
