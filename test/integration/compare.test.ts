@@ -183,3 +183,58 @@ describe('GET /v1/models/{model}/compare', () => {
     }
   })
 })
+
+describe.each(Object.keys(stores))('regression and multiclass comparisons in %s', (kind) => {
+  let store: InferenceStore
+  let cleanup: () => Promise<void>
+  const rnd = new SeededRandom(5)
+  const row = (model: string, id: string, over: Partial<StoredInference>): StoredInference => ({
+    record_id: newInferenceId(), inference_id: id, ts: T0, server_ts: T0, model, version: 'v1', route: model, reason: 'split', role: 'primary',
+    sticky_hash: null, inputs: '{}', outputs: '{}', latency_ms: 1, status: 200, error_code: null, revision: 1, attributes: null,
+    predicted_label: null, score: null, ...over,
+  })
+
+  beforeAll(async () => {
+    ;({ store, cleanup } = await stores[kind]())
+    await store.migrate()
+  })
+  afterAll(() => cleanup())
+
+  it('gives a regressor MAE and RMSE on values posted as ground truth', async () => {
+    const cases = Array.from({ length: 500 }, (_, i) => ({ id: `r-${i}`, predicted: rnd.next() * 100, truth: rnd.next() * 100 }))
+    await store.insert(cases.map((c) => row('price', c.id, { score: c.predicted })))
+    await store.addGroundTruth('price', cases.map((c) => ({ inference_id: c.id, label: null, value: c.truth, ts: T0 })))
+    const report = buildComparison(await store.compareRaw({ model: 'price' }), { task: null, weights: new Map(), pair: null, metric: null })
+    expect(report.task).toBe('regression')
+    const gt = report.versions[0].ground_truth!
+    const mae = cases.reduce((a, c) => a + Math.abs(c.predicted - c.truth), 0) / cases.length
+    const rmse = Math.sqrt(cases.reduce((a, c) => a + (c.predicted - c.truth) ** 2, 0) / cases.length)
+    expect(gt.mae!.value).toBeCloseTo(mae, 8)
+    expect(gt.rmse!).toBeCloseTo(rmse, 8)
+    expect(gt.mae!.ci95![0]).toBeLessThan(mae)
+    expect(gt.accuracy).toBeNull()
+  })
+
+  it('gives a multiclass classifier accuracy and macro precision and recall', async () => {
+    const classes = ['setosa', 'versicolor', 'virginica']
+    const cases = Array.from({ length: 600 }, (_, i) => {
+      const truth = classes[i % 3]
+      const predicted = rnd.next() < 0.8 ? truth : classes[(i + 1) % 3]
+      return { id: `m-${i}`, truth, predicted, p: 0.5 + rnd.next() / 2 }
+    })
+    await store.insert(cases.map((c) => row('flowers', c.id, { predicted_label: c.predicted, score: c.p })))
+    await store.addGroundTruth('flowers', cases.map((c) => ({ inference_id: c.id, label: c.truth, value: null, ts: T0 })))
+    const report = buildComparison(await store.compareRaw({ model: 'flowers' }), { task: null, weights: new Map(), pair: null, metric: null })
+    expect(report.task).toBe('multiclass-classification')
+    const gt = report.versions[0].ground_truth!
+    const per = classes.map((k) => {
+      const tp = cases.filter((c) => c.predicted === k && c.truth === k).length
+      return { precision: tp / cases.filter((c) => c.predicted === k).length, recall: tp / cases.filter((c) => c.truth === k).length }
+    })
+    expect(gt.accuracy!.value).toBeCloseTo(cases.filter((c) => c.predicted === c.truth).length / cases.length, 12)
+    expect(gt.precision!).toBeCloseTo(per.reduce((a, p) => a + p.precision, 0) / 3, 12)
+    expect(gt.recall!).toBeCloseTo(per.reduce((a, p) => a + p.recall, 0) / 3, 12)
+    expect(gt.auc).toBeNull()
+    expect(report.versions[0].predictions.class_shares.setosa).toBeCloseTo(cases.filter((c) => c.predicted === 'setosa').length / 600, 12)
+  })
+})

@@ -103,3 +103,16 @@ export async function inParallel<T>(count: number, concurrency: number, send: (i
   }))
   return results
 }
+
+/** Poll until `check` stops throwing (records, mirrors and deliveries land a moment after the answer). */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await check()
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+}

@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { creditRecords, get, inParallel, makeRepository, post, startGateway } from './helpers.js'
+import { creditRecords, eventually, get, inParallel, makeRepository, post, startGateway } from './helpers.js'
 import type { Running } from './helpers.js'
 import { addRemoteVersion, startUpstream } from './remote-upstream.js'
 import type { Upstream } from './remote-upstream.js'
@@ -19,18 +19,6 @@ let dir: string
 let broken: Upstream
 let gw: Running
 
-/** Poll until `check` stops throwing (records from mirrors land a moment after the answer). */
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await check()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
-}
 
 async function inferences(model: string, query = ''): Promise<any[]> {
   const res = await get(`${gw.url}/v1/models/${model}/inferences?limit=1000${query}`)

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { creditRecords, get, inParallel, makeRepository, post, startGateway } from './helpers.js'
+import { creditRecords, eventually, get, inParallel, makeRepository, post, startGateway } from './helpers.js'
 import type { Running } from './helpers.js'
 import { startPrivateCluster } from './postgres.js'
 import type { PrivateCluster } from './postgres.js'
@@ -19,17 +19,6 @@ let cluster: PrivateCluster
 let dir: string
 let repo: string
 
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await check()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
-}
 
 /** Send `n` predictions with ids `${prefix}-i`; resolves to the statuses. */
 async function send(gw: Running, prefix: string, n: number): Promise<number[]> {
@@ -74,7 +63,7 @@ describe('PostgreSQL stopped and restarted', () => {
       await eventually(async () => {
         await gw.gateway.inferenceLog.flush()
         expect(await gw.gateway.inferenceLog.count('m')).toBe(360)
-      })
+      }, 20_000)
       const ids = new Set<string>()
       let cursor: string | null = null
       do {
@@ -106,7 +95,7 @@ describe('PostgreSQL stopped and restarted', () => {
       await eventually(async () => {
         await second.gateway.inferenceLog.flush()
         expect(await second.gateway.inferenceLog.count('m')).toBe(already + 80)
-      })
+      }, 20_000)
     } finally {
       await second.close()
     }
