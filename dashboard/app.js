@@ -10,10 +10,29 @@ const state = { model: null, charts: {}, data: null }
 window.dashboard = state
 
 const $ = (id) => document.getElementById(id)
+const TOKEN_KEY = 'switchyard-token'
+
+/** The API needs a viewer token: kept in this browser's localStorage, asked for on a 401 or 403. */
 const getJson = async (path) => {
-  const res = await fetch(path)
+  const token = localStorage.getItem(TOKEN_KEY)
+  const res = await fetch(path, token ? { headers: { authorization: `Bearer ${token}` } } : {})
+  if (res.status === 401 || res.status === 403) {
+    askForToken((await res.json()).error)
+    throw new Error('a token is needed')
+  }
   if (!res.ok) throw new Error(`${path}: ${res.status}`)
   return res.json()
+}
+
+function askForToken(message) {
+  $('login-message').textContent = message
+  $('login').hidden = false
+  $('login').onsubmit = (e) => {
+    e.preventDefault()
+    localStorage.setItem(TOKEN_KEY, $('token').value.trim())
+    $('login').hidden = true
+    loadModels().then(refresh).catch(() => {})
+  }
 }
 const fmt = (v, digits = 3) => (v === null || v === undefined ? '–' : Number(v).toFixed(digits))
 const pct = (v) => (v === null || v === undefined ? '–' : `${(v * 100).toFixed(1)}%`)
@@ -51,18 +70,20 @@ async function refresh() {
   const model = encodeURIComponent(state.model)
   const windowS = Number($('window').value)
   const since = new Date(Date.now() - windowS * 1000).toISOString()
-  const [compare, series, routes] = await Promise.all([
+  const [compare, series, routes, activity] = await Promise.all([
     getJson(`/v1/models/${model}/compare?since=${since}`),
     getJson(`/v1/models/${model}/timeseries?since=${since}&bucket_seconds=${Math.max(1, Math.round(windowS / 60))}`),
     getJson('/admin/routes'),
+    getJson(`/v1/activity?limit=50`).catch(() => ({ activity: [] })), // none without a store
   ])
-  state.data = { compare, series, routes }
+  state.data = { compare, series, routes, activity }
   drawTraffic(series)
   drawLatency(compare)
   drawErrors(series)
   drawScores(compare)
   drawTable(compare)
   drawRoutes(routes)
+  drawActivity(activity.activity)
   $('revision').textContent = `routes revision ${routes.revision.number}`
   $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`
   document.body.dataset.ready = 'true'
@@ -164,13 +185,24 @@ function drawRoutes(routes) {
   $('canary').innerHTML = canary
     ? `canary ${canary.baseline} → ${canary.candidate}: <span class="${canary.status}">${canary.status}</span>, ${canary.percent}% to the candidate (step ${canary.step + 1} of ${canary.steps.length})`
     : ''
-  const events = [
-    ...routes.history.map((h) => ({ at: h.appliedAt, text: `routes.yaml revision ${h.number} applied (${h.sha256.slice(0, 12)})` })),
-    ...(canary?.events ?? []).map((e) => ({ at: e.at, text: `canary ${e.kind}: ${e.percent}% to the candidate${e.detail ? ` (${typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)})` : ''}` })),
-    ...(routes.last_rejection ? [{ at: routes.last_rejection.at, text: `routes.yaml rejected: ${routes.last_rejection.problems.length} problem(s)` }] : []),
-  ].sort((a, b) => String(b.at).localeCompare(String(a.at)))
-  $('activity').innerHTML = events.slice(0, 30).map((e) => `<li><time>${new Date(e.at).toLocaleString()}</time> ${e.text}</li>`).join('')
 }
 
-loadModels().then(refresh).catch((err) => console.error(err))
-setInterval(() => refresh().catch((err) => console.error(err)), REFRESH_MS)
+function drawActivity(entries) {
+  const model = state.model
+  $('activity').innerHTML = entries
+    .filter((e) => e.model === null || e.model === model)
+    .slice(0, 30)
+    .map((e) => `<li><time>${new Date(e.at).toLocaleString()}</time> <b>${e.actor}</b> ${e.kind}${e.version ? ` ${e.version}` : ''}` +
+      `${e.detail?.to ? ` → ${e.detail.to}` : ''}${e.comment ? ` — ${escapeHtml(e.comment)}` : ''}</li>`)
+    .join('')
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
+}
+
+const quiet = (err) => {
+  if (err.message !== 'a token is needed') console.error(err)
+}
+loadModels().then(refresh).catch(quiet)
+setInterval(() => refresh().catch(quiet), REFRESH_MS)

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** switchyard <command>: the one entry point (package.json "bin"). */
 import { exportCommand } from './cli/export.js'
+import { activityCommand, modelsCommand, stageCommand, tokenCommand } from './cli/lifecycle-commands.js'
 import { schema } from './cli/schema.js'
 import { simulateCommand } from './cli/simulate.js'
 import { serve } from './cli/serve.js'
@@ -12,6 +13,10 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number | void>> = {
   schema,
   export: exportCommand,
   simulate: simulateCommand,
+  models: modelsCommand,
+  stage: stageCommand,
+  activity: activityCommand,
+  token: tokenCommand,
 }
 
 const USAGE = `usage: switchyard <command> [options]
@@ -22,6 +27,10 @@ commands:
   schema     print the JSON Schema of routes.yaml
   export     write a model's inference log, with ground truth, as jsonl, csv or parquet
   simulate   replay sample rows against a running gateway, then post their true labels
+  models     the versions of every model with their stage (a running gateway, SWITCHYARD_TOKEN)
+  stage      request, approve, reject, cancel or list stage changes
+  activity   the activity log
+  token      token new --name N --role R: create an API token
 
 run 'switchyard <command> --help' for its options`
 

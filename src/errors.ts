@@ -180,6 +180,59 @@ export const Errors = {
     status: 503,
     message: () => 'the inference log store is unavailable; records are kept and delivered when it is back. Try this call again shortly',
   },
+  // --- lifecycle: stages, approvals, locks --------------------------------------------
+  STAGE_INVALID: {
+    status: 400,
+    message: (got: string, stages: readonly string[]) => `'${got}' is not a stage; stages: ${list(stages)}`,
+  },
+  STAGE_UNCHANGED: {
+    status: 409,
+    message: (model: string, version: string, stage: string) => `model '${model}' version '${version}' is already in stage ${stage}`,
+  },
+  VERSION_LOCKED: {
+    status: 409,
+    message: (model: string, version: string) => `model '${model}' version '${version}' is locked: its stage cannot change until an admin unlocks it`,
+  },
+  VERSION_TAKES_LIVE_TRAFFIC: {
+    status: 409,
+    message: (model: string, version: string, route: string) =>
+      `model '${model}' version '${version}' takes live traffic in routes.yaml (route '${route}'); move its traffic elsewhere before archiving it`,
+  },
+  STAGE_REQUEST_PENDING: {
+    status: 409,
+    message: (model: string, version: string, id: string) => `model '${model}' version '${version}' already has a pending stage request (${id}); approve, reject or cancel it first`,
+  },
+  STAGE_REQUEST_NOT_FOUND: {
+    status: 404,
+    message: (id: string) => `no stage request '${id}'; see GET /v1/stage-requests`,
+  },
+  STAGE_REQUEST_CLOSED: {
+    status: 409,
+    message: (id: string, status: string) => `stage request '${id}' is already ${status}`,
+  },
+  SECOND_PERSON_REQUIRED: {
+    status: 403,
+    message: (requester: string) => `'${requester}' requested this change; a different person with the approver role must approve or reject it`,
+  },
+  NOT_THE_REQUESTER: {
+    status: 403,
+    message: (requester: string) => `only the requester ('${requester}') may cancel this request; an approver may reject it`,
+  },
+  // --- tokens and roles ---------------------------------------------------------------
+  AUTH_REQUIRED: {
+    status: 401,
+    message: (configured: boolean) => configured
+      ? "this endpoint needs a token: send 'Authorization: Bearer <token>'"
+      : "this endpoint needs a token and none is configured; create one with 'switchyard token new --name you --role admin'",
+  },
+  AUTH_INVALID: {
+    status: 401,
+    message: () => 'the token is not one of the configured tokens; check it, or create one with switchyard token new',
+  },
+  FORBIDDEN: {
+    status: 403,
+    message: (name: string, role: string, permission: string) => `'${name}' has the role ${role}, which may not ${permission}; ask an admin for a token with that right`,
+  },
   // --- HTTP ---------------------------------------------------------------------------
   ROUTE_NOT_FOUND: {
     status: 404,

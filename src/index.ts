@@ -16,6 +16,9 @@ import { createInferenceHandlers } from './http/inference-handlers.js'
 import { InferenceLog } from './inference-log/inference-log.js'
 import type { PrivacyByModel } from './inference-log/privacy.js'
 import { parseStoreSpec } from './inference-log/store-spec.js'
+import { Guard } from './auth/guard.js'
+import { TokenStore } from './auth/tokens.js'
+import { Lifecycle } from './lifecycle/lifecycle.js'
 import { createLogger } from './log.js'
 import type { Logger } from './log.js'
 import { GatewayMetrics } from './metrics/metrics.js'
@@ -34,6 +37,7 @@ export interface Gateway {
   readonly mirrors: Mirrors
   readonly metrics: GatewayMetrics
   readonly inferenceLog: InferenceLog
+  readonly lifecycle: Lifecycle
   readonly log: Logger
   /** Resolves when every version has finished loading (ready or failed). */
   readonly loaded: Promise<void>
@@ -68,23 +72,6 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const options = resolveOptions(overrides)
   const log = createLogger(options.logLevel)
   const pool = await ModelPool.scan(options, log)
-  const routes = await RoutesHolder.open(options.routesPath, { versionsOf: (m) => (pool.hasModel(m) ? pool.getModel(m).versionNames() : undefined) })
-  const metrics = new GatewayMetrics()
-  metrics.configRevision.set(routes.current.revision.number)
-  metrics.configLastSuccess.set(Date.now() / 1000)
-  routes.onOutcome = (outcome, trigger) => {
-    metrics.configReloads.inc({ result: outcome.kind })
-    if (outcome.kind === 'applied') {
-      metrics.configRevision.set(outcome.revision.number)
-      metrics.configLastSuccess.set(Date.now() / 1000)
-      metrics.configLastRejectionProblems.set(0)
-      log.info('routes.yaml applied', { trigger, revision: outcome.revision.number, sha256: outcome.revision.sha256 })
-    }
-    if (outcome.kind === 'rejected') {
-      metrics.configLastRejectionProblems.set(outcome.rejection.problems.length)
-      log.warn('routes.yaml rejected; the last good config still serves', { trigger, problems: outcome.rejection.problems })
-    }
-  }
   const privacy = privacyOf(pool)
   if (options.hashKey === null && Object.values(privacy).some((p) => p.hash.length > 0)) {
     log.warn('model.yaml asks for hashed input fields but SWITCHYARD_HASH_KEY is not set: plain SHA-256 hashes of small domains (ages, codes) can be reversed by trying every value')
@@ -97,19 +84,56 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     hashKey: options.hashKey,
     privacy,
   }, log)
+  const guard = new Guard(options.auth ? new TokenStore(options.tokensPath, options.tokensFromEnv ?? undefined) : null)
+  if (!options.auth) log.warn('authentication is off (--no-auth): every caller is an anonymous admin; do not run this way in production')
+  // eslint-disable-next-line prefer-const -- the lifecycle reads the routes lazily, after they are opened below
+  let routes: RoutesHolder
+  const lifecycle = new Lifecycle(inferenceLog, () => routes, log)
+  await lifecycle.register(pool) // stages are known before routes.yaml is checked against them
+  routes = await RoutesHolder.open(options.routesPath, {
+    versionsOf: (m) => (pool.hasModel(m) ? pool.getModel(m).versionNames() : undefined),
+    stageOf: (m, v) => lifecycle.stages.stageOf(m, v),
+  })
+  lifecycle.record({ actor: 'system', kind: 'routes-applied', detail: { revision: routes.current.revision.number, sha256: routes.current.revision.sha256, trigger: 'start' } })
+  const metrics = new GatewayMetrics()
+  metrics.configRevision.set(routes.current.revision.number)
+  metrics.configLastSuccess.set(Date.now() / 1000)
+  routes.onOutcome = (outcome, trigger) => {
+    metrics.configReloads.inc({ result: outcome.kind })
+    if (outcome.kind === 'applied') {
+      metrics.configRevision.set(outcome.revision.number)
+      metrics.configLastSuccess.set(Date.now() / 1000)
+      metrics.configLastRejectionProblems.set(0)
+      log.info('routes.yaml applied', { trigger, revision: outcome.revision.number, sha256: outcome.revision.sha256 })
+      lifecycle.record({ actor: 'system', kind: 'routes-applied', detail: { revision: outcome.revision.number, sha256: outcome.revision.sha256, trigger } })
+    }
+    if (outcome.kind === 'rejected') {
+      metrics.configLastRejectionProblems.set(outcome.rejection.problems.length)
+      log.warn('routes.yaml rejected; the last good config still serves', { trigger, problems: outcome.rejection.problems })
+      lifecycle.record({ actor: 'system', kind: 'routes-rejected', detail: { trigger, problems: outcome.rejection.problems } })
+    }
+  }
+  pool.onLoaded = (v) => lifecycle.record({
+    actor: 'system', kind: v.state === 'ready' ? 'version-loaded' : 'version-failed', model: v.model, version: v.version, detail: v.reason ? { reason: v.reason } : null,
+  })
   metrics.inferenceLogSource = () => ({ ...inferenceLog.workerStats, queueDepth: inferenceLog.queueDepth, dropped: inferenceLog.workerStats.dropped + inferenceLog.lost })
   const mirrorRunner = new MirrorRunner(options.maxMirrorsInFlight)
   metrics.mirrorsDroppedSource = () => mirrorRunner.dropped
   const mirrors = new Mirrors(mirrorRunner, pool, log, inferenceLog, metrics.serving)
-  const handlers = createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics: metrics.serving }, options)
+  const handlers = createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics: metrics.serving, guard }, options)
   metrics.sources = metricSources(pool, routes, mirrors)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
-  const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, log })
+  const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log })
   const server = createServer((req, res) => {
     if (!dataPlane(req, res)) controlPlane(req, res)
   })
-  pool.onChange = () => {
+  pool.onChange = (outcome) => {
     inferenceLog.setPrivacy(privacyOf(pool))
+    void lifecycle.register(pool)
+    for (const r of outcome.removed) {
+      const [model, version] = r.split('/')
+      lifecycle.record({ actor: 'system', kind: 'version-removed', model, version })
+    }
     const problems = routes.recheck()
     if (problems.length > 0) log.warn('the routes in force name versions that are gone from the model repository', { problems })
   }
@@ -126,6 +150,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     mirrors,
     metrics,
     inferenceLog,
+    lifecycle,
     log,
     loaded,
     listen: () =>
@@ -139,6 +164,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     close: async () => {
       for (const w of watchers) w.close()
       clearInterval(canaryTicker)
+      lifecycle.close()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
         server.closeIdleConnections()

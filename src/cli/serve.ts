@@ -23,6 +23,10 @@ const HELP = `usage: switchyard serve [options]
   --flush-interval-ms N longest time from an answer to its record being committed; a kill -9
                         loses at most this much (SWITCHYARD_FLUSH_INTERVAL_MS, default ${DEFAULTS.flushIntervalMs})
                         SWITCHYARD_HASH_KEY (environment only) keys the hash of private input fields
+  --tokens FILE         API tokens (SWITCHYARD_TOKENS_FILE, default ./${DEFAULTS.tokensPath}); SWITCHYARD_TOKENS
+                        adds name:role:sha256,... from the environment. Create one: switchyard token new
+  --predict-auth        prediction endpoints need a token too (SWITCHYARD_PREDICT_AUTH=1)
+  --no-auth             no tokens anywhere: every caller is an anonymous admin (local development only)
   --log-level L         debug, info, warn, error or silent (SWITCHYARD_LOG_LEVEL, default ${DEFAULTS.logLevel})`
 
 export async function serve(args: string[]): Promise<number> {
@@ -40,6 +44,9 @@ export async function serve(args: string[]): Promise<number> {
       store: { type: 'string' },
       'spill-dir': { type: 'string' },
       'flush-interval-ms': { type: 'string' },
+      tokens: { type: 'string' },
+      'predict-auth': { type: 'boolean' },
+      'no-auth': { type: 'boolean' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -63,6 +70,10 @@ export async function serve(args: string[]): Promise<number> {
     spillDir: values['spill-dir'] ?? env.SWITCHYARD_SPILL_DIR,
     flushIntervalMs: integer('--flush-interval-ms', values['flush-interval-ms'] ?? env.SWITCHYARD_FLUSH_INTERVAL_MS),
     hashKey: env.SWITCHYARD_HASH_KEY,
+    auth: values['no-auth'] ? false : undefined,
+    tokensPath: values.tokens ?? env.SWITCHYARD_TOKENS_FILE,
+    tokensFromEnv: env.SWITCHYARD_TOKENS,
+    predictRequiresToken: values['predict-auth'] || env.SWITCHYARD_PREDICT_AUTH === '1' ? true : undefined,
   }
   let gateway: Awaited<ReturnType<typeof createGateway>>
   try {

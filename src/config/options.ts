@@ -34,6 +34,14 @@ export interface GatewayOptions {
   maxBufferedRecords: number
   /** Key for hashing private input fields (model.yaml privacy.hash); null hashes without a key. */
   hashKey: string | null
+  /** Require tokens on admin, lifecycle and data endpoints (false: everyone is an anonymous admin). */
+  auth: boolean
+  /** The tokens file (auth/tokens.ts); SWITCHYARD_TOKENS adds tokens from the environment. */
+  tokensPath: string
+  /** Tokens as name:role:sha256,... (the environment's SWITCHYARD_TOKENS). */
+  tokensFromEnv: string | null
+  /** Prediction endpoints need a token with the predict right too. */
+  predictRequiresToken: boolean
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
@@ -55,6 +63,10 @@ export const DEFAULTS: GatewayOptions = {
   flushIntervalMs: 100, // ms
   maxBufferedRecords: 50_000, // records
   hashKey: null,
+  auth: true,
+  tokensPath: 'tokens.yaml',
+  tokensFromEnv: null,
+  predictRequiresToken: false,
 }
 
 export function resolveOptions(overrides: Partial<GatewayOptions>): GatewayOptions {

@@ -9,6 +9,8 @@ import type { RouteConfig, RoutesFile } from './routes-schema.js'
 export interface ModelCatalog {
   /** The version ids of a model, or undefined when there is no such model. */
   versionsOf(model: string): readonly string[] | undefined
+  /** A version's lifecycle stage, when the registry knows it. */
+  stageOf?(model: string, version: string): string | undefined
 }
 
 export interface SemanticProblem {
@@ -27,8 +29,24 @@ export function checkRoutes(file: RoutesFile, catalog: ModelCatalog): SemanticPr
       continue
     }
     for (const rule of RULES) problems.push(...rule(model, route, versions))
+    problems.push(...noLiveTrafficToArchived(model, route, catalog))
   }
   return problems
+}
+
+/** An Archived version may be a shadow or a challenger, never answer clients. */
+function noLiveTrafficToArchived(model: string, route: RouteConfig, catalog: ModelCatalog): SemanticProblem[] {
+  if (catalog.stageOf === undefined) return []
+  const live: [string, (string | number)[]][] = [
+    ...Object.entries(route.split ?? {}).filter(([, w]) => w > 0).map(([v]) => [v, ['split', v]] as [string, (string | number)[]]),
+    ...(route.champion !== undefined ? [[route.champion, ['champion']] as [string, (string | number)[]]] : []),
+    ...(route.canary ? [[route.canary.baseline, ['canary', 'baseline']], [route.canary.candidate, ['canary', 'candidate']]] as [string, (string | number)[]][] : []),
+    ...(route.match ?? []).map((m, i) => [m.to, ['match', i, 'to']] as [string, (string | number)[]]),
+    ...Object.entries(route.labels ?? {}).map(([label, v]) => [v, ['labels', label]] as [string, (string | number)[]]),
+  ]
+  return live
+    .filter(([version]) => catalog.stageOf!(model, version) === 'Archived')
+    .map(([version, path]) => ({ path: at(model, ...path), message: `version '${version}' is Archived; an archived version may only be a shadow or a challenger, not answer live traffic` }))
 }
 
 const at = (model: string, ...rest: (string | number)[]) => ['routes', model, ...rest]

@@ -2,19 +2,22 @@
 import express from 'express'
 import type { Router } from 'express'
 import { gatewayError, gatewayErrorWith } from '../errors.js'
+import type { Guard } from '../auth/guard.js'
+import type { Identity } from '../auth/tokens.js'
+import type { Lifecycle } from '../lifecycle/lifecycle.js'
 import type { Mirrors } from '../router/mirrors.js'
 import type { ReloadOutcome, RoutesHolder } from '../router/routes-holder.js'
 import type { ModelPool } from '../runtime/model-pool.js'
 
-export function adminRoutesRouter(routes: RoutesHolder, mirrors: Mirrors, pool: ModelPool): Router {
+export function adminRoutesRouter(routes: RoutesHolder, mirrors: Mirrors, pool: ModelPool, lifecycle: Lifecycle, guard: Guard): Router {
   const router = express.Router()
 
-  router.post('/admin/models/rescan', async (_req, res) => {
+  router.post('/admin/models/rescan', guard.require('reload'), async (_req, res) => {
     const outcome = await pool.rescan()
     res.json({ ...outcome, route_problems: routes.recheck() })
   })
 
-  router.get('/admin/routes', (_req, res) => {
+  router.get('/admin/routes', guard.require('read'), (_req, res) => {
     const table = routes.current
     res.json({
       path: routes.path,
@@ -35,14 +38,16 @@ export function adminRoutesRouter(routes: RoutesHolder, mirrors: Mirrors, pool: 
     })
   })
 
-  router.post('/admin/routes/reload', async (_req, res) => {
-    respond(res, await routes.reload('POST /admin/routes/reload'))
+  router.post('/admin/routes/reload', guard.require('reload'), async (_req, res) => {
+    respond(res, await routes.reload(`POST /admin/routes/reload by ${(res.locals.identity as Identity).name}`))
   })
 
-  router.post('/admin/routes/rollback', express.json({ limit: '16kb' }), async (req, res) => {
+  router.post('/admin/routes/rollback', guard.require('rollback'), express.json({ limit: '16kb' }), async (req, res) => {
     const revision = (req.body as { revision?: unknown } | undefined)?.revision
     if (!Number.isSafeInteger(revision)) throw gatewayError('BODY_INVALID', 'send {"revision": N}, a revision number from GET /admin/routes')
-    respond(res, await routes.rollback(revision as number))
+    const outcome = await routes.rollback(revision as number)
+    lifecycle.record({ actor: (res.locals.identity as Identity).name, kind: 'routes-rollback', detail: { to: revision, result: outcome.kind } })
+    respond(res, outcome)
   })
 
   return router

@@ -1,26 +1,30 @@
+import type { StageCache } from '../lifecycle/stage-cache.js'
 /** The catalog's JSON views of models and versions (GET /v1/models, GET /v1/models/{model}). */
 import type { ServingModel, ServingVersion } from '../runtime/model-pool.js'
 import { describeSpec } from '../runtime/v2-infer.js'
 
-export function describeModelSummary(model: ServingModel) {
+export function describeModelSummary(model: ServingModel, stages: StageCache) {
   const versions = [...model.versions.values()]
   return {
     name: model.name,
     task: model.metadata?.task ?? null,
     description: model.metadata?.description ?? null,
     owner: model.metadata?.owner ?? null,
-    versions: versions.map((v) => ({ version: v.version, state: v.state, label: v.metadata?.label ?? null })),
+    versions: versions.map((v) => ({ version: v.version, state: v.state, label: v.metadata?.label ?? null, stage: stages.stageOf(model.name, v.version) ?? 'Unassigned' })),
   }
 }
 
-export function describeModel(model: ServingModel) {
+export function describeModel(model: ServingModel, stages: StageCache) {
   return {
     name: model.name,
     task: model.metadata?.task ?? null,
     description: model.metadata?.description ?? null,
     owner: model.metadata?.owner ?? null,
     data: model.metadata?.data ?? null,
-    versions: [...model.versions.values()].map(describeVersion),
+    versions: [...model.versions.values()].map((v) => {
+      const s = stages.get(model.name, v.version)
+      return { ...describeVersion(v), stage: s?.stage ?? 'Unassigned', locked: s?.locked ?? false }
+    }),
   }
 }
 

@@ -8,6 +8,7 @@
  */
 import express from 'express'
 import type { Router } from 'express'
+import type { Guard } from '../auth/guard.js'
 import { buildComparison, METRICS } from '../compare/compare.js'
 import type { Metric, Task } from '../compare/compare.js'
 import { gatewayError } from '../errors.js'
@@ -21,9 +22,9 @@ const DEFAULT_WINDOW_MS = 3_600_000 // timeseries: the last hour
 const DEFAULT_POINTS = 60
 const MAX_POINTS = 2_000
 
-export function compareRouter(pool: ModelPool, routes: RoutesHolder, inferenceLog: InferenceLog): Router {
+export function compareRouter(pool: ModelPool, routes: RoutesHolder, inferenceLog: InferenceLog, guard: Guard): Router {
   const router = express.Router()
-  router.get('/v1/models/:model/compare', async (req, res) => {
+  router.get('/v1/models/:model/compare', guard.require('read'), async (req, res) => {
     const model = pool.getModel(req.params.model as string)
     const { text, time } = queryReader(req.query as Record<string, unknown>)
     const metric = text('metric')
@@ -49,7 +50,7 @@ export function compareRouter(pool: ModelPool, routes: RoutesHolder, inferenceLo
       ...report,
     })
   })
-  router.get('/v1/models/:model/timeseries', async (req, res) => {
+  router.get('/v1/models/:model/timeseries', guard.require('read'), async (req, res) => {
     const model = pool.getModel(req.params.model as string)
     const { text, time } = queryReader(req.query as Record<string, unknown>)
     const until = time('until') ?? Date.now()

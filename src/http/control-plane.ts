@@ -6,7 +6,9 @@ import express from 'express'
 import type { NextFunction, Request, Response } from 'express'
 import { gatewayError, isGatewayError } from '../errors.js'
 import type { SwitchyardError } from '../errors.js'
+import type { Guard } from '../auth/guard.js'
 import type { InferenceLog } from '../inference-log/inference-log.js'
+import type { Lifecycle } from '../lifecycle/lifecycle.js'
 import type { Logger } from '../log.js'
 import { isValidName } from '../registry/names.js'
 import type { GatewayMetrics } from '../metrics/metrics.js'
@@ -17,6 +19,7 @@ import { adminRoutesRouter } from './admin-routes.js'
 import { compareRouter } from './compare-routes.js'
 import { dashboardRouter } from './dashboard-routes.js'
 import { inferenceLogRouter } from './inference-log-routes.js'
+import { lifecycleRouter } from './lifecycle-routes.js'
 import { describeModel, describeModelSummary } from './catalog.js'
 import { sendError } from './respond.js'
 
@@ -26,30 +29,37 @@ export interface ControlPlaneParts {
   readonly mirrors: Mirrors
   readonly metrics: GatewayMetrics
   readonly inferenceLog: InferenceLog
+  readonly lifecycle: Lifecycle
+  readonly guard: Guard
   readonly log: Logger
 }
 
-export function createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, log }: ControlPlaneParts): express.Express {
+/**
+ * Open: /metrics (Prometheus scrapes without a token) and the dashboard's static files (its
+ * data calls need a token). Everything else needs one with the right role (auth/guard.ts).
+ */
+export function createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log }: ControlPlaneParts): express.Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('etag', false)
-  app.use(adminRoutesRouter(routes, mirrors, pool))
-  app.use(inferenceLogRouter(pool, inferenceLog))
-  app.use(compareRouter(pool, routes, inferenceLog))
+  app.use(adminRoutesRouter(routes, mirrors, pool, lifecycle, guard))
+  app.use(inferenceLogRouter(pool, inferenceLog, guard))
+  app.use(compareRouter(pool, routes, inferenceLog, guard))
+  app.use(lifecycleRouter(pool, lifecycle, guard))
   app.use(dashboardRouter())
 
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 
-  app.get('/v1/models', (_req, res) => {
-    res.json({ models: pool.models().map(describeModelSummary) })
+  app.get('/v1/models', guard.require('read'), (_req, res) => {
+    res.json({ models: pool.models().map((m) => ({ ...describeModelSummary(m, lifecycle.stages), stages: lifecycle.stages.countsFor(m.name) })) })
   })
 
-  app.get('/v1/models/:model', (req, res) => {
-    const name = req.params.model
+  app.get('/v1/models/:model', guard.require('read'), (req, res) => {
+    const name = req.params.model as string
     if (!isValidName(name)) throw gatewayError('NAME_INVALID', 'model', name.slice(0, 64))
-    res.json(describeModel(pool.getModel(name)))
+    res.json(describeModel(pool.getModel(name), lifecycle.stages))
   })
 
   app.use((req, _res, next) => next(gatewayError('ROUTE_NOT_FOUND', req.method, req.path)))

@@ -22,6 +22,7 @@ import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-p
 import { encodeInstances, encodePredictions } from '../runtime/signature.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
 import { decodeInferRequest, encodeInferResponse } from '../runtime/v2-infer.js'
+import type { Guard } from '../auth/guard.js'
 import type { ServingMetrics } from '../metrics/serving-metrics.js'
 import type { Mirrors } from '../router/mirrors.js'
 import { NO_FACTS, requestFacts } from '../router/request-facts.js'
@@ -62,10 +63,13 @@ export interface HandlerParts {
   readonly mirrors: Mirrors
   readonly inferenceLog: InferenceLog
   readonly metrics: ServingMetrics
+  readonly guard: Guard
 }
 
-export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics }: HandlerParts, options: GatewayOptions): InferenceHandlers {
+export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics, guard }: HandlerParts, options: GatewayOptions): InferenceHandlers {
   const { maxBodyBytes, maxRequestRows } = options
+  /** Prediction needs a token only when configured (--predict-auth); checked before the body is read. */
+  const checkCaller = options.predictRequiresToken && guard.enabled ? (req: IncomingMessage) => void guard.check(req, 'predict') : null
   const recording = inferenceLog.enabled
 
   /** A direct target is resolved before the body is read (404/503 without reading it); others after. */
@@ -159,6 +163,7 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
   return {
     predict(req, res, target) {
       const started = performance.now()
+      checkCaller?.(req)
       const direct = resolveDirect(target)
       return readJsonBody(req, maxBodyBytes).then(({ value: body, text }) => {
         if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -182,6 +187,7 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
 
     infer(req, res, target) {
       const started = performance.now()
+      checkCaller?.(req)
       const direct = resolveDirect(target)
       return readJsonBody(req, maxBodyBytes).then(({ value: body, text }) => {
         const chosen = choose(req, body, target, direct)

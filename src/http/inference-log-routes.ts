@@ -8,6 +8,7 @@
  */
 import express from 'express'
 import type { Router } from 'express'
+import type { Guard } from '../auth/guard.js'
 import { gatewayError } from '../errors.js'
 import { INFERENCE_ROLES } from '../inference-log/event.js'
 import type { GroundTruthItem, InferenceQuery, InferenceRole } from '../inference-log/event.js'
@@ -22,17 +23,17 @@ const MAX_GROUND_TRUTH_BYTES = '16mb'
 const DEFAULT_PAGE = 100
 const MAX_PAGE = 1_000
 
-export function inferenceLogRouter(pool: ModelPool, inferenceLog: InferenceLog): Router {
+export function inferenceLogRouter(pool: ModelPool, inferenceLog: InferenceLog, guard: Guard): Router {
   const router = express.Router()
 
-  router.post('/v1/models/:model/ground-truth', express.json({ limit: MAX_GROUND_TRUTH_BYTES, type: () => true }), async (req, res) => {
+  router.post('/v1/models/:model/ground-truth', guard.require('ground-truth'), express.json({ limit: MAX_GROUND_TRUTH_BYTES, type: () => true }), async (req, res) => {
     const model = pool.getModel(req.params.model as string).name
     const items = parseGroundTruth(req.body)
     const outcome = await inferenceLog.groundTruth(model, items)
     res.json({ model, received: items.length, ...outcome })
   })
 
-  router.get('/v1/models/:model/inferences', async (req, res) => {
+  router.get('/v1/models/:model/inferences', guard.require('read'), async (req, res) => {
     const model = pool.getModel(req.params.model as string).name
     const query = parseInferenceQuery(model, req.query as Record<string, unknown>)
     const page = await inferenceLog.query(query)

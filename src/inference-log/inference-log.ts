@@ -7,9 +7,11 @@
  */
 import type { Worker } from 'node:worker_threads'
 import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
-import { gatewayError } from '../errors.js'
+import { gatewayError, SwitchyardError } from '../errors.js'
+import type { ErrorCode } from '../errors.js'
 import type { Logger } from '../log.js'
 import { startWorker } from '../worker-entry.js'
+import type { LIFECYCLE_OPERATIONS, LifecycleOperationName } from '../lifecycle/registry.js'
 import type { DeliveryStats } from './delivery.js'
 import { EVENT_SEPARATOR } from './event-codec.js'
 import type { GroundTruthItem, GroundTruthOutcome, InferenceQuery, InferenceRecord } from './event.js'
@@ -17,6 +19,8 @@ import type { PrivacyByModel } from './privacy.js'
 import { describeStoreSpec } from './store-spec.js'
 import type { StoreSpec } from './store-spec.js'
 import type { FromWriter, ToWriter, WriterCall, WriterData } from './writer-protocol.js'
+
+type OperationResult<N extends LifecycleOperationName> = ReturnType<(typeof LIFECYCLE_OPERATIONS)[N]> extends Generator<unknown, infer T, unknown> ? T : never
 
 const MAX_EVENTS = 512 // events a message
 const CLOSE_TIMEOUT_MS = 15_000
@@ -128,6 +132,11 @@ export class InferenceLog {
     return this.#call({ op: 'timeseries', filter, bucketMs }) as Promise<TimeseriesRow[]>
   }
 
+  /** Run a lifecycle operation by name in the store (src/lifecycle/operations.ts). */
+  lifecycle<N extends LifecycleOperationName>(name: N, ...args: Parameters<(typeof LIFECYCLE_OPERATIONS)[N]>): Promise<OperationResult<N>> {
+    return this.#call({ op: 'lifecycle', name, args }) as Promise<OperationResult<N>>
+  }
+
   count(model?: string): Promise<number> {
     return this.#call({ op: 'count', model }) as Promise<number>
   }
@@ -160,7 +169,9 @@ export class InferenceLog {
         const call = this.#calls.get(m.id)
         this.#calls.delete(m.id)
         if (m.ok) call?.resolve(m.value)
-        else call?.reject(m.unavailable ? gatewayError('INFERENCE_STORE_UNAVAILABLE') : new Error(m.message))
+        else if (m.unavailable) call?.reject(gatewayError('INFERENCE_STORE_UNAVAILABLE'))
+        else if (m.gateway !== undefined) call?.reject(new SwitchyardError(m.gateway.code as ErrorCode, m.gateway.status, m.message, { details: m.gateway.details }))
+        else call?.reject(new Error(m.message))
         return
       }
       case 'CLOSED':

@@ -111,6 +111,49 @@ export const MIGRATIONS: readonly Migration[] = [
       WHERE jsonb_typeof(outputs) = 'object';
       ALTER TABLE inferences ENABLE TRIGGER inferences_immutable;`,
   },
+  {
+    version: 3,
+    name: 'lifecycle: stages, stage requests, activity log',
+    // activity is append-only like the inference log; stages and requests change as decided
+    sqlite: `
+      CREATE TABLE version_stages (
+        model TEXT NOT NULL, version TEXT NOT NULL, stage TEXT NOT NULL, locked INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL, PRIMARY KEY (model, version)
+      );
+      CREATE TABLE stage_requests (
+        id TEXT PRIMARY KEY, model TEXT NOT NULL, version TEXT NOT NULL, from_stage TEXT NOT NULL, to_stage TEXT NOT NULL,
+        skipped TEXT NOT NULL, requester TEXT NOT NULL, comment TEXT, status TEXT NOT NULL, decided_by TEXT,
+        decision_comment TEXT, created_at INTEGER NOT NULL, decided_at INTEGER
+      );
+      CREATE INDEX stage_requests_by_status ON stage_requests (status, model);
+      CREATE TABLE activity (
+        id TEXT PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL,
+        model TEXT, version TEXT, detail TEXT, comment TEXT
+      );
+      CREATE INDEX activity_by_time ON activity (at);
+      CREATE TRIGGER activity_no_update BEFORE UPDATE ON activity BEGIN SELECT RAISE(ABORT, 'the activity log is append-only'); END;
+      CREATE TRIGGER activity_no_delete BEFORE DELETE ON activity BEGIN SELECT RAISE(ABORT, 'the activity log is append-only'); END;`,
+    postgres: `
+      CREATE TABLE version_stages (
+        model TEXT NOT NULL, version TEXT NOT NULL, stage TEXT NOT NULL, locked INTEGER NOT NULL DEFAULT 0,
+        updated_at BIGINT NOT NULL, PRIMARY KEY (model, version)
+      );
+      CREATE TABLE stage_requests (
+        id TEXT PRIMARY KEY, model TEXT NOT NULL, version TEXT NOT NULL, from_stage TEXT NOT NULL, to_stage TEXT NOT NULL,
+        skipped TEXT NOT NULL, requester TEXT NOT NULL, comment TEXT, status TEXT NOT NULL, decided_by TEXT,
+        decision_comment TEXT, created_at BIGINT NOT NULL, decided_at BIGINT
+      );
+      CREATE INDEX stage_requests_by_status ON stage_requests (status, model);
+      CREATE TABLE activity (
+        id TEXT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL,
+        model TEXT, version TEXT, detail TEXT, comment TEXT
+      );
+      CREATE INDEX activity_by_time ON activity (at);
+      CREATE FUNCTION activity_append_only() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'the activity log is append-only'; END $$;
+      CREATE TRIGGER activity_append_only BEFORE UPDATE OR DELETE ON activity
+        FOR EACH ROW EXECUTE FUNCTION activity_append_only();`,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -7,6 +7,7 @@ import pg from 'pg'
 import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
 import { MIGRATIONS } from './migrations.js'
 import { countInferences, INSERT_COLUMNS, lastPerId, selectInferences, toInferenceRecord } from './query-sql.js'
+import type { Operation } from '../lifecycle/operations.js'
 import type { InferenceStore } from './store.js'
 import { compareQueries, numericRows, POSTGRES, TEXT_COLUMNS, timeseriesQuery } from '../compare/compare-sql.js'
 import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
@@ -125,6 +126,26 @@ export class PostgresStore implements InferenceStore {
   async timeseries(filter: CompareFilter, bucketMs: number): Promise<TimeseriesRow[]> {
     const q = timeseriesQuery(filter, bucketMs, POSTGRES)
     return numericRows((await this.#pool.query(q.sql, q.params)).rows, TEXT_COLUMNS)
+  }
+
+  async runOperation<T>(op: Operation<T>): Promise<T> {
+    const client = await this.#pool.connect()
+    try {
+      await client.query('BEGIN')
+      let step = op.next([])
+      while (!step.done) {
+        let n = 0
+        const sql = step.value.sql.replace(/\?/g, () => `$${++n}`) // the operations write ? placeholders
+        step = op.next((await client.query(sql, step.value.params as unknown[])).rows)
+      }
+      await client.query('COMMIT')
+      return step.value
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      client.release()
+    }
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ import { dirname } from 'node:path'
 import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
 import { MIGRATIONS } from './migrations.js'
 import { countInferences, INSERT_COLUMNS, lastPerId, putRowValues, selectInferences, toInferenceRecord } from './query-sql.js'
+import type { Operation } from '../lifecycle/operations.js'
 import type { InferenceStore } from './store.js'
 import { compareQueries, numericRows, SQLITE, TEXT_COLUMNS, timeseriesQuery } from '../compare/compare-sql.js'
 import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
@@ -117,6 +118,19 @@ export class SqliteStore implements InferenceStore {
   async timeseries(filter: CompareFilter, bucketMs: number): Promise<TimeseriesRow[]> {
     const q = timeseriesQuery(filter, bucketMs, SQLITE)
     return numericRows(this.#db.prepare(q.sql).all(...q.params) as Record<string, unknown>[], TEXT_COLUMNS)
+  }
+
+  async runOperation<T>(op: Operation<T>): Promise<T> {
+    // synchronous from first statement to last: nothing else can run inside the transaction
+    return this.#db.transaction(() => {
+      let step = op.next([])
+      while (!step.done) {
+        const stmt = this.#db.prepare(step.value.sql)
+        const rows = stmt.reader ? (stmt.all(...step.value.params) as Record<string, unknown>[]) : (stmt.run(...step.value.params), [])
+        step = op.next(rows)
+      }
+      return step.value
+    }).immediate()
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
 import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
+import type { Operation } from '../lifecycle/operations.js'
 import type { StoreSpec } from './store-spec.js'
 
 export interface InferenceStore {
@@ -22,6 +23,8 @@ export interface InferenceStore {
   /** The comparison's aggregates (src/compare/compare-sql.ts), computed in the store. */
   compareRaw(filter: CompareFilter): Promise<CompareRaw>
   timeseries(filter: CompareFilter, bucketMs: number): Promise<TimeseriesRow[]>
+  /** Run a lifecycle operation (src/lifecycle/operations.ts) in one transaction. */
+  runOperation<T>(op: Operation<T>): Promise<T>
   close(): Promise<void>
 }
 

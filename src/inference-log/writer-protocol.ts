@@ -1,5 +1,6 @@
 /** Messages between the request thread (inference-log.ts) and the writer worker (writer-worker.ts). */
 import type { CompareFilter } from '../compare/compare-sql.js'
+import type { LifecycleOperationName } from '../lifecycle/registry.js'
 import type { DeliveryStats } from './delivery.js'
 import type { GroundTruthItem, InferenceQuery } from './event.js'
 import type { PrivacyByModel } from './privacy.js'
@@ -20,6 +21,7 @@ export type WriterCall =
   | { op: 'compare'; filter: CompareFilter }
   | { op: 'timeseries'; filter: CompareFilter; bucketMs: number }
   | { op: 'flush' }
+  | { op: 'lifecycle'; name: LifecycleOperationName; args: unknown[] }
 
 export type ToWriter =
   /** `batch`: `count` encoded events joined by EVENT_SEPARATOR (event-codec.ts). */
@@ -31,6 +33,6 @@ export type ToWriter =
 export type FromWriter =
   | { code: 'STATS'; stats: DeliveryStats }
   | { code: 'REPLY'; id: number; ok: true; value: unknown; stats: DeliveryStats }
-  | { code: 'REPLY'; id: number; ok: false; message: string; unavailable: boolean; stats: DeliveryStats }
+  | { code: 'REPLY'; id: number; ok: false; message: string; unavailable: boolean; stats: DeliveryStats; gateway?: { code: string; status: number; details?: Record<string, unknown> } }
   | { code: 'LOG'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
   | { code: 'CLOSED'; stats: DeliveryStats }

@@ -5,6 +5,9 @@
  * ground truth right after an inference finds it.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { isGatewayError } from '../errors.js'
+import type { Operation } from '../lifecycle/operations.js'
+import { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
 import { Delivery } from './delivery.js'
 import { decodeEvent, EVENT_SEPARATOR } from './event-codec.js'
 import type { StoredInference } from './event.js'
@@ -63,6 +66,8 @@ async function handle(call: WriterCall): Promise<unknown> {
       return store.timeseries(call.filter, call.bucketMs)
     case 'flush':
       return null
+    case 'lifecycle':
+      return store.runOperation((LIFECYCLE_OPERATIONS[call.name] as (...a: unknown[]) => Operation<unknown>)(...call.args))
   }
 }
 
@@ -90,7 +95,10 @@ parentPort!.on('message', (m: ToWriter) => {
     case 'CALL':
       handle(m.call).then(
         (value) => send({ code: 'REPLY', id: m.id, ok: true, value, stats: delivery.stats }),
-        (err: unknown) => send({ code: 'REPLY', id: m.id, ok: false, message: String((err as Error)?.message ?? err), unavailable: err instanceof StoreUnavailable, stats: delivery.stats }),
+        (err: unknown) => send({
+          code: 'REPLY', id: m.id, ok: false, message: String((err as Error)?.message ?? err), unavailable: err instanceof StoreUnavailable, stats: delivery.stats,
+          gateway: isGatewayError(err) ? { code: err.code, status: err.status, details: err.details as Record<string, unknown> | undefined } : undefined,
+        }),
       )
       return
     case 'CLOSE':

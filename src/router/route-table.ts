@@ -90,6 +90,21 @@ export class CompiledRoute {
     Object.freeze(this)
   }
 
+  /**
+   * The versions this route sends live traffic to, the answers clients get: split weights
+   * above 0, the champion, the canary's baseline and candidate, match targets and labels.
+   * Shadows and challengers answer nobody and are not live.
+   */
+  liveVersions(): Set<string> {
+    const live = new Set<string>()
+    for (const [v, w] of Object.entries(this.config.split ?? {})) if (w > 0) live.add(v)
+    if (this.#champion !== null) live.add(this.#champion)
+    if (this.config.canary) live.add(this.config.canary.baseline).add(this.config.canary.candidate)
+    for (const m of this.#match) live.add(m.to)
+    for (const v of this.labels.values()) live.add(v)
+    return live
+  }
+
   /** The share of routed traffic each version is configured to take now, in percent (split, champion, or the canary's step). */
   weightsNow(): Map<string, number> {
     if (this.canary !== null) {

@@ -127,6 +127,8 @@ export class ModelPool {
   #rescanning: Promise<RescanOutcome> | null = null
   /** Called after a rescan that added or removed versions (routes are re-checked). */
   onChange: ((outcome: RescanOutcome) => void) | null = null
+  /** Called when a version has finished loading, ready or failed (the activity log). */
+  onLoaded: ((version: ServingVersion) => void) | null = null
 
   private constructor(scanned: readonly ScannedModel[], options: ModelPoolOptions, log: Logger) {
     this.#options = options
@@ -239,6 +241,7 @@ export class ModelPool {
       version.session = null
       this.#log.error('version failed to load; the other versions are not affected', { ...where, reason: version.reason })
     }
+    this.onLoaded?.(version)
   }
 
   /** True once every version has finished loading, whether it became ready or failed. */

@@ -11,7 +11,7 @@ import { chromium } from 'playwright-core'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { simulate } from '../../src/cli/simulate.js'
-import { spawnGateway } from './gateway-process.js'
+import { ADMIN_TOKEN, AUTH, spawnGateway } from './gateway-process.js'
 import type { GatewayProcess } from './gateway-process.js'
 
 const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname
@@ -29,7 +29,7 @@ routes:
     shadow: { v3: 50 }
 `)
   gw = await spawnGateway(['--routes', join(dir, 'routes.yaml'), '--store', `sqlite:${join(dir, 'log.db')}`, '--spill-dir', join(dir, 'spill')])
-  const summary = await simulate({ url: gw.url, model: 'credit-risk', rps: 50, durationMs: 3_000, groundTruthDelayMs: 300, customers: 40, seed: 3, out: null })
+  const summary = await simulate({ url: gw.url, model: 'credit-risk', rps: 50, durationMs: 3_000, groundTruthDelayMs: 300, customers: 40, seed: 3, token: ADMIN_TOKEN, out: null })
   expect(summary.failed).toBe(0)
   await new Promise((r) => setTimeout(r, 300)) // the last records commit within one flush interval
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
@@ -52,9 +52,13 @@ describe('/dashboard in Chromium', () => {
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`))
     await page.goto(`${gw.url}/dashboard?model=credit-risk`)
+    // the API needs a token: the page asks for one, keeps it, and draws
+    await page.waitForSelector('#login:not([hidden])', { timeout: 20_000 })
+    await page.fill('#token', ADMIN_TOKEN)
+    await page.click('#login button')
     await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 })
 
-    const api = (await (await fetch(`${gw.url}/v1/models/credit-risk/compare?since=${new Date(Date.now() - 3_600_000).toISOString()}`)).json()) as {
+    const api = (await (await fetch(`${gw.url}/v1/models/credit-risk/compare?since=${new Date(Date.now() - 3_600_000).toISOString()}`, { headers: AUTH })).json()) as {
       versions: { version: string; role: string; requests: number; latency_ms: { p99: number }; predictions: { score_histogram: number[] }; ground_truth: { count: number } | null }[]
     }
     const drawn = await page.evaluate(() => {
@@ -63,9 +67,12 @@ describe('/dashboard in Chromium', () => {
       return {
         traffic: pick('traffic-chart'), latency: pick('latency-chart'), scores: pick('score-chart'), errors: pick('error-chart'),
         rows: [...(globalThis as any).document.querySelectorAll('#versions tbody tr')].map((tr: any) => [...tr.querySelectorAll('td')].map((td: any) => td.textContent as string)),
+        activity: [...(globalThis as any).document.querySelectorAll('#activity li')].map((li: any) => li.textContent as string),
       }
     })
-    expect(problems).toEqual([])
+    // the only error the console may show is the first, token-less call's 401
+    expect(problems.filter((p) => !p.includes('status of 401'))).toEqual([])
+    expect(drawn.activity.some((line) => line.includes('routes-applied'))).toBe(true)
 
     // latency: one bar a version and role, p99 as the API says
     expect(drawn.latency.labels).toEqual(api.versions.map((v) => `${v.version} ${v.role}`))

@@ -1,6 +1,12 @@
 /** The built CLI as a child process (what `npm start` runs), on a random port, ready to serve. */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+
+/** An admin token for the spawned gateways, given to them as SWITCHYARD_TOKENS (its digest only). */
+export const ADMIN_TOKEN = 'sy_e2e-admin-token-not-a-secret'
+export const TOKEN_ENV = { SWITCHYARD_TOKENS: `e2e-admin:admin:${createHash('sha256').update(ADMIN_TOKEN).digest('hex')}` }
+export const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` }
 
 const root = new URL('../..', import.meta.url).pathname
 
@@ -12,7 +18,7 @@ export interface GatewayProcess {
   exited(): Promise<number | null>
 }
 
-export async function spawnGateway(args: string[], env: Record<string, string> = {}): Promise<GatewayProcess> {
+export async function spawnGateway(args: string[], env: Record<string, string> = TOKEN_ENV): Promise<GatewayProcess> {
   const port = 20_000 + Math.floor(Math.random() * 20_000)
   const url = `http://127.0.0.1:${port}`
   const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', ...args], {

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { DEFAULTS } from '../../src/config/options.js'
 import { CREDIT_FEATURES, generateCreditRows } from '../../src/sample-data/credit-default.js'
 import { createTestDatabase } from '../integration/postgres.js'
-import { spawnGateway } from './gateway-process.js'
+import { AUTH, spawnGateway } from './gateway-process.js'
 import type { GatewayProcess } from './gateway-process.js'
 
 const rows = generateCreditRows(64, 21).map((r) => Object.fromEntries(CREDIT_FEATURES.map((f) => [f, (r as Record<string, number>)[f]])))
@@ -104,9 +104,9 @@ describe('two gateway processes sharing one PostgreSQL', () => {
       for (const id of ids) expect((await predict(a, id)).status).toBe(200)
       await new Promise((r) => setTimeout(r, 3 * DEFAULTS.flushIntervalMs)) // A commits within one flush interval
       const truth = ids.map((inference_id, i) => ({ inference_id, label: i % 2 }))
-      const res = await fetch(`${b.url}/v1/models/credit-risk/ground-truth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(truth) })
+      const res = await fetch(`${b.url}/v1/models/credit-risk/ground-truth`, { method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify(truth) })
       expect(await res.json()).toMatchObject({ joined: 40, records: 40, unknown_ids: [] })
-      const fromA: any = await (await fetch(`${a.url}/v1/models/credit-risk/inferences?has_ground_truth=true&limit=1000`)).json()
+      const fromA: any = await (await fetch(`${a.url}/v1/models/credit-risk/inferences?has_ground_truth=true&limit=1000`, { headers: AUTH })).json()
       expect(fromA.inferences.map((r: { inference_id: string }) => r.inference_id).sort()).toEqual([...ids].sort())
     } finally {
       a.child.kill('SIGTERM')

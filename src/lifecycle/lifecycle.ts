@@ -1,0 +1,97 @@
+/**
+ * The gateway's side of the lifecycle: runs the operations in the store (through the store
+ * worker), keeps the stage cache current, knows which versions take live traffic now, and
+ * appends the gateway's own events (routes applied or rejected, rollbacks, versions loaded or
+ * failed) to the activity log.
+ */
+import type { InferenceLog } from '../inference-log/inference-log.js'
+import type { Logger } from '../log.js'
+import type { RoutesHolder } from '../router/routes-holder.js'
+import type { ModelPool } from '../runtime/model-pool.js'
+import type { ActivityEntry, NewActivity, StageRequest, VersionStage } from './operations.js'
+import { StageCache } from './stage-cache.js'
+import type { Stage } from './stages.js'
+
+const REFRESH_MS = 5_000 // how soon a change made on another replica is seen here
+
+export class Lifecycle {
+  readonly stages = new StageCache()
+  readonly #log: InferenceLog
+  readonly #routes: () => RoutesHolder
+  readonly #logger: Logger
+  readonly #timer: NodeJS.Timeout | null
+
+  constructor(log: InferenceLog, routes: () => RoutesHolder, logger: Logger) {
+    this.#log = log
+    this.#routes = routes
+    this.#logger = logger
+    this.#timer = log.enabled ? setInterval(() => void this.refresh(), REFRESH_MS).unref() : null
+  }
+
+  get available(): boolean {
+    return this.#log.enabled
+  }
+
+  /** Every version in the repository is in the registry (new ones as Unassigned). */
+  async register(pool: ModelPool): Promise<void> {
+    if (!this.available) return
+    const versions = pool.models().flatMap((m) => m.versionNames().map((version) => ({ model: m.name, version })))
+    try {
+      this.stages.replace(await this.#log.lifecycle('registerVersions', versions))
+    } catch (err) {
+      this.#logger.warn('could not register versions in the lifecycle store; stages are not known yet', { err: String((err as Error)?.message ?? err) })
+    }
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      this.stages.replace(await this.#log.lifecycle('listStages'))
+    } catch {
+      // the store is down: the cache keeps the last stages it saw
+    }
+  }
+
+  /** model/version → the route sending it live traffic, from the routes in force. */
+  liveRoutes(): Record<string, string> {
+    const out: Record<string, string> = {}
+    for (const [model, route] of this.#routes().current.routes) for (const v of route.liveVersions()) out[`${model}/${v}`] = model
+    return out
+  }
+
+  async request(model: string, version: string, to: Stage, actor: string, comment: string | null): Promise<StageRequest> {
+    const request = await this.#log.lifecycle('requestStage', { model, version, to, actor, comment, liveRoute: this.liveRoutes()[`${model}/${version}`] ?? null })
+    return request
+  }
+
+  async decide(id: string, action: 'approve' | 'reject' | 'cancel', actor: string, comment: string | null): Promise<StageRequest> {
+    const decided = await this.#log.lifecycle('decide', { id, action, actor, comment, liveRoutes: this.liveRoutes() })
+    if (action === 'approve') await this.refresh()
+    return decided
+  }
+
+  async setLock(model: string, version: string, locked: boolean, actor: string, comment: string | null): Promise<VersionStage> {
+    const stage = await this.#log.lifecycle('setLock', model, version, locked, actor, comment)
+    await this.refresh()
+    return stage
+  }
+
+  list(filter: { model?: string; status?: string }): Promise<StageRequest[]> {
+    return this.#log.lifecycle('listRequests', filter)
+  }
+
+  activity(filter: { model?: string; since?: number; limit: number }): Promise<ActivityEntry[]> {
+    return this.#log.lifecycle('listActivity', filter)
+  }
+
+  /** Append the gateway's own events; never fails the caller (an unavailable store is logged). */
+  record(entry: NewActivity): void {
+    if (!this.available) return
+    this.#log.lifecycle('appendActivity', [entry]).catch((err: unknown) => {
+      this.#logger.warn('could not append to the activity log', { kind: entry.kind, err: String((err as Error)?.message ?? err) })
+    })
+  }
+
+  close(): void {
+    if (this.#timer !== null) clearInterval(this.#timer)
+  }
+}
