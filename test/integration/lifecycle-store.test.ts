@@ -1,0 +1,121 @@
+/**
+ * Issue #6 in both real stores: the lifecycle operations run as one transaction each, the
+ * rules hold (second person, requester cancels, locks, live traffic), and the activity log
+ * cannot be changed even in SQL.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openStore } from '../../src/inference-log/store.js'
+import type { InferenceStore } from '../../src/inference-log/store.js'
+import { decide, listActivity, listRequests, registerVersions, requestStage, setLock } from '../../src/lifecycle/operations.js'
+import { createTestDatabase } from './postgres.js'
+
+const stores: Record<string, () => Promise<{ store: InferenceStore; tamper(sql: string): Promise<void>; cleanup(): Promise<void> }>> = {
+  sqlite: async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-lifecycle-'))
+    const path = join(dir, 'log.db')
+    const store = await openStore({ kind: 'sqlite', path })
+    return {
+      store,
+      tamper: async (sql) => {
+        const db = new Database(path)
+        try {
+          db.exec(sql)
+        } finally {
+          db.close()
+        }
+      },
+      cleanup: async () => {
+        await store.close()
+        rmSync(dir, { recursive: true, force: true })
+      },
+    }
+  },
+  postgres: async () => {
+    const db = await createTestDatabase()
+    const store = await openStore({ kind: 'postgres', url: db.url })
+    return {
+      store,
+      tamper: async (sql) => {
+        const c = new pg.Client({ connectionString: db.url })
+        await c.connect()
+        try {
+          await c.query(sql)
+        } finally {
+          await c.end()
+        }
+      },
+      cleanup: async () => {
+        await store.close()
+        await db.drop()
+      },
+    }
+  },
+}
+
+describe.each(Object.keys(stores))('lifecycle in %s', (kind) => {
+  let t: Awaited<ReturnType<(typeof stores)['sqlite']>>
+  const none = { liveRoutes: {} }
+  beforeAll(async () => {
+    t = await stores[kind]()
+    await t.store.migrate()
+  })
+  afterAll(() => t.cleanup())
+
+  it('registers new versions as Unassigned, once', async () => {
+    const first = await t.store.runOperation(registerVersions([{ model: 'm', version: 'v1' }, { model: 'm', version: 'v2' }]))
+    expect(first.map((s) => [s.version, s.stage, s.locked])).toEqual([['v1', 'Unassigned', false], ['v2', 'Unassigned', false]])
+    await t.store.runOperation(registerVersions([{ model: 'm', version: 'v1' }, { model: 'm', version: 'v3' }]))
+    const registered = (await t.store.runOperation(listActivity({ limit: 100 }))).filter((a) => a.kind === 'version-registered')
+    expect(registered.map((a) => a.version).sort()).toEqual(['v1', 'v2', 'v3'])
+  })
+
+  it('takes a stage change only when a second person approves it, flagging a skip', async () => {
+    const request = await t.store.runOperation(requestStage({ model: 'm', version: 'v1', to: 'Production', actor: 'alice', comment: 'fast track', liveRoute: null }))
+    expect(request).toMatchObject({ status: 'pending', from_stage: 'Unassigned', to_stage: 'Production', skipped: ['Development', 'Staging'], requester: 'alice' })
+    await expect(t.store.runOperation(requestStage({ model: 'm', version: 'v1', to: 'Staging', actor: 'bob', comment: null, liveRoute: null })))
+      .rejects.toMatchObject({ code: 'STAGE_REQUEST_PENDING' })
+    await expect(t.store.runOperation(decide({ id: request.id, action: 'approve', actor: 'alice', comment: null, ...none }))).rejects.toMatchObject({ code: 'SECOND_PERSON_REQUIRED' })
+    await expect(t.store.runOperation(decide({ id: request.id, action: 'cancel', actor: 'bob', comment: null, ...none }))).rejects.toMatchObject({ code: 'NOT_THE_REQUESTER' })
+    const approved = await t.store.runOperation(decide({ id: request.id, action: 'approve', actor: 'bob', comment: 'ok', ...none }))
+    expect(approved).toMatchObject({ status: 'approved', decided_by: 'bob', decision_comment: 'ok' })
+    await expect(t.store.runOperation(decide({ id: request.id, action: 'reject', actor: 'carol', comment: null, ...none }))).rejects.toMatchObject({ code: 'STAGE_REQUEST_CLOSED' })
+    const stages = await t.store.runOperation(registerVersions([]))
+    expect(stages.find((s) => s.version === 'v1')?.stage).toBe('Production')
+  })
+
+  it('lets the requester cancel and an approver reject, changing nothing', async () => {
+    const a = await t.store.runOperation(requestStage({ model: 'm', version: 'v2', to: 'Development', actor: 'alice', comment: null, liveRoute: null }))
+    expect(a.skipped).toEqual([])
+    expect(await t.store.runOperation(decide({ id: a.id, action: 'cancel', actor: 'alice', comment: null, ...none }))).toMatchObject({ status: 'cancelled' })
+    const b = await t.store.runOperation(requestStage({ model: 'm', version: 'v2', to: 'Development', actor: 'alice', comment: null, liveRoute: null }))
+    expect(await t.store.runOperation(decide({ id: b.id, action: 'reject', actor: 'bob', comment: 'not yet', ...none }))).toMatchObject({ status: 'rejected' })
+    expect((await t.store.runOperation(registerVersions([]))).find((s) => s.version === 'v2')?.stage).toBe('Unassigned')
+    expect((await t.store.runOperation(listRequests({ model: 'm', status: 'pending' })))).toEqual([])
+  })
+
+  it('refuses to change a locked version, and to archive one that takes live traffic', async () => {
+    await t.store.runOperation(setLock('m', 'v3', true, 'root', 'audit'))
+    await expect(t.store.runOperation(requestStage({ model: 'm', version: 'v3', to: 'Staging', actor: 'alice', comment: null, liveRoute: null }))).rejects.toMatchObject({ code: 'VERSION_LOCKED' })
+    await t.store.runOperation(setLock('m', 'v3', false, 'root', null))
+    await expect(t.store.runOperation(requestStage({ model: 'm', version: 'v1', to: 'Archived', actor: 'alice', comment: null, liveRoute: 'm' })))
+      .rejects.toMatchObject({ code: 'VERSION_TAKES_LIVE_TRAFFIC', message: expect.stringContaining("route 'm'") })
+    // requested while idle, approved once it has become live: refused at approval
+    const r = await t.store.runOperation(requestStage({ model: 'm', version: 'v3', to: 'Archived', actor: 'alice', comment: null, liveRoute: null }))
+    await expect(t.store.runOperation(decide({ id: r.id, action: 'approve', actor: 'bob', comment: null, liveRoutes: { 'm/v3': 'm' } }))).rejects.toMatchObject({ code: 'VERSION_TAKES_LIVE_TRAFFIC' })
+    expect((await t.store.runOperation(listRequests({ status: 'pending' }))).map((x) => x.id)).toEqual([r.id]) // the refused approval changed nothing
+  })
+
+  it('keeps an append-only activity log of every step, with who and when', async () => {
+    const kinds = (await t.store.runOperation(listActivity({ model: 'm', limit: 1000 }))).map((a) => a.kind)
+    for (const k of ['version-registered', 'stage-requested', 'stage-approved', 'stage-cancelled', 'stage-rejected', 'version-locked', 'version-unlocked']) expect(kinds).toContain(k)
+    const [latest] = await t.store.runOperation(listActivity({ model: 'm', limit: 1 }))
+    expect(latest).toMatchObject({ actor: 'alice', kind: 'stage-requested' })
+    await expect(t.tamper("UPDATE activity SET actor = 'mallory'")).rejects.toThrow(/append-only/)
+    await expect(t.tamper('DELETE FROM activity')).rejects.toThrow(/append-only/)
+  })
+})
