@@ -84,8 +84,10 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     hashKey: options.hashKey,
     privacy,
   }, log)
-  const guard = new Guard(options.auth ? new TokenStore(options.tokensPath, options.tokensFromEnv ?? undefined) : null)
-  if (!options.auth) log.warn('authentication is off (--no-auth): every caller is an anonymous admin; do not run this way in production')
+  const tokens = options.auth ? new TokenStore(options.tokensPath, options.tokensFromEnv ?? undefined) : null
+  const guard = new Guard(tokens)
+  if (tokens === null) log.warn('authentication is off (--no-auth): every caller is an anonymous admin; do not run this way in production')
+  else if (!tokens.configured) log.warn(`no API tokens are configured in ${options.tokensPath} or SWITCHYARD_TOKENS: admin and lifecycle endpoints answer 401 until you create one with 'switchyard token new --name you --role admin'`)
   // eslint-disable-next-line prefer-const -- the lifecycle reads the routes lazily, after they are opened below
   let routes: RoutesHolder
   const lifecycle = new Lifecycle(inferenceLog, () => routes, log)
