@@ -91,11 +91,18 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   // eslint-disable-next-line prefer-const -- the lifecycle reads the routes lazily, after they are opened below
   let routes: RoutesHolder
   const lifecycle = new Lifecycle(inferenceLog, () => routes, log)
-  await lifecycle.register(pool) // stages are known before routes.yaml is checked against them
-  routes = await RoutesHolder.open(options.routesPath, {
-    versionsOf: (m) => (pool.hasModel(m) ? pool.getModel(m).versionNames() : undefined),
-    stageOf: (m, v) => lifecycle.stages.stageOf(m, v),
-  })
+  try {
+    await lifecycle.register(pool) // stages are known before routes.yaml is checked against them
+    routes = await RoutesHolder.open(options.routesPath, {
+      versionsOf: (m) => (pool.hasModel(m) ? pool.getModel(m).versionNames() : undefined),
+      stageOf: (m, v) => lifecycle.stages.stageOf(m, v),
+    })
+  } catch (err) {
+    // an invalid routes.yaml at start: stop the store worker, or it would keep the process alive
+    lifecycle.close()
+    await inferenceLog.close()
+    throw err
+  }
   lifecycle.record({ actor: 'system', kind: 'routes-applied', detail: { revision: routes.current.revision.number, sha256: routes.current.revision.sha256, trigger: 'start' } })
   const metrics = new GatewayMetrics()
   metrics.configRevision.set(routes.current.revision.number)

@@ -36,7 +36,7 @@ beforeAll(async () => {
     expect(made.code).toBe(0)
     tokens[name] = made.stdout.trim()
   }
-  gw = await spawnGateway(['--tokens', tokensFile, '--store', `sqlite:${join(dir, 'log.db')}`, '--spill-dir', join(dir, 'spill')], {})
+  gw = await spawnGateway(['--tokens', tokensFile, '--store', `sqlite:${join(dir, 'log.db')}`, '--spill-dir', join(dir, 'spill'), '--log-level', 'debug'], {})
 })
 
 afterAll(async () => {
@@ -85,5 +85,13 @@ describe('the lifecycle from the command line', () => {
     const res = await cli(['models'], null)
     expect(res.code).toBe(1)
     expect(res.stderr).toContain('AUTH_REQUIRED')
+  })
+
+  it('never writes a token to its log, even at debug level and on refusals', async () => {
+    await cli(['stage', 'approve', 'no-such-id'], 'alice') // a 403, logged
+    await cli(['models'], 'bob')
+    const output = gw.stdout()
+    expect(output.length).toBeGreaterThan(0)
+    for (const t of Object.values(tokens)) expect(output).not.toContain(t)
   })
 })
