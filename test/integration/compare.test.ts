@@ -11,11 +11,10 @@ import { buildComparison } from '../../src/compare/compare.js'
 import type { VersionReport } from '../../src/compare/compare.js'
 import type { StoredInference } from '../../src/inference-log/event.js'
 import { newInferenceId } from '../../src/inference-log/inference-id.js'
-import { openStore } from '../../src/inference-log/store.js'
 import type { InferenceStore } from '../../src/inference-log/store.js'
 import { SeededRandom } from '../../src/sample-data/random.js'
 import { creditRecords, get, inParallel, makeRepository, post, startGateway } from './helpers.js'
-import { createTestDatabase } from './postgres.js'
+import { STORES } from './stores.js'
 
 const CASES = 3_000
 const T0 = Date.parse('2026-11-01T00:00:00Z')
@@ -83,18 +82,7 @@ function expected(cases: Case[], version: 'v1' | 'v2') {
   }
 }
 
-const stores: Record<string, () => Promise<{ store: InferenceStore; cleanup(): Promise<void> }>> = {
-  sqlite: async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchyard-compare-'))
-    const store = await openStore({ kind: 'sqlite', path: join(dir, 'log.db') })
-    return { store, cleanup: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }) } }
-  },
-  postgres: async () => {
-    const db = await createTestDatabase()
-    const store = await openStore({ kind: 'postgres', url: db.url })
-    return { store, cleanup: async () => { await store.close(); await db.drop() } }
-  },
-}
+const stores = STORES
 
 describe.each(Object.keys(stores))('comparison computed in %s', (kind) => {
   const cases = makeCases()

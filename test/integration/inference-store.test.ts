@@ -3,18 +3,12 @@
  * 127.0.0.1:5432 (a fresh database). Migrations, idempotent inserts, immutable records,
  * ground truth joined to every record of an id, filters and cursor pagination.
  */
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { InferenceRole, StoredInference } from '../../src/inference-log/event.js'
 import { newInferenceId } from '../../src/inference-log/inference-id.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/inference-log/migrations.js'
-import { openStore } from '../../src/inference-log/store.js'
-import type { InferenceStore } from '../../src/inference-log/store.js'
-import { createTestDatabase } from './postgres.js'
+import { STORES } from './stores.js'
+import type { StoreUnderTest } from './stores.js'
 
 function storedRow(inferenceId: string, over: Partial<StoredInference> = {}): StoredInference {
   return {
@@ -25,51 +19,7 @@ function storedRow(inferenceId: string, over: Partial<StoredInference> = {}): St
   }
 }
 
-interface StoreUnderTest {
-  store: InferenceStore
-  /** Try to change a record behind the API's back, in the store's own SQL. */
-  tamper(sql: string): Promise<void>
-  cleanup(): Promise<void>
-}
-
-const stores: Record<string, () => Promise<StoreUnderTest>> = {
-  sqlite: async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'switchyard-store-')), 'log.db')
-    const store = await openStore({ kind: 'sqlite', path })
-    return {
-      store,
-      tamper: async (sql) => {
-        const db = new Database(path)
-        try {
-          db.exec(sql)
-        } finally {
-          db.close()
-        }
-      },
-      cleanup: () => store.close(),
-    }
-  },
-  postgres: async () => {
-    const db = await createTestDatabase()
-    const store = await openStore({ kind: 'postgres', url: db.url })
-    return {
-      store,
-      tamper: async (sql) => {
-        const c = new pg.Client({ connectionString: db.url })
-        await c.connect()
-        try {
-          await c.query(sql)
-        } finally {
-          await c.end()
-        }
-      },
-      cleanup: async () => {
-        await store.close()
-        await db.drop()
-      },
-    }
-  },
-}
+const stores = STORES
 
 describe.each(Object.keys(stores))('the %s store', (kind) => {
   let t: StoreUnderTest

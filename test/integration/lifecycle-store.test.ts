@@ -3,62 +3,15 @@
  * rules hold (second person, requester cancels, locks, live traffic), and the activity log
  * cannot be changed even in SQL.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import Database from 'better-sqlite3'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openStore } from '../../src/inference-log/store.js'
-import type { InferenceStore } from '../../src/inference-log/store.js'
+import { STORES } from './stores.js'
+import type { StoreUnderTest } from './stores.js'
 import { decide, listActivity, listRequests, registerVersions, requestStage, setLock } from '../../src/lifecycle/operations.js'
-import { createTestDatabase } from './postgres.js'
 
-const stores: Record<string, () => Promise<{ store: InferenceStore; tamper(sql: string): Promise<void>; cleanup(): Promise<void> }>> = {
-  sqlite: async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchyard-lifecycle-'))
-    const path = join(dir, 'log.db')
-    const store = await openStore({ kind: 'sqlite', path })
-    return {
-      store,
-      tamper: async (sql) => {
-        const db = new Database(path)
-        try {
-          db.exec(sql)
-        } finally {
-          db.close()
-        }
-      },
-      cleanup: async () => {
-        await store.close()
-        rmSync(dir, { recursive: true, force: true })
-      },
-    }
-  },
-  postgres: async () => {
-    const db = await createTestDatabase()
-    const store = await openStore({ kind: 'postgres', url: db.url })
-    return {
-      store,
-      tamper: async (sql) => {
-        const c = new pg.Client({ connectionString: db.url })
-        await c.connect()
-        try {
-          await c.query(sql)
-        } finally {
-          await c.end()
-        }
-      },
-      cleanup: async () => {
-        await store.close()
-        await db.drop()
-      },
-    }
-  },
-}
+const stores = STORES
 
 describe.each(Object.keys(stores))('lifecycle in %s', (kind) => {
-  let t: Awaited<ReturnType<(typeof stores)['sqlite']>>
+  let t: StoreUnderTest
   const none = { liveRoutes: {} }
   beforeAll(async () => {
     t = await stores[kind]()
