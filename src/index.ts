@@ -24,6 +24,7 @@ import type { Logger } from './log.js'
 import { GatewayMetrics } from './metrics/metrics.js'
 import type { MetricSources } from './metrics/metrics.js'
 import { MirrorRunner } from './router/mirror-runner.js'
+import type { CanaryEvent } from './router/canary.js'
 import { Mirrors } from './router/mirrors.js'
 import { RoutesHolder } from './router/routes-holder.js'
 import { ModelPool } from './runtime/model-pool.js'
@@ -121,6 +122,14 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
       log.warn('routes.yaml rejected; the last good config still serves', { trigger, problems: outcome.rejection.problems })
       lifecycle.record({ actor: 'system', kind: 'routes-rejected', detail: { trigger, problems: outcome.rejection.problems } })
     }
+  }
+  const recordCanary = (model: string, e: CanaryEvent) => lifecycle.record({ actor: 'system', kind: `canary-${e.kind}`, model, detail: { percent: e.percent, detail: e.detail } })
+  routes.onCanaryEvent = recordCanary
+  for (const route of routes.current.routes.values()) {
+    const canary = route.canary
+    if (canary === null) continue
+    for (const e of canary.events) recordCanary(route.model, e) // the canaries of the table opened at start
+    canary.onEvent = (e) => recordCanary(route.model, e)
   }
   pool.onLoaded = (v) => lifecycle.record({
     actor: 'system', kind: v.state === 'ready' ? 'version-loaded' : 'version-failed', model: v.model, version: v.version, detail: v.reason ? { reason: v.reason } : null,

@@ -42,6 +42,8 @@ export class CanaryController {
   #stepStartedMs: number
   readonly #picks = new Map<number, WeightedPick>()
   readonly events: CanaryEvent[] = []
+  /** Told of each event after the canary is in force (routes-holder.ts). */
+  onEvent: ((event: CanaryEvent) => void) | null = null
   // live data of the current step
   #requests = 0
   #errors = 0
@@ -153,7 +155,9 @@ export class CanaryController {
   }
 
   #record(kind: CanaryEvent['kind'], detail: string): void {
-    this.events.push({ at: new Date(this.#now()).toISOString(), kind, percent: this.percent, detail })
+    const event: CanaryEvent = { at: new Date(this.#now()).toISOString(), kind, percent: this.percent, detail }
+    this.events.push(event)
+    this.onEvent?.(event)
   }
 
   describe() {

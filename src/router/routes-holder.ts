@@ -13,6 +13,7 @@ import type { ConfigProblem } from '../config/routes-load.js'
 import type { CanaryConfig } from '../config/routes-schema.js'
 import { gatewayError } from '../errors.js'
 import { CanaryController, canaryKey } from './canary.js'
+import type { CanaryEvent } from './canary.js'
 import { RouteTable } from './route-table.js'
 import type { Revision } from './route-table.js'
 
@@ -51,6 +52,8 @@ export class RoutesHolder {
   #lastRejection: Rejection | null = null
   readonly #history: RouteTable[] = []
   #canaries = new Map<string, CanaryController>()
+  /** Canary steps, completions and rollbacks, as they happen (the activity log). */
+  onCanaryEvent: ((model: string, event: CanaryEvent) => void) | null = null
   #nextRevision = 1
   #queue: Promise<unknown> = Promise.resolve()
   /** Called after every reload attempt, for metrics and the activity log. */
@@ -145,6 +148,12 @@ export class RoutesHolder {
     // canaries that the new table no longer runs are dropped; the others keep their state
     const live = new Map<string, CanaryController>()
     for (const route of table.routes.values()) if (route.canary !== null) live.set(route.canary.key, route.canary)
+    for (const [key, canary] of live) {
+      if (this.#canaries.has(key)) continue
+      // a canary starts with this table: report what it has recorded so far, then each new event
+      for (const e of canary.events) this.onCanaryEvent?.(canary.model, e)
+      canary.onEvent = (e) => this.onCanaryEvent?.(canary.model, e)
+    }
     this.#canaries = live
     this.#current = table // the swap: one assignment
     this.#history.push(table)

@@ -193,6 +193,18 @@ describe('stage and traffic', () => {
 })
 
 describe('the activity log', () => {
+  it('records canary events as they happen', async () => {
+    writeFileSync(routesPath(), 'routes:\n  credit-risk:\n    canary: { baseline: v1, candidate: v2, steps: [10, 100], interval: 1h }\n')
+    expect((await call('POST', '/admin/routes/reload', 'alice')).status).toBe(200)
+    const deadline = Date.now() + 5_000
+    let started: any
+    while (Date.now() < deadline && started === undefined) {
+      started = (await call('GET', '/v1/activity?model=credit-risk', 'vera')).body.activity.find((a: any) => a.kind === 'canary-started')
+      if (started === undefined) await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(started).toMatchObject({ actor: 'system', model: 'credit-risk', detail: { percent: 10 } })
+  })
+
   it('has every kind of change, with who and when, filtered by model and time', async () => {
     const res = await call('GET', '/v1/activity?model=credit-risk&limit=1000', 'vera')
     const kinds = new Set(res.body.activity.map((a: any) => a.kind))
