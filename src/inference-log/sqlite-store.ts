@@ -14,12 +14,14 @@ import { compareQueries, numericRows, SQLITE, TEXT_COLUMNS, timeseriesQuery } fr
 import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
 
 const ID_CHUNK = 500 // ids an IN (...) list
-const ROWS_A_STATEMENT = 50 // rows a multi-row INSERT (17 parameters each)
+const ROWS_A_STATEMENT = 50 // rows a multi-row INSERT (19 parameters each)
+const OPTIMIZE_EVERY_ROWS = 500_000
 
 export class SqliteStore implements InferenceStore {
   readonly kind = 'sqlite'
   readonly #db: Database.Database
   #insertMany: ((rows: readonly StoredInference[]) => void) | null = null
+  #sinceOptimize = 0
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     if (!options.readonly) mkdirSync(dirname(path), { recursive: true })
@@ -63,12 +65,18 @@ export class SqliteStore implements InferenceStore {
         insertOne.run(one)
       }
     })
+    db.pragma('optimize=0x10002') // SQLite's advice for a long-lived connection: gather planner statistics where missing
     return db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number
   }
 
   async insert(rows: readonly StoredInference[]): Promise<void> {
     if (this.#insertMany === null) throw new Error('the SQLite store is not migrated yet')
     this.#insertMany(rows)
+    this.#sinceOptimize += rows.length
+    if (this.#sinceOptimize >= OPTIMIZE_EVERY_ROWS) {
+      this.#sinceOptimize = 0
+      this.#db.pragma('optimize') // the table has grown: let the planner's statistics follow (comparisons then scan instead of seek)
+    }
   }
 
   async addGroundTruth(model: string, items: readonly GroundTruthItem[]): Promise<GroundTruthOutcome> {
