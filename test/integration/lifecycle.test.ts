@@ -148,6 +148,12 @@ describe('stages through two-person approval', () => {
     expect((await call('POST', '/v1/models/credit-risk/versions/v3/stage-requests', 'alice', { stage: 'Staging' })).status).toBe(201)
   })
 
+  it('filters versions by label, and gives each its training record', async () => {
+    const res = await call('GET', '/v1/models/credit-risk/versions?label=mlp-16-relu', 'vera')
+    expect(res.body.versions.map((v: any) => v.version)).toEqual(['v3'])
+    expect(res.body.versions[0].training).toMatchObject({ algorithm: expect.any(String) })
+  })
+
   it('answers a stage that does not exist with 400', async () => {
     const res = await call('POST', '/v1/models/credit-risk/versions/v1/stage-requests', 'alice', { stage: 'Retired' })
     expect(res.status).toBe(400)
