@@ -51,6 +51,11 @@ function chart(id, config) {
 }
 
 async function loadModels() {
+  const config = await (await fetch('/dashboard/config.json')).json()
+  if (config.auth && !localStorage.getItem(TOKEN_KEY)) {
+    askForToken('The API needs a token with the viewer role (or above).')
+    throw new Error('a token is needed')
+  }
   const { models } = await getJson('/v1/models')
   const select = $('model')
   select.innerHTML = models.map((m) => `<option>${m.name}</option>`).join('')

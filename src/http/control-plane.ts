@@ -46,7 +46,7 @@ export function createControlPlane({ pool, routes, mirrors, metrics, inferenceLo
   app.use(inferenceLogRouter(pool, inferenceLog, guard))
   app.use(compareRouter(pool, routes, inferenceLog, guard))
   app.use(lifecycleRouter(pool, lifecycle, guard))
-  app.use(dashboardRouter())
+  app.use(dashboardRouter(guard.enabled))
 
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics())

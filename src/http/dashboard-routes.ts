@@ -11,8 +11,12 @@ import { fileURLToPath } from 'node:url'
 const PAGE_DIR = fileURLToPath(new URL('../../dashboard/', import.meta.url)) // the same from src/http and dist/http
 const CHART_JS = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js')
 
-export function dashboardRouter(): Router {
+/** `authRequired`: whether the API the page calls needs a token (the page then asks before calling it). */
+export function dashboardRouter(authRequired: boolean): Router {
   const router = express.Router()
+  router.get('/dashboard/config.json', (_req, res) => {
+    res.json({ auth: authRequired })
+  })
   const send = (file: string, type: string) => (_req: express.Request, res: express.Response) => {
     res.type(type).set('cache-control', 'no-cache').sendFile(file)
   }
