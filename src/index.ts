@@ -86,6 +86,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     privacy,
   }, log)
   const tokens = options.auth ? new TokenStore(options.tokensPath, options.tokensFromEnv ?? undefined) : null
+  if (tokens !== null) tokens.onReloadError = (message) => log.error(message)
   const guard = new Guard(tokens)
   if (tokens === null) log.warn('authentication is off (--no-auth): every caller is an anonymous admin; do not run this way in production')
   else if (!tokens.configured) log.warn(`no API tokens are configured in ${options.tokensPath} or SWITCHYARD_TOKENS: admin and lifecycle endpoints answer 401 until you create one with 'switchyard token new --name you --role admin'`)

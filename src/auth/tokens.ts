@@ -52,10 +52,15 @@ export class TokenStore {
   #mtimeMs = -1
   #checkedAt = 0
 
+  /** Told when a changed tokens file cannot be read; its tokens are then all refused (fail closed). */
+  onReloadError: ((message: string) => void) | null = null
+
+  /** A broken file at start throws (the gateway does not start); a file broken later refuses its tokens. */
   constructor(path: string | null, env: string | undefined) {
     this.#path = path
     this.#fromEnv = parseEnv(env)
-    this.#reload()
+    const problem = this.#reload()
+    if (problem !== null) throw new Error(problem)
   }
 
   /** Whether any token is configured at all (for the message of a 401). */
@@ -85,12 +90,15 @@ export class TokenStore {
     } catch {
       // no file: no file tokens
     }
-    if (mtime !== this.#mtimeMs) this.#reload()
+    if (mtime === this.#mtimeMs) return
+    const problem = this.#reload()
+    if (problem !== null) this.onReloadError?.(problem)
   }
 
-  #reload(): void {
+  /** Read the file; returns what is wrong with it (its tokens are then dropped), or null. */
+  #reload(): string | null {
     this.#checkedAt = Date.now()
-    if (this.#path === null) return
+    if (this.#path === null) return null
     let text: string
     try {
       this.#mtimeMs = statSync(this.#path).mtimeMs
@@ -98,13 +106,21 @@ export class TokenStore {
     } catch {
       this.#mtimeMs = -1
       this.#fromFile = []
-      return
+      return null // no file: no file tokens
     }
-    const parsed = FileSchema.safeParse(parseYaml(text) ?? {})
-    if (!parsed.success) {
-      throw new Error(`${this.#path}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`)
+    let problem: string | null = null
+    try {
+      const parsed = FileSchema.safeParse(parseYaml(text) ?? {})
+      if (parsed.success) {
+        this.#fromFile = parsed.data.tokens.map((t) => ({ name: t.name, role: t.role, digest: Buffer.from(t.sha256, 'hex') }))
+        return null
+      }
+      problem = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')
+    } catch (err) {
+      problem = (err as Error).message // not YAML at all
     }
-    this.#fromFile = parsed.data.tokens.map((t) => ({ name: t.name, role: t.role, digest: Buffer.from(t.sha256, 'hex') }))
+    this.#fromFile = [] // fail closed: a token removed in a broken edit must not keep working
+    return `${this.#path}: ${problem}; every token of this file is refused until it is fixed`
   }
 }
 

@@ -93,7 +93,7 @@ export function compareQueries(f: CompareFilter, d: Dialect): CompareQueries {
     agreement: build((w) => `SELECT m.version, m.role, count(*) AS compared,
         sum(CASE WHEN m.predicted_label = p.predicted_label THEN 1 ELSE 0 END) AS agreed
       FROM inferences m JOIN inferences p ON p.model = m.model AND p.inference_id = m.inference_id AND p.role = 'primary' AND p.status = 200
-      WHERE ${w('m')} AND m.role IN ('shadow', 'challenger') AND m.status = 200 GROUP BY 1, 2`),
+      WHERE ${w('m')} AND ${w('p')} AND m.role IN ('shadow', 'challenger') AND m.status = 200 GROUP BY 1, 2`),
   }
 }
 

@@ -76,6 +76,8 @@ function fromExpressError(err: unknown, req: Request): unknown {
   const e = err as { status?: number; type?: string; message?: string }
   if (e.type === 'entity.too.large') return gatewayError('BODY_TOO_LARGE', Number((err as { limit?: number }).limit ?? 0))
   if (e.type === 'entity.parse.failed') return gatewayError('BODY_MALFORMED_JSON', String(e.message))
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return gatewayError('ROUTE_NOT_FOUND', req.method, req.path) satisfies SwitchyardError
+  if (e.status === 415) return gatewayError('BODY_UNSUPPORTED_MEDIA_TYPE', String(req.headers['content-type'] ?? '(none)'))
+  if (e.status === 404) return gatewayError('ROUTE_NOT_FOUND', req.method, req.path) satisfies SwitchyardError
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return gatewayError('BODY_INVALID', String(e.message ?? 'the request could not be read'))
   return err
 }

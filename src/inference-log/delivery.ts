@@ -15,6 +15,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { StoredInference } from './event.js'
+import { SpillFileUnreadable } from './spill.js'
 import type { SpillDirectory } from './spill.js'
 import type { InferenceStore } from './store.js'
 
@@ -68,8 +69,20 @@ export class Delivery {
   add(rows: readonly StoredInference[]): void {
     for (const r of rows) this.#buffer.push(r)
     this.stats.buffered = this.#buffer.length
-    if (!this.stats.storeUp && this.#buffer.length > this.#opts.maxBuffered) this.#spill(this.#buffer.length - this.#opts.maxBuffered)
+    // bounded whether the store is down or only slow: the excess waits on disk instead of in memory
+    if (this.#buffer.length > this.#opts.maxBuffered) this.#spill(this.#buffer.length - this.#opts.maxBuffered)
     void this.pump()
+  }
+
+  /** An event that could not be decoded: kept in the dead-letter file and counted as rejected. */
+  unreadable(line: string, err: unknown): void {
+    this.#deadLetter({ unreadable_event: line.slice(0, 10_000) }, err)
+  }
+
+  /** Rows handled one way or another: written, spilled, rejected or dropped. */
+  get #handled(): number {
+    const s = this.stats
+    return s.written + s.spilled + s.rejected + s.dropped
   }
 
   /** Write what can be written now; resolves when the buffer is empty or the store is down. */
@@ -80,18 +93,25 @@ export class Delivery {
     return this.#pumping
   }
 
-  /** Everything in memory is in the store (true) or the store is down (false). */
+  /**
+   * Every row received before this call is in the store (true), or the store is down (false).
+   * Rows arriving meanwhile are not waited for, so a call cannot wait forever under load.
+   */
   async drain(): Promise<boolean> {
+    const target = this.#handled + this.#buffer.length
     await this.pump()
-    while (this.stats.storeUp && this.#buffer.length > 0) await this.pump()
-    return this.#buffer.length === 0
+    while (this.stats.storeUp && this.#handled < target && this.#buffer.length > 0) await this.pump()
+    return this.#handled >= target || this.#buffer.length === 0
   }
 
-  /** At stop: deliver what can be delivered, spill the rest for the next start. */
-  async close(): Promise<void> {
+  /** At stop: deliver what can be delivered within `deadlineMs`, spill the rest for the next start. */
+  async close(deadlineMs: number): Promise<void> {
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
     this.#retryTimer = null
-    await this.drain()
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.drain(), new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs)))])
+    clearTimeout(timer)
+    // a batch still being inserted may land as well as be spilled: replay skips what is stored (record_id)
     if (this.#buffer.length > 0) this.#spill(this.#buffer.length)
     await this.#store?.close().catch(() => {})
   }
@@ -165,7 +185,14 @@ export class Delivery {
   async #replaySpill(): Promise<void> {
     const files = this.#opts.spill.takeFiles()
     for (const file of files) {
-      const n = await this.#opts.spill.replay(file, (rows) => this.#insert(rows))
+      let n: number
+      try {
+        n = await this.#opts.spill.replay(file, (rows) => this.#insert(rows))
+      } catch (err) {
+        if (!(err instanceof SpillFileUnreadable)) throw err // the store failed: retried later
+        this.#opts.log('error', 'a spill file cannot be read; it was set aside and the others are delivered', { err: err.message })
+        continue
+      }
       this.stats.replayed += n
       if (n > 0) this.#opts.log('info', 'delivered spilled inference records', { file, records: n })
     }
@@ -187,30 +214,30 @@ export class Delivery {
     }
   }
 
-  #deadLetter(row: StoredInference, err: unknown): void {
+  #deadLetter(row: StoredInference | { unreadable_event: string }, err: unknown): void {
     this.stats.rejected++
     const file = join(this.#opts.spill.dir, 'rejected.jsonl.dead')
+    const id = 'record_id' in row ? row.record_id : null
     try {
       mkdirSync(this.#opts.spill.dir, { recursive: true })
       appendFileSync(file, JSON.stringify({ error: String((err as Error)?.message ?? err), record: row }) + '\n')
-      this.#opts.log('error', 'the store refused an inference record; it is kept in the dead-letter file', { record_id: row.record_id, file, err: String((err as Error)?.message ?? err) })
+      this.#opts.log('error', 'an inference record could not be stored; it is kept in the dead-letter file', { record_id: id, file, err: String((err as Error)?.message ?? err) })
     } catch {
       this.stats.dropped++
-      this.#opts.log('error', 'the store refused an inference record and the dead-letter file cannot be written; it is dropped', { record_id: row.record_id })
+      this.#opts.log('error', 'an inference record could not be stored and the dead-letter file cannot be written; it is dropped', { record_id: id })
     }
   }
 }
 
 /**
- * Whether a failure is about reaching the store (retry later) rather than the rows
- * (retrying cannot help). PostgreSQL classes 08 (connection), 53 (resources), 57 (operator
- * intervention, e.g. a shutdown); SQLite busy, locked, I/O and full-disk errors.
+ * Whether a failure is about the rows (retrying cannot help: PostgreSQL classes 22, data
+ * exceptions, and 23, constraint violations; SQLite constraint, too-big and mismatch errors)
+ * rather than about reaching the store. Everything else — connections, timeouts, a read-only
+ * failover, deadlocks, a full disk — is retried: a row is never dead-lettered for an outage.
  */
 export function isTransient(err: unknown): boolean {
   const code = String((err as { code?: unknown })?.code ?? '')
-  if (/^(ECONN|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)/.test(code)) return true
-  if (/^(08|53|57)/.test(code)) return true
-  if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)/.test(code)) return true
-  const message = String((err as Error)?.message ?? '')
-  return /Connection terminated|connection timeout|timeout exceeded|Client has encountered a connection error|not queryable/i.test(message)
+  if (/^(22|23)[0-9A-Z]{3}$/.test(code)) return false
+  if (/^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH)/.test(code)) return false
+  return true
 }

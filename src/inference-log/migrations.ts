@@ -97,8 +97,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE inferences ADD COLUMN score REAL;
       DROP TRIGGER inferences_no_update;
       UPDATE inferences SET
-        predicted_label = CAST(json_extract(outputs, '$.label') AS TEXT),
-        score = CASE WHEN json_type(outputs, '$.probability') IN ('real', 'integer') THEN json_extract(outputs, '$.probability') END
+        predicted_label = CASE json_type(outputs, '$.label') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+          ELSE CAST(json_extract(outputs, '$.label') AS TEXT) END,
+        score = coalesce(
+          CASE WHEN json_type(outputs, '$.probability') IN ('real', 'integer') THEN json_extract(outputs, '$.probability') END,
+          CASE WHEN json_type(outputs, '$.score') IN ('real', 'integer') THEN json_extract(outputs, '$.score') END,
+          CASE WHEN json_type(outputs, '$.value') IN ('real', 'integer') THEN json_extract(outputs, '$.value') END,
+          CASE WHEN json_type(outputs, '$.prediction') IN ('real', 'integer') THEN json_extract(outputs, '$.prediction') END)
       WHERE json_valid(outputs) AND json_type(outputs) = 'object';
       CREATE TRIGGER inferences_no_update BEFORE UPDATE ON inferences BEGIN SELECT RAISE(ABORT, 'inference records are immutable'); END;`,
     postgres: `
@@ -107,7 +112,11 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE inferences DISABLE TRIGGER inferences_immutable;
       UPDATE inferences SET
         predicted_label = outputs->>'label',
-        score = CASE WHEN jsonb_typeof(outputs->'probability') = 'number' THEN (outputs->>'probability')::double precision END
+        score = coalesce(
+          CASE WHEN jsonb_typeof(outputs->'probability') = 'number' THEN (outputs->>'probability')::double precision END,
+          CASE WHEN jsonb_typeof(outputs->'score') = 'number' THEN (outputs->>'score')::double precision END,
+          CASE WHEN jsonb_typeof(outputs->'value') = 'number' THEN (outputs->>'value')::double precision END,
+          CASE WHEN jsonb_typeof(outputs->'prediction') = 'number' THEN (outputs->>'prediction')::double precision END)
       WHERE jsonb_typeof(outputs) = 'object';
       ALTER TABLE inferences ENABLE TRIGGER inferences_immutable;`,
   },
@@ -126,6 +135,7 @@ export const MIGRATIONS: readonly Migration[] = [
         decision_comment TEXT, created_at INTEGER NOT NULL, decided_at INTEGER
       );
       CREATE INDEX stage_requests_by_status ON stage_requests (status, model);
+      CREATE UNIQUE INDEX stage_requests_one_pending ON stage_requests (model, version) WHERE status = 'pending';
       CREATE TABLE activity (
         id TEXT PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL,
         model TEXT, version TEXT, detail TEXT, comment TEXT
@@ -144,6 +154,7 @@ export const MIGRATIONS: readonly Migration[] = [
         decision_comment TEXT, created_at BIGINT NOT NULL, decided_at BIGINT
       );
       CREATE INDEX stage_requests_by_status ON stage_requests (status, model);
+      CREATE UNIQUE INDEX stage_requests_one_pending ON stage_requests (model, version) WHERE status = 'pending';
       CREATE TABLE activity (
         id TEXT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL,
         model TEXT, version TEXT, detail TEXT, comment TEXT

@@ -5,7 +5,7 @@
  * delivered at the next start. Delivery is idempotent (each record has its record_id), so a
  * file replayed twice, or by two processes, stores each record once.
  */
-import { appendFileSync, createReadStream, mkdirSync, readdirSync, unlinkSync } from 'node:fs'
+import { appendFileSync, createReadStream, mkdirSync, readdirSync, renameSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { StoredInference } from './event.js'
@@ -41,7 +41,7 @@ export class SpillDirectory {
     } catch {
       return [] // no directory: nothing was ever spilled
     }
-    return names.filter((n) => n.endsWith('.jsonl')).sort().map((n) => join(this.dir, n))
+    return names.filter((n) => n.endsWith('.jsonl') && !writtenByAnotherLiveProcess(n)).sort().map((n) => join(this.dir, n))
   }
 
   /**
@@ -51,9 +51,9 @@ export class SpillDirectory {
   async replay(file: string, insert: (rows: StoredInference[]) => Promise<void>): Promise<number> {
     let delivered = 0
     let chunk: StoredInference[] = []
-    let lines: AsyncIterable<string>
+    let inserting = false
     try {
-      lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })
+      const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })
       for await (const line of lines) {
         if (line.length === 0) continue
         let row: StoredInference
@@ -64,14 +64,19 @@ export class SpillDirectory {
         }
         chunk.push(row)
         if (chunk.length === REPLAY_CHUNK) {
+          inserting = true
           await insert(chunk)
+          inserting = false
           delivered += chunk.length
           chunk = []
         }
       }
     } catch (err) {
+      if (inserting) throw err // the store failed: keep the file for the next attempt
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return delivered // another process delivered it
-      throw err
+      // the file cannot be read: set it aside rather than block every later delivery on it
+      renameSync(file, `${file}.unreadable`)
+      throw new SpillFileUnreadable(`${file}: ${(err as Error).message}; renamed to ${file}.unreadable`)
     }
     if (chunk.length > 0) {
       await insert(chunk)
@@ -83,5 +88,19 @@ export class SpillDirectory {
       // already gone
     }
     return delivered
+  }
+}
+
+export class SpillFileUnreadable extends Error {}
+
+/** A file another gateway on this machine is still appending to (its name carries the pid): not ours to replay. */
+function writtenByAnotherLiveProcess(name: string): boolean {
+  const pid = Number(/^inference-log-(\d+)-/.exec(name)?.[1])
+  if (!Number.isSafeInteger(pid) || pid === process.pid) return false
+  try {
+    process.kill(pid, 0) // signal 0: only asks whether the process exists
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' // exists, owned by another user
   }
 }

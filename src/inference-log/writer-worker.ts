@@ -19,6 +19,7 @@ import type { InferenceStore } from './store.js'
 import type { FromWriter, ToWriter, WriterCall, WriterData } from './writer-protocol.js'
 
 const STATS_EVERY_MS = 500
+const CLOSE_DEADLINE_MS = 10_000 // at stop, how long the store may take before the rest is spilled (the main thread waits 15 s)
 
 const data = workerData as WriterData
 let privacy: PrivacyByModel = data.privacy
@@ -83,8 +84,12 @@ parentPort!.on('message', (m: ToWriter) => {
     case 'EVENTS': {
       const rows: StoredInference[] = []
       for (const line of m.batch.split(EVENT_SEPARATOR)) {
-        const e = decodeEvent(line)
-        for (const row of expandEvent(e, { privacy: privacy[e.model], hashKey: data.hashKey })) rows.push(row)
+        try {
+          const e = decodeEvent(line)
+          for (const row of expandEvent(e, { privacy: privacy[e.model], hashKey: data.hashKey })) rows.push(row)
+        } catch (err) {
+          delivery.unreadable(line, err) // cannot happen for events the gateway encoded; counted and kept, never silent
+        }
       }
       delivery.add(rows)
       return
@@ -103,7 +108,7 @@ parentPort!.on('message', (m: ToWriter) => {
       return
     case 'CLOSE':
       clearInterval(statsTimer)
-      delivery.close().finally(() => send({ code: 'CLOSED', stats: delivery.stats }))
+      delivery.close(CLOSE_DEADLINE_MS).finally(() => send({ code: 'CLOSED', stats: delivery.stats }))
       return
   }
 })

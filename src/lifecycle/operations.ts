@@ -167,6 +167,11 @@ export function* decide(d: Decision): Operation<StageRequest> {
   if (d.action === 'cancel' && d.actor !== request.requester) throw gatewayError('NOT_THE_REQUESTER', request.requester)
   if (d.action !== 'cancel' && d.actor === request.requester) throw gatewayError('SECOND_PERSON_REQUIRED', request.requester)
   const { model, version } = request
+  // close the request first, and only if it is still pending: of two deciders racing on
+  // PostgreSQL (READ COMMITTED), the second finds no pending row and changes nothing
+  const closed = yield q("UPDATE stage_requests SET status = ?, decided_by = ?, decision_comment = ?, decided_at = ? WHERE id = ? AND status = 'pending' RETURNING id",
+    STATUS[d.action], d.actor, d.comment, Date.now(), d.id)
+  if (closed.length === 0) throw gatewayError('STAGE_REQUEST_CLOSED', d.id, (yield* requestById(d.id)).status)
   if (d.action === 'approve') {
     const current = yield* stageOf(model, version)
     if (current.locked) throw gatewayError('VERSION_LOCKED', model, version)
@@ -174,7 +179,6 @@ export function* decide(d: Decision): Operation<StageRequest> {
     if (request.to_stage === 'Archived' && live !== undefined) throw gatewayError('VERSION_TAKES_LIVE_TRAFFIC', model, version, live)
     yield q('UPDATE version_stages SET stage = ?, updated_at = ? WHERE model = ? AND version = ?', request.to_stage, Date.now(), model, version)
   }
-  yield q('UPDATE stage_requests SET status = ?, decided_by = ?, decision_comment = ?, decided_at = ? WHERE id = ?', STATUS[d.action], d.actor, d.comment, Date.now(), d.id)
   yield* log({
     actor: d.actor, kind: `stage-${STATUS[d.action]}`, model, version, comment: d.comment,
     detail: { request: d.id, requester: request.requester, from: request.from_stage, to: request.to_stage, skipped: request.skipped },

@@ -3,6 +3,7 @@
  * feeds for onnxruntime, checking each against the model's inputs, and encode the response.
  * The JSON data may be flat or nested in the tensor's natural shape (the protocol allows both).
  */
+import { isValidInferenceId } from '../inference-log/inference-id.js'
 import { gatewayError, gatewayErrorWith } from '../errors.js'
 import type { SwitchyardError } from '../errors.js'
 import { datatypeInfo } from './datatypes.js'
@@ -26,6 +27,8 @@ export function decodeInferRequest(body: unknown, inputs: readonly TensorSpec[],
   if (!isPlainObject(body)) throw gatewayError('BODY_INVALID', 'an inference request is a JSON object with an "inputs" array')
   const { id, parameters, inputs: given, outputs: wanted } = body as Record<string, unknown>
   if (id !== undefined && typeof id !== 'string') throw gatewayError('BODY_INVALID', '"id" must be a string')
+  // the id is the inference id the log keys on: the same rule as a native row's id or X-Inference-Id
+  if (id !== undefined && !isValidInferenceId(id)) throw gatewayError('INFERENCE_ID_INVALID', 'the request\'s "id"')
   checkParameters(parameters, 'parameters')
   if (!Array.isArray(given) || given.length === 0) throw gatewayError('BODY_INVALID', '"inputs" must be a non-empty array of tensors')
   const byName = new Map<string, Record<string, unknown>>()

@@ -108,6 +108,15 @@ describe('the record of an inference', () => {
     expect(direct.outputs).toEqual(named.body.outputs)
   })
 
+  it('refuses a V2 request id that is not an inference id (it would be the log\'s key)', async () => {
+    const tensor = { name: 'features', datatype: 'FP32', shape: [1, 22], data: Object.values(records[5]) }
+    for (const id of ['x\u0003predict\u0001forged', '', 'has space']) {
+      const res = await post(`${gw.url}/v2/models/credit-risk/versions/v1/infer`, { id, inputs: [tensor] })
+      expect(res.status, JSON.stringify(id)).toBe(400)
+      expect(res.body.code).toBe('INFERENCE_ID_INVALID')
+    }
+  })
+
   it('records a label call with its label as the route', async () => {
     await post(`${gw.url}/v1/models/credit-risk/labels/stable/predict`, { instances: [records[6]] }, { 'x-inference-id': 'via-label' })
     const [row] = await eventually(async () => {
