@@ -136,7 +136,14 @@ export class PostgresStore implements InferenceStore {
       while (!step.done) {
         let n = 0
         const sql = step.value.sql.replace(/\?/g, () => `$${++n}`) // the operations write ? placeholders
-        step = op.next((await client.query(sql, step.value.params as unknown[])).rows)
+        let rows: Record<string, unknown>[]
+        try {
+          rows = (await client.query(sql, step.value.params as unknown[])).rows
+        } catch (err) {
+          step = op.throw(err) // the operation may turn a constraint into its own error; else it rethrows
+          continue
+        }
+        step = op.next(rows)
       }
       await client.query('COMMIT')
       return step.value

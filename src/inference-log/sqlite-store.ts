@@ -133,8 +133,14 @@ export class SqliteStore implements InferenceStore {
     return this.#db.transaction(() => {
       let step = op.next([])
       while (!step.done) {
-        const stmt = this.#db.prepare(step.value.sql)
-        const rows = stmt.reader ? (stmt.all(...step.value.params) as Record<string, unknown>[]) : (stmt.run(...step.value.params), [])
+        let rows: Record<string, unknown>[]
+        try {
+          const stmt = this.#db.prepare(step.value.sql)
+          rows = stmt.reader ? (stmt.all(...step.value.params) as Record<string, unknown>[]) : (stmt.run(...step.value.params), [])
+        } catch (err) {
+          step = op.throw(err) // the operation may turn a constraint into its own error; else it rethrows
+          continue
+        }
         step = op.next(rows)
       }
       return step.value

@@ -65,6 +65,11 @@ export interface NewActivity {
   readonly comment?: string | null
 }
 
+function isUniqueViolation(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '')
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE'
+}
+
 const iso = (v: unknown): string => new Date(Number(v)).toISOString()
 
 function toStage(r: Record<string, unknown>): VersionStage {
@@ -138,8 +143,14 @@ export function* requestStage(c: StageChange): Operation<StageRequest> {
   if (pending !== undefined) throw gatewayError('STAGE_REQUEST_PENDING', c.model, c.version, String(pending.id))
   const skipped = skippedStages(current.stage, c.to)
   const id = newInferenceId()
-  yield q(`INSERT INTO stage_requests (id, model, version, from_stage, to_stage, skipped, requester, comment, status, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`, id, c.model, c.version, current.stage, c.to, JSON.stringify(skipped), c.actor, c.comment, Date.now())
+  try {
+    yield q(`INSERT INTO stage_requests (id, model, version, from_stage, to_stage, skipped, requester, comment, status, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`, id, c.model, c.version, current.stage, c.to, JSON.stringify(skipped), c.actor, c.comment, Date.now())
+  } catch (err) {
+    // another request for this version was made at the same moment (the one-pending index)
+    if (isUniqueViolation(err)) throw gatewayError('STAGE_REQUEST_PENDING', c.model, c.version, 'made a moment ago')
+    throw err
+  }
   yield* log({ actor: c.actor, kind: 'stage-requested', model: c.model, version: c.version, detail: { request: id, from: current.stage, to: c.to, skipped }, comment: c.comment })
   return yield* requestById(id)
 }

@@ -63,6 +63,16 @@ describe.each(Object.keys(stores))('lifecycle in %s', (kind) => {
     expect((await t.store.runOperation(listRequests({ status: 'pending' }))).map((x) => x.id)).toEqual([r.id]) // the refused approval changed nothing
   })
 
+  it('lets only one of two requests made at the same moment through', async () => {
+    await t.store.runOperation(registerVersions([{ model: 'race', version: 'v1' }]))
+    const outcomes = await Promise.allSettled(['alice', 'bob'].map((actor) =>
+      t.store.runOperation(requestStage({ model: 'race', version: 'v1', to: 'Staging', actor, comment: null, liveRoute: null }))))
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1)
+    const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult
+    expect(refused.reason).toMatchObject({ code: 'STAGE_REQUEST_PENDING' })
+    expect(await t.store.runOperation(listRequests({ model: 'race', status: 'pending' }))).toHaveLength(1)
+  })
+
   it('keeps an append-only activity log of every step, with who and when', async () => {
     const kinds = (await t.store.runOperation(listActivity({ model: 'm', limit: 1000 }))).map((a) => a.kind)
     for (const k of ['version-registered', 'stage-requested', 'stage-approved', 'stage-cancelled', 'stage-rejected', 'version-locked', 'version-unlocked']) expect(kinds).toContain(k)
