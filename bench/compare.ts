@@ -18,6 +18,7 @@ import { newInferenceId } from '../src/inference-log/inference-id.js'
 import { openStore } from '../src/inference-log/store.js'
 import type { InferenceStore } from '../src/inference-log/store.js'
 import { SeededRandom } from '../src/sample-data/random.js'
+import { addGroundTruth } from '../src/inference-log/ground-truth.js'
 
 const RECORDS = Number(process.env.RECORDS ?? 1_000_000)
 const RUNS = Number(process.env.RUNS ?? 5)
@@ -53,7 +54,7 @@ async function measure(name: string, store: InferenceStore, scan: () => Promise<
   const loadStart = performance.now()
   for (const batch of batches()) await store.insert(batch)
   const truth = Array.from({ length: Math.floor(RECORDS / 4) }, (_, i) => ({ inference_id: `case-${i}`, label: String(i % 3 === 0 ? 1 : 0), value: null, ts: 0 }))
-  for (let i = 0; i < truth.length; i += 20_000) await store.addGroundTruth('credit-risk', truth.slice(i, i + 20_000))
+  for (let i = 0; i < truth.length; i += 20_000) await store.runOperation(addGroundTruth('credit-risk', truth.slice(i, i + 20_000)))
   const loadS = (performance.now() - loadStart) / 1000
   await analyze() // what autovacuum (PostgreSQL) and PRAGMA optimize (SQLite) do for a table that has grown this much
   const compareMs: number[] = []

@@ -24,7 +24,6 @@ import type { Logger } from './log.js'
 import { GatewayMetrics } from './metrics/metrics.js'
 import type { MetricSources } from './metrics/metrics.js'
 import { MirrorRunner } from './router/mirror-runner.js'
-import type { CanaryEvent } from './router/canary.js'
 import { Mirrors } from './router/mirrors.js'
 import { RoutesHolder } from './router/routes-holder.js'
 import { ModelPool } from './runtime/model-pool.js'
@@ -124,14 +123,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
       lifecycle.record({ actor: 'system', kind: 'routes-rejected', detail: { trigger, problems: outcome.rejection.problems } })
     }
   }
-  const recordCanary = (model: string, e: CanaryEvent) => lifecycle.record({ actor: 'system', kind: `canary-${e.kind}`, model, detail: { percent: e.percent, detail: e.detail } })
-  routes.onCanaryEvent = recordCanary
-  for (const route of routes.current.routes.values()) {
-    const canary = route.canary
-    if (canary === null) continue
-    for (const e of canary.events) recordCanary(route.model, e) // the canaries of the table opened at start
-    canary.onEvent = (e) => recordCanary(route.model, e)
-  }
+  routes.onCanaryEvent = (model, e) => lifecycle.record({ actor: 'system', kind: `canary-${e.kind}`, model, detail: { percent: e.percent, detail: e.detail } })
   pool.onLoaded = (v) => lifecycle.record({
     actor: 'system', kind: v.state === 'ready' ? 'version-loaded' : 'version-failed', model: v.model, version: v.version, detail: v.reason ? { reason: v.reason } : null,
   })

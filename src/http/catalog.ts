@@ -21,11 +21,14 @@ export function describeModel(model: ServingModel, stages: StageCache) {
     description: model.metadata?.description ?? null,
     owner: model.metadata?.owner ?? null,
     data: model.metadata?.data ?? null,
-    versions: [...model.versions.values()].map((v) => {
-      const s = stages.get(model.name, v.version)
-      return { ...describeVersion(v), stage: s?.stage ?? 'Unassigned', locked: s?.locked ?? false }
-    }),
+    versions: [...model.versions.values()].map((v) => describeVersionWithStage(v, stages)),
   }
+}
+
+/** A version as the catalog shows it, with its lifecycle stage (Unassigned until the registry knows it). */
+export function describeVersionWithStage(v: ServingVersion, stages: StageCache) {
+  const s = stages.get(v.model, v.version)
+  return { ...describeVersion(v), stage: s?.stage ?? 'Unassigned', locked: s?.locked ?? false }
 }
 
 export function describeVersion(v: ServingVersion) {

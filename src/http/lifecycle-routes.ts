@@ -18,7 +18,7 @@ import { gatewayError } from '../errors.js'
 import type { Lifecycle } from '../lifecycle/lifecycle.js'
 import { parseStage, STAGES } from '../lifecycle/stages.js'
 import type { ModelPool } from '../runtime/model-pool.js'
-import { describeVersion } from './catalog.js'
+import { describeVersionWithStage } from './catalog.js'
 import { queryReader } from './query-params.js'
 
 const STATUSES = ['pending', 'approved', 'rejected', 'cancelled', 'all']
@@ -41,10 +41,7 @@ export function lifecycleRouter(pool: ModelPool, lifecycle: Lifecycle, guard: Gu
     const stage = stageText === undefined ? undefined : parseStage(stageText)
     if (stage === null) throw gatewayError('STAGE_INVALID', String(stageText), STAGES)
     const label = text('label')
-    const versions = [...model.versions.values()].map((v) => {
-      const s = lifecycle.stages.get(model.name, v.version)
-      return { ...describeVersion(v), stage: s?.stage ?? 'Unassigned', locked: s?.locked ?? false }
-    })
+    const versions = [...model.versions.values()].map((v) => describeVersionWithStage(v, lifecycle.stages))
     res.json({
       model: model.name,
       versions: versions.filter((v) => (stage === undefined || v.stage === stage) && (label === undefined || v.label === label)),

@@ -6,8 +6,8 @@
 import pg from 'pg'
 import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
 import { MIGRATIONS } from './migrations.js'
-import { countInferences, INSERT_COLUMNS, lastPerId, selectInferences, toInferenceRecord } from './query-sql.js'
-import type { Operation } from '../lifecycle/operations.js'
+import { countInferences, INSERT_COLUMNS, selectInferences, toInferenceRecord } from './query-sql.js'
+import type { Operation } from './operation.js'
 import type { InferenceStore } from './store.js'
 import { compareQueries, numericRows, POSTGRES, TEXT_COLUMNS, timeseriesQuery } from '../compare/compare-sql.js'
 import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
@@ -60,31 +60,6 @@ export class PostgresStore implements InferenceStore {
   async insert(rows: readonly StoredInference[]): Promise<void> {
     if (rows.length === 0) return
     await this.#pool.query(INSERT_SQL, INSERT_COLUMNS.map((c) => rows.map((r) => r[c])))
-  }
-
-  async addGroundTruth(model: string, items: readonly GroundTruthItem[]): Promise<GroundTruthOutcome> {
-    const client = await this.#pool.connect()
-    try {
-      await client.query('BEGIN')
-      const ids = [...new Set(items.map((i) => i.inference_id))]
-      const found = await client.query<{ inference_id: string; n: string }>(
-        'SELECT inference_id, count(*) AS n FROM inferences WHERE model = $1 AND inference_id = ANY($2::text[]) GROUP BY inference_id', [model, ids])
-      const counts = new Map(found.rows.map((r) => [r.inference_id, Number(r.n)]))
-      const known = lastPerId(items).filter((i) => counts.has(i.inference_id))
-      await client.query(`INSERT INTO ground_truth (model, inference_id, label, value, ts, received_at)
-        SELECT $1, t.id, t.label, t.value, t.ts, $6 FROM unnest($2::text[], $3::text[], $4::float8[], $5::bigint[]) AS t(id, label, value, ts)
-        ON CONFLICT (model, inference_id) DO UPDATE SET label = EXCLUDED.label, value = EXCLUDED.value, ts = EXCLUDED.ts, received_at = EXCLUDED.received_at`,
-      [model, known.map((i) => i.inference_id), known.map((i) => i.label), known.map((i) => i.value), known.map((i) => i.ts), Date.now()])
-      await client.query('COMMIT')
-      let records = 0
-      for (const n of counts.values()) records += n
-      return { joined: counts.size, records, unknown_ids: ids.filter((id) => !counts.has(id)) }
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      client.release()
-    }
   }
 
   async query(q: InferenceQuery): Promise<InferenceRecord[]> {

@@ -83,7 +83,3 @@ export function toInferenceRecord(row: Record<string, unknown>): InferenceRecord
   }
 }
 
-/** Ground truth sent twice for one id in one call: the later item wins. */
-export function lastPerId<T extends { inference_id: string }>(items: readonly T[]): T[] {
-  return [...new Map(items.map((i) => [i.inference_id, i])).values()]
-}

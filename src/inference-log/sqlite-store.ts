@@ -7,13 +7,12 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
 import { MIGRATIONS } from './migrations.js'
-import { countInferences, INSERT_COLUMNS, lastPerId, putRowValues, selectInferences, toInferenceRecord } from './query-sql.js'
-import type { Operation } from '../lifecycle/operations.js'
+import { countInferences, INSERT_COLUMNS, putRowValues, selectInferences, toInferenceRecord } from './query-sql.js'
+import type { Operation } from './operation.js'
 import type { InferenceStore } from './store.js'
 import { compareQueries, numericRows, SQLITE, TEXT_COLUMNS, timeseriesQuery } from '../compare/compare-sql.js'
 import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
 
-const ID_CHUNK = 500 // ids an IN (...) list
 const ROWS_A_STATEMENT = 50 // rows a multi-row INSERT (19 parameters each)
 const OPTIMIZE_EVERY_ROWS = 500_000
 
@@ -77,27 +76,6 @@ export class SqliteStore implements InferenceStore {
       this.#sinceOptimize = 0
       this.#db.pragma('optimize') // the table has grown: let the planner's statistics follow (comparisons then scan instead of seek)
     }
-  }
-
-  async addGroundTruth(model: string, items: readonly GroundTruthItem[]): Promise<GroundTruthOutcome> {
-    const db = this.#db
-    const upsert = db.prepare(`INSERT INTO ground_truth (model, inference_id, label, value, ts, received_at) VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT (model, inference_id) DO UPDATE SET label = excluded.label, value = excluded.value, ts = excluded.ts, received_at = excluded.received_at`)
-    return db.transaction(() => {
-      const counts = new Map<string, number>()
-      const ids = [...new Set(items.map((i) => i.inference_id))]
-      for (let k = 0; k < ids.length; k += ID_CHUNK) {
-        const chunk = ids.slice(k, k + ID_CHUNK)
-        const found = db.prepare(`SELECT inference_id, count(*) AS n FROM inferences WHERE model = ? AND inference_id IN (${chunk.map(() => '?').join(',')}) GROUP BY inference_id`)
-          .all(model, ...chunk) as { inference_id: string; n: number }[]
-        for (const f of found) counts.set(f.inference_id, f.n)
-      }
-      const now = Date.now()
-      for (const item of lastPerId(items)) if (counts.has(item.inference_id)) upsert.run(model, item.inference_id, item.label, item.value, item.ts, now)
-      let records = 0
-      for (const n of counts.values()) records += n
-      return { joined: counts.size, records, unknown_ids: ids.filter((id) => !counts.has(id)) }
-    }).immediate()
   }
 
   async query(q: InferenceQuery): Promise<InferenceRecord[]> {

@@ -5,7 +5,7 @@
  */
 import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
 import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
-import type { Operation } from '../lifecycle/operations.js'
+import type { Operation } from './operation.js'
 import type { StoreSpec } from './store-spec.js'
 
 export interface InferenceStore {
@@ -14,8 +14,6 @@ export interface InferenceStore {
   migrate(): Promise<number>
   /** Insert rows; a row whose record_id is already stored is skipped, so a retried batch is harmless. */
   insert(rows: readonly StoredInference[]): Promise<void>
-  /** Join ground truth to every record of each id; ids with no record are reported, not stored. */
-  addGroundTruth(model: string, items: readonly GroundTruthItem[]): Promise<GroundTruthOutcome>
   query(q: InferenceQuery): Promise<InferenceRecord[]>
   count(model?: string): Promise<number>
   /** Records a filter matches. */
@@ -23,7 +21,7 @@ export interface InferenceStore {
   /** The comparison's aggregates (src/compare/compare-sql.ts), computed in the store. */
   compareRaw(filter: CompareFilter): Promise<CompareRaw>
   timeseries(filter: CompareFilter, bucketMs: number): Promise<TimeseriesRow[]>
-  /** Run a lifecycle operation (src/lifecycle/operations.ts) in one transaction. */
+  /** Run an operation (operation.ts: ground truth, the lifecycle) in one transaction. */
   runOperation<T>(op: Operation<T>): Promise<T>
   close(): Promise<void>
 }

@@ -6,12 +6,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { isGatewayError } from '../errors.js'
-import type { Operation } from '../lifecycle/operations.js'
+import type { Operation } from './operation.js'
 import { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
 import { Delivery } from './delivery.js'
 import { decodeEvent, EVENT_SEPARATOR } from './event-codec.js'
 import type { StoredInference } from './event.js'
 import { expandEvent } from './expand.js'
+import { addGroundTruth } from './ground-truth.js'
 import type { PrivacyByModel } from './privacy.js'
 import { SpillDirectory } from './spill.js'
 import { openStore } from './store.js'
@@ -56,7 +57,7 @@ async function handle(call: WriterCall): Promise<unknown> {
   const store = await caughtUpStore()
   switch (call.op) {
     case 'groundTruth':
-      return store.addGroundTruth(call.model, call.items)
+      return store.runOperation(addGroundTruth(call.model, call.items))
     case 'query':
       return store.query(call.query)
     case 'count':

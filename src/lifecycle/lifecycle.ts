@@ -58,9 +58,8 @@ export class Lifecycle {
     return out
   }
 
-  async request(model: string, version: string, to: Stage, actor: string, comment: string | null): Promise<StageRequest> {
-    const request = await this.#log.lifecycle('requestStage', { model, version, to, actor, comment, liveRoute: this.liveRoutes()[`${model}/${version}`] ?? null })
-    return request
+  request(model: string, version: string, to: Stage, actor: string, comment: string | null): Promise<StageRequest> {
+    return this.#log.lifecycle('requestStage', { model, version, to, actor, comment, liveRoute: this.liveRoutes()[`${model}/${version}`] ?? null })
   }
 
   async decide(id: string, action: 'approve' | 'reject' | 'cancel', actor: string, comment: string | null): Promise<StageRequest> {

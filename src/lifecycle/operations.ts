@@ -1,24 +1,15 @@
 /**
- * Lifecycle operations, written once for both stores: each is a generator that yields SQL
- * (with `?` placeholders) and receives the rows, so that a driver can run it synchronously
- * inside one SQLite transaction, or statement by statement inside one PostgreSQL transaction
- * (store drivers in sqlite-store.ts and postgres-store.ts). Every change appends to the
- * activity log in the same transaction.
+ * Lifecycle operations, written once for both stores (inference-log/operation.ts). Every
+ * change appends to the activity log in the same transaction.
  */
 import { gatewayError } from '../errors.js'
 import { newInferenceId } from '../inference-log/inference-id.js'
+import { sql } from '../inference-log/operation.js'
+import type { Operation } from '../inference-log/operation.js'
 import { skippedStages } from './stages.js'
 import type { Stage } from './stages.js'
 
-export interface Sql {
-  readonly sql: string
-  readonly params: readonly unknown[]
-}
-
-type Rows = Record<string, unknown>[]
-export type Operation<T> = Generator<Sql, T, Rows>
-
-const q = (sql: string, ...params: unknown[]): Sql => ({ sql, params })
+const q = sql
 
 export interface VersionStage {
   readonly model: string

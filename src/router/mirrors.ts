@@ -108,6 +108,8 @@ export class Mirrors {
     }
     stat.requests++
     const started = performance.now()
+    // shadows and challengers are metered and recorded; the canary's baseline check only feeds the canary
+    const metered = role !== 'baseline-check'
     run.then(
       ({ outputs, ms }) => {
         stat.latencyMsSum += ms
@@ -115,18 +117,16 @@ export class Mirrors {
         stat.comparedRows += compared
         stat.agreedRows += agreed
         onCompared?.(compared === agreed)
-        if (role !== 'baseline-check') this.#metrics.answered(model, versionName, model, role, null, ms / 1000)
-        if (role !== 'baseline-check' && primary.record !== null) {
-          this.#inferenceLog.record(encodeEvent(primary.record, model, versionName, role, ms, mirrorAnswer(primary.record, mirror, outputs), 200, null))
-        }
+        if (!metered) return
+        this.#metrics.answered(model, versionName, model, role, null, ms / 1000)
+        if (primary.record !== null) this.#inferenceLog.record(encodeEvent(primary.record, model, versionName, role, ms, mirrorAnswer(primary.record, mirror, outputs), 200, null))
       },
       (err: unknown) => {
         stat.errors++
         this.#log.warn('mirror run failed; the primary was not affected', { model, version: versionName, role, err: String((err as Error)?.message ?? err) })
-        if (role !== 'baseline-check') this.#metrics.failed(model, versionName, model, role, 'INFERENCE_FAILED')
-        if (role !== 'baseline-check' && primary.record !== null) {
-          this.#inferenceLog.record(encodeEvent(primary.record, model, versionName, role, performance.now() - started, null, 500, 'INFERENCE_FAILED'))
-        }
+        if (!metered) return
+        this.#metrics.failed(model, versionName, model, role, 'INFERENCE_FAILED')
+        if (primary.record !== null) this.#inferenceLog.record(encodeEvent(primary.record, model, versionName, role, performance.now() - started, null, 500, 'INFERENCE_FAILED'))
       },
     )
   }

@@ -52,8 +52,13 @@ export class RoutesHolder {
   #lastRejection: Rejection | null = null
   readonly #history: RouteTable[] = []
   #canaries = new Map<string, CanaryController>()
-  /** Canary steps, completions and rollbacks, as they happen (the activity log). */
-  onCanaryEvent: ((model: string, event: CanaryEvent) => void) | null = null
+  #onCanaryEvent: ((model: string, event: CanaryEvent) => void) | null = null
+
+  /** Canary steps, completions and rollbacks as they happen (the activity log); set, it first reports those of the canaries running now. */
+  set onCanaryEvent(listener: ((model: string, event: CanaryEvent) => void) | null) {
+    this.#onCanaryEvent = listener
+    for (const c of this.#canaries.values()) for (const e of c.events) listener?.(c.model, e)
+  }
   #nextRevision = 1
   #queue: Promise<unknown> = Promise.resolve()
   /** Called after every reload attempt, for metrics and the activity log. */
@@ -151,8 +156,8 @@ export class RoutesHolder {
     for (const [key, canary] of live) {
       if (this.#canaries.has(key)) continue
       // a canary starts with this table: report what it has recorded so far, then each new event
-      for (const e of canary.events) this.onCanaryEvent?.(canary.model, e)
-      canary.onEvent = (e) => this.onCanaryEvent?.(canary.model, e)
+      for (const e of canary.events) this.#onCanaryEvent?.(canary.model, e)
+      canary.onEvent = (e) => this.#onCanaryEvent?.(canary.model, e)
     }
     this.#canaries = live
     this.#current = table // the swap: one assignment

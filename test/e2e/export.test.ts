@@ -15,6 +15,7 @@ import { newInferenceId } from '../../src/inference-log/inference-id.js'
 import { EXPORT_COLUMNS } from '../../src/inference-log/export-writers.js'
 import { openStore } from '../../src/inference-log/store.js'
 import { createTestDatabase } from '../integration/postgres.js'
+import { addGroundTruth } from '../../src/inference-log/ground-truth.js'
 
 const run = promisify(execFile)
 const root = new URL('../..', import.meta.url).pathname
@@ -69,7 +70,7 @@ describe.each(Object.keys(stores))('switchyard export from %s', (kind) => {
     const store = await openStore(spec.startsWith('sqlite:') ? { kind: 'sqlite', path: spec.slice(7) } : { kind: 'postgres', url: spec })
     await store.migrate()
     await store.insert(rows())
-    await store.addGroundTruth('credit-risk', [{ inference_id: 'e-10', label: '1', value: null, ts: T0 }])
+    await store.runOperation(addGroundTruth('credit-risk', [{ inference_id: 'e-10', label: '1', value: null, ts: T0 }]))
     await store.close()
   })
   afterAll(() => cleanup())

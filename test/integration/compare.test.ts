@@ -15,6 +15,7 @@ import type { InferenceStore } from '../../src/inference-log/store.js'
 import { SeededRandom } from '../../src/sample-data/random.js'
 import { creditRecords, get, inParallel, makeRepository, post, startGateway } from './helpers.js'
 import { STORES } from './stores.js'
+import { addGroundTruth } from '../../src/inference-log/ground-truth.js'
 
 const CASES = 3_000
 const T0 = Date.parse('2026-11-01T00:00:00Z')
@@ -95,7 +96,7 @@ describe.each(Object.keys(stores))('comparison computed in %s', (kind) => {
     ;({ store, cleanup } = await stores[kind]())
     await store.migrate()
     await store.insert(records(cases))
-    await store.addGroundTruth('m', cases.filter((c) => c.truth !== null).map((c) => ({ inference_id: c.id, label: String(c.truth), value: null, ts: T0 })))
+    await store.runOperation(addGroundTruth('m', cases.filter((c) => c.truth !== null).map((c) => ({ inference_id: c.id, label: String(c.truth), value: null, ts: T0 }))))
     const raw = await store.compareRaw({ model: 'm' })
     report = buildComparison(raw, { task: 'binary-classification', weights: new Map([['v1', 100]]), pair: ['v2', 'v1'], metric: 'auc' })
   })
@@ -191,7 +192,7 @@ describe.each(Object.keys(stores))('regression and multiclass comparisons in %s'
   it('gives a regressor MAE and RMSE on values posted as ground truth', async () => {
     const cases = Array.from({ length: 500 }, (_, i) => ({ id: `r-${i}`, predicted: rnd.next() * 100, truth: rnd.next() * 100 }))
     await store.insert(cases.map((c) => row('price', c.id, { score: c.predicted })))
-    await store.addGroundTruth('price', cases.map((c) => ({ inference_id: c.id, label: null, value: c.truth, ts: T0 })))
+    await store.runOperation(addGroundTruth('price', cases.map((c) => ({ inference_id: c.id, label: null, value: c.truth, ts: T0 }))))
     const report = buildComparison(await store.compareRaw({ model: 'price' }), { task: null, weights: new Map(), pair: null, metric: null })
     expect(report.task).toBe('regression')
     const gt = report.versions[0].ground_truth!
@@ -211,7 +212,7 @@ describe.each(Object.keys(stores))('regression and multiclass comparisons in %s'
       return { id: `m-${i}`, truth, predicted, p: 0.5 + rnd.next() / 2 }
     })
     await store.insert(cases.map((c) => row('flowers', c.id, { predicted_label: c.predicted, score: c.p })))
-    await store.addGroundTruth('flowers', cases.map((c) => ({ inference_id: c.id, label: c.truth, value: null, ts: T0 })))
+    await store.runOperation(addGroundTruth('flowers', cases.map((c) => ({ inference_id: c.id, label: c.truth, value: null, ts: T0 }))))
     const report = buildComparison(await store.compareRaw({ model: 'flowers' }), { task: null, weights: new Map(), pair: null, metric: null })
     expect(report.task).toBe('multiclass-classification')
     const gt = report.versions[0].ground_truth!

@@ -9,6 +9,7 @@ import { newInferenceId } from '../../src/inference-log/inference-id.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/inference-log/migrations.js'
 import { STORES } from './stores.js'
 import type { StoreUnderTest } from './stores.js'
+import { addGroundTruth } from '../../src/inference-log/ground-truth.js'
 
 function storedRow(inferenceId: string, over: Partial<StoredInference> = {}): StoredInference {
   return {
@@ -66,9 +67,9 @@ describe.each(Object.keys(stores))('the %s store', (kind) => {
       { inference_id: 'case-2', label: '0', value: null, ts: 1_700_000_100_000 },
       { inference_id: 'never-made', label: '1', value: null, ts: 1_700_000_100_000 },
     ]
-    const first = await t.store.addGroundTruth('gt', items)
+    const first = await t.store.runOperation(addGroundTruth('gt', items))
     expect(first).toEqual({ joined: 2, records: 4, unknown_ids: ['never-made'] })
-    expect(await t.store.addGroundTruth('gt', items)).toEqual(first)
+    expect(await t.store.runOperation(addGroundTruth('gt', items))).toEqual(first)
     const withTruth = await t.store.query({ model: 'gt', hasGroundTruth: true, limit: 100, order: 'asc' })
     expect(withTruth).toHaveLength(4)
     expect(withTruth.filter((r) => r.inference_id === 'case-1').map((r) => r.role).sort()).toEqual(['challenger', 'primary', 'shadow'])
@@ -84,7 +85,7 @@ describe.each(Object.keys(stores))('the %s store', (kind) => {
       rows.push(storedRow(`page-${i}`, { model: 'page', ts: 1_700_000_000_000 + Math.floor(i / 3) * 1000, version: i % 2 ? 'v2' : 'v1', role: i % 5 === 0 ? 'shadow' : 'primary' }))
     }
     await t.store.insert(rows)
-    await t.store.addGroundTruth('page', rows.filter((_, i) => i % 4 === 0).map((r) => ({ inference_id: r.inference_id, label: '1', value: null, ts: 1 })))
+    await t.store.runOperation(addGroundTruth('page', rows.filter((_, i) => i % 4 === 0).map((r) => ({ inference_id: r.inference_id, label: '1', value: null, ts: 1 }))))
     for (const order of ['asc', 'desc'] as const) {
       const seen: string[] = []
       let after: { ts: number; recordId: string } | undefined
