@@ -5,17 +5,21 @@
  *   (b) native         POST /v1/models/credit-risk/versions/v1/predict  the gateway (dist/cli.js)
  *   (c) v2             POST /v2/models/credit-risk/versions/v1/infer    the gateway
  *   (d) routed         POST /v1/models/credit-risk/predict              split 90/10, sticky (routes-split.yaml)
- *   (e) routed @rate   (d) at half of (b)'s req/s, for its p99
+ *   (e) routed @rate   (d) at half of (b)'s req/s, evenly paced (bench/paced-load.ts), for its p99
  *   (f) shadow @rate   the same with every request mirrored to v3 (routes-shadow.yaml), a second gateway
  *   (g) native+log     (b) on a third gateway that records every inference (SQLite); (a)-(f) run with --store none
  *
  * After the rounds, a fixed number of requests goes to (g) and the rows its store gained
  * are counted: they must equal the requests answered.
  *
+ * Each server's CPU time a request, its main thread apart from its other threads, is read from
+ * /proc around each measurement (cpu-time.ts): a noise-resistant view of what a feature costs.
+ *
  * Servers run in their own processes; autocannon runs here. Each round runs every scenario,
  * in alternating order; ratios are taken within a round (the machine is shared and noisy, so
  * neighbours in time are the fairest comparison) and their median is reported.
- * Knobs: CONNECTIONS (50), DURATION seconds (10), RUNS (3), PIPELINING (1).
+ * Knobs: CONNECTIONS (50), DURATION seconds (10), RUNS (3), PIPELINING (1), and ONLY, a comma-separated
+ * list of scenarios to run (with what their ratios and rates need; e.g. ONLY=shadow@rate) while tuning.
  */
 import autocannon from 'autocannon'
 import { execSync, fork, spawn } from 'node:child_process'
@@ -25,15 +29,20 @@ import { cpus, tmpdir } from 'node:os'
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import { CREDIT_FEATURES, generateCreditRows } from '../src/sample-data/credit-default.js'
+import { cpuPerRequest, threadTicks } from './cpu-time.js'
+import type { CpuPerRequest } from './cpu-time.js'
+import { pacedLoad, quantile } from './paced-load.js'
+import type { PacedResult } from './paced-load.js'
 
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50)
 const DURATION = Number(process.env.DURATION ?? 10) // seconds a measurement
 const RUNS = Number(process.env.RUNS ?? 3)
 const PIPELINING = Number(process.env.PIPELINING ?? 1)
+const ONLY = process.env.ONLY?.split(',').map((s) => s.trim()).filter(Boolean) ?? null
 const root = new URL('..', import.meta.url).pathname
 
-interface Scenario { name: string; what: string; port: number; path: string; body: string; rate?: () => number; headers?: Record<string, string> }
-interface Measurement { reqPerSec: number; p50: number; p99: number; non2xx: number; errors: number }
+interface Scenario { name: string; what: string; pid: number; port: number; path: string; body: string; rate?: () => number; headers?: Record<string, string> }
+interface Measurement { reqPerSec: number; p50: number; p99: number; non2xx: number; errors: number; cpu?: CpuPerRequest | null }
 
 const row = generateCreditRows(1, 7)[0] as Record<string, number>
 const features = Object.fromEntries(CREDIT_FEATURES.map((f) => [f, row[f]]))
@@ -55,30 +64,32 @@ async function main(): Promise<void> {
   const half = () => Math.max(100, Math.round(nativeRps / 2))
   const sticky = { 'x-customer-id': 'bench-customer' }
   const scenarios: Scenario[] = [
-    { name: 'floor', what: 'bare node:http, fixed JSON', port: floor.port, path: '/', body: nativeBody },
-    { name: 'native', what: 'POST /v1/models/credit-risk/versions/v1/predict', port: gateway.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
-    { name: 'v2', what: 'POST /v2/models/credit-risk/versions/v1/infer', port: gateway.port, path: '/v2/models/credit-risk/versions/v1/infer', body: v2Body },
-    { name: 'routed', what: 'POST /v1/models/credit-risk/predict (split 90/10, sticky)', port: gateway.port, path: '/v1/models/credit-risk/predict', body: nativeBody },
-    { name: 'native+log', what: '(native) with every inference recorded to SQLite', port: recording.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
-    { name: 'routed@rate', what: 'routed, at half of native req/s', port: gateway.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
-    { name: 'shadow@rate', what: 'routed + shadow v3 at 100%, same rate', port: shadowed.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
+    { name: 'floor', what: 'bare node:http, fixed JSON', pid: floor.child.pid!, port: floor.port, path: '/', body: nativeBody },
+    { name: 'native', what: 'POST /v1/models/credit-risk/versions/v1/predict', pid: gateway.child.pid!, port: gateway.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
+    { name: 'v2', what: 'POST /v2/models/credit-risk/versions/v1/infer', pid: gateway.child.pid!, port: gateway.port, path: '/v2/models/credit-risk/versions/v1/infer', body: v2Body },
+    { name: 'routed', what: 'POST /v1/models/credit-risk/predict (split 90/10, sticky)', pid: gateway.child.pid!, port: gateway.port, path: '/v1/models/credit-risk/predict', body: nativeBody },
+    { name: 'native+log', what: '(native) with every inference recorded to SQLite', pid: recording.child.pid!, port: recording.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
+    { name: 'routed@rate', what: 'routed, at half of native req/s', pid: gateway.child.pid!, port: gateway.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
+    { name: 'shadow@rate', what: 'routed + shadow v3 at 100%, same rate', pid: shadowed.child.pid!, port: shadowed.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
   ]
+  const chosen = ONLY === null ? scenarios : scenarios.filter((s) => needed(ONLY).has(s.name))
   try {
     nativeRps = (await measure(scenarios[1], 2)).reqPerSec
-    for (const s of scenarios) await measure(s, 2) // warm-up, not reported
-    const runs = new Map<string, Measurement[]>(scenarios.map((s) => [s.name, []]))
+    for (const s of chosen) await measure(s, 2) // warm-up, not reported
+    const runs = new Map<string, Measurement[]>(chosen.map((s) => [s.name, []]))
+    const free = chosen.filter((s) => s.rate === undefined)
+    const atRate = chosen.filter((s) => s.rate !== undefined) // always after native, which sets their rate
     for (let i = 0; i < RUNS; i++) {
-      // the fixed-rate pair always runs after native, which sets its rate
-      const free = scenarios.slice(0, 5)
-      const order = [...(i % 2 === 0 ? free : [...free].reverse()), ...(i % 2 === 0 ? scenarios.slice(5) : scenarios.slice(5).reverse())]
-      for (const s of order) {
+      for (const s of i % 2 === 0 ? free : [...free].reverse()) {
         const m = await measure(s, DURATION)
         if (s.name === 'native') nativeRps = m.reqPerSec
         runs.get(s.name)!.push(m)
       }
+      const paced = await measureInterleaved(i % 2 === 0 ? atRate : [...atRate].reverse(), DURATION)
+      for (const [name, m] of paced) runs.get(name)!.push(m)
     }
-    const verification = await verifyRecorded(scenarios[4], logFile)
-    report(scenarios, runs, verification)
+    const verification = runs.has('native+log') ? await verifyRecorded(scenarios[4], logFile) : null
+    report(chosen, runs, verification)
   } finally {
     floor.child.kill()
     gateway.child.kill()
@@ -89,6 +100,13 @@ async function main(): Promise<void> {
 }
 
 interface Verification { requests: number; answered: number; rowsAdded: number }
+
+/** The scenarios asked for, with those their ratios are taken against and native, which sets the fixed rate. */
+function needed(names: string[]): Set<string> {
+  const set = new Set(['native', ...names])
+  for (const name of names) if (RATIO_OF[name]) set.add(RATIO_OF[name].to)
+  return set
+}
 
 /** Send exactly VERIFY_REQUESTS to the recording gateway and count the rows its store gained. */
 async function verifyRecorded(s: Scenario, logFile: string): Promise<Verification> {
@@ -111,7 +129,50 @@ async function verifyRecorded(s: Scenario, logFile: string): Promise<Verificatio
   return { requests: VERIFY_REQUESTS, answered: result['2xx'], rowsAdded: rows() - before }
 }
 
-async function measure(s: Scenario, duration: number): Promise<Measurement> {
+const SLICE_SECONDS = 2
+
+/**
+ * The fixed-rate scenarios, taking turns in slices of 2 s for `duration` seconds each, each
+ * one's latencies pooled over its slices. A p99 is set by the worst 1 % of moments, and on
+ * this shared machine a hiccup of the host lasts tens of milliseconds: slices spread those
+ * hiccups over the scenarios alike, where back-to-back runs would hand them to one.
+ */
+async function measureInterleaved(scenarios: Scenario[], duration: number): Promise<Map<string, Measurement>> {
+  const slices = new Map<string, (PacedResult & Measurement)[]>(scenarios.map((s) => [s.name, []]))
+  for (let t = 0; t < duration; t += SLICE_SECONDS) {
+    for (const s of scenarios) slices.get(s.name)!.push(await measure(s, Math.min(SLICE_SECONDS, duration - t)) as PacedResult & Measurement)
+  }
+  return new Map([...slices].map(([name, results]) => {
+    const pooled = poolSorted(results.map((r) => r.latencies))
+    const cpu = results.map((r) => r.cpu).filter((c): c is CpuPerRequest => c != null)
+    return [name, {
+      reqPerSec: Math.round(pooled.length / duration), p50: quantile(pooled, 0.5), p99: quantile(pooled, 0.99),
+      non2xx: results.reduce((n, r) => n + r.non2xx, 0), errors: results.reduce((n, r) => n + r.errors, 0),
+      cpu: cpu.length === 0 ? null : { mainUs: median(cpu.map((c) => c.mainUs)), otherUs: median(cpu.map((c) => c.otherUs)) },
+    }]
+  }))
+}
+
+function poolSorted(parts: Float64Array[]): Float64Array {
+  const all = new Float64Array(parts.reduce((n, p) => n + p.length, 0))
+  let offset = 0
+  for (const p of parts) {
+    all.set(p, offset)
+    offset += p.length
+  }
+  return all.sort()
+}
+
+async function measure(s: Scenario, duration: number): Promise<Measurement | (PacedResult & Measurement)> {
+  const before = threadTicks(s.pid)
+  if (s.rate !== undefined) {
+    // a fixed rate needs evenly spaced requests; autocannon's rate limit sends in bursts (paced-load.ts)
+    const paced = await pacedLoad({
+      url: `http://127.0.0.1:${s.port}${s.path}`, body: s.body, headers: { 'content-type': 'application/json', ...s.headers },
+      rate: s.rate(), seconds: duration, connections: CONNECTIONS,
+    })
+    return { ...paced, cpu: cpuPerRequest(s.pid, before, threadTicks(s.pid), paced.latencies.length) }
+  }
   const result = await autocannon({
     url: `http://127.0.0.1:${s.port}${s.path}`,
     method: 'POST',
@@ -120,9 +181,10 @@ async function measure(s: Scenario, duration: number): Promise<Measurement> {
     connections: CONNECTIONS,
     pipelining: PIPELINING,
     duration,
-    ...(s.rate ? { overallRate: s.rate() } : {}),
   })
-  return { reqPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors }
+  await new Promise((r) => setTimeout(r, 200)) // the last answers' bookkeeping and the log's flush belong to this run
+  const cpu = cpuPerRequest(s.pid, before, threadTicks(s.pid), result.requests.total)
+  return { reqPerSec: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors, cpu }
 }
 
 function median(xs: number[]): number {
@@ -136,43 +198,55 @@ function medianRatio(a: Measurement[], b: Measurement[], pick: (m: Measurement) 
   return Number(median(a.map((m, i) => pick(m) / pick(b[i]))).toFixed(2))
 }
 
-function report(scenarios: Scenario[], runs: Map<string, Measurement[]>, verification: Verification): void {
+/** What each scenario's ratio is taken against. */
+const RATIO_OF: Record<string, { to: string; what: string; pick: (m: Measurement) => number }> = {
+  native: { to: 'floor', what: 'req/s × floor', pick: (m) => m.reqPerSec },
+  v2: { to: 'floor', what: 'req/s × floor', pick: (m) => m.reqPerSec },
+  routed: { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
+  'shadow@rate': { to: 'routed@rate', what: 'p99 × routed@rate', pick: (m) => m.p99 },
+  'native+log': { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
+}
+
+/** Median CPU a request over the rounds, main thread + the others' (workers, V8 helpers); blank where not measured. */
+function describeCpu(ms: Measurement[]): string {
+  const cpu = ms.map((m) => m.cpu).filter((c): c is CpuPerRequest => c != null)
+  if (cpu.length === 0) return ''
+  const main = median(cpu.map((c) => c.mainUs))
+  const other = median(cpu.map((c) => c.otherUs))
+  return `${main.toFixed(1)} + ${other.toFixed(1)}`
+}
+
+function report(scenarios: Scenario[], runs: Map<string, Measurement[]>, verification: Verification | null): void {
   const r = (name: string) => runs.get(name)!
-  const reference: Record<string, { to: string; what: string; pick: (m: Measurement) => number }> = {
-    native: { to: 'floor', what: 'req/s × floor', pick: (m) => m.reqPerSec },
-    v2: { to: 'floor', what: 'req/s × floor', pick: (m) => m.reqPerSec },
-    routed: { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
-    'shadow@rate': { to: 'routed@rate', what: 'p99 × routed@rate', pick: (m) => m.p99 },
-    'native+log': { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
-  }
   const rows = scenarios.map((s) => {
     const ms = r(s.name)
-    const ref = reference[s.name]
+    const ref = runs.has(RATIO_OF[s.name]?.to) ? RATIO_OF[s.name] : undefined
     return {
       scenario: s.name, what: s.what, reqPerSec: Math.round(median(ms.map((m) => m.reqPerSec))),
       p50Ms: median(ms.map((m) => m.p50)), p99Ms: median(ms.map((m) => m.p99)),
       ratio: ref ? `${medianRatio(ms, r(ref.to), ref.pick)} ${ref.what}` : '',
       non2xx: ms.reduce((n, m) => n + m.non2xx + m.errors, 0),
-      runs: ms.map((m) => Math.round(m.reqPerSec)),
+      runs: ms.map((m) => (s.rate === undefined ? String(Math.round(m.reqPerSec)) : `p99 ${m.p99} ms`)),
+      cpu: describeCpu(ms),
     }
   })
   const sha = (() => { try { return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim() } catch { return 'unknown' } })()
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`
-  const knobs = `CONNECTIONS=${CONNECTIONS} DURATION=${DURATION}s RUNS=${RUNS} PIPELINING=${PIPELINING}`
+  const knobs = `CONNECTIONS=${CONNECTIONS} DURATION=${DURATION}s RUNS=${RUNS} PIPELINING=${PIPELINING}${ONLY ? ` ONLY=${ONLY.join(',')}` : ''}`
   const table = [
-    '| scenario | endpoint | req/s (median) | p50 ms | p99 ms | ratio (median of rounds) | non-2xx | req/s of each round |',
-    '|---|---|---:|---:|---:|---|---:|---|',
-    ...rows.map((x) => `| ${x.scenario} | ${x.what} | ${x.reqPerSec} | ${x.p50Ms} | ${x.p99Ms} | ${x.ratio} | ${x.non2xx} | ${x.runs.join(', ')} |`),
+    '| scenario | endpoint | req/s (median) | p50 ms | p99 ms | ratio (median of rounds) | CPU µs a request: main thread + others | non-2xx | each round: req/s, or p99 at a fixed rate |',
+    '|---|---|---:|---:|---:|---|---|---:|---|',
+    ...rows.map((x) => `| ${x.scenario} | ${x.what} | ${x.reqPerSec} | ${x.p50Ms} | ${x.p99Ms} | ${x.ratio} | ${x.cpu} | ${x.non2xx} | ${x.runs.join(', ')} |`),
   ].join('\n')
-  const recorded = `Inference log: ${verification.requests} requests sent to native+log after the rounds, ${verification.answered} answered 2xx, ` +
+  const recorded = verification === null ? '' : `Inference log: ${verification.requests} requests sent to native+log after the rounds, ${verification.answered} answered 2xx, ` +
     `${verification.rowsAdded} rows added to its store (${verification.rowsAdded === verification.answered ? 'equal' : 'NOT EQUAL'}).`
   const md = `# Hot path vs bare node:http\n\ncommit ${sha}; ${machine}; ${knobs}\n\n${table}\n\n${recorded}\n`
   process.stdout.write(`\n${md}\n`)
   const dir = join(root, 'bench', 'results')
   mkdirSync(dir, { recursive: true })
-  const stem = join(dir, `${new Date().toISOString().slice(0, 10)}_${sha}_hot-path`)
+  const stem = join(dir, `${new Date().toISOString().slice(0, 10)}_${sha}_hot-path${ONLY ? '-partial' : ''}`)
   writeFileSync(`${stem}.md`, md)
-  writeFileSync(`${stem}.json`, JSON.stringify({ commit: sha, machine, knobs: { CONNECTIONS, DURATION, RUNS, PIPELINING }, rows, verification }, null, 2) + '\n')
+  writeFileSync(`${stem}.json`, JSON.stringify({ commit: sha, machine, knobs: { CONNECTIONS, DURATION, RUNS, PIPELINING, ONLY }, rows, verification }, null, 2) + '\n')
   process.stdout.write(`wrote ${stem}.md and .json\n`)
 }
 
