@@ -49,4 +49,19 @@ describe('expandEvent', () => {
     const rows = expandEvent({ ...base, answer: null, status: 500, errorCode: 'INFERENCE_FAILED' }, { privacy: undefined, hashKey: null })
     expect(rows.map((r) => [r.outputs, r.status, r.error_code])).toEqual([[null, 500, 'INFERENCE_FAILED'], [null, 500, 'INFERENCE_FAILED']])
   })
+
+  it('stores a one-record body\'s record as sent, and parses every other shape, to the same values', () => {
+    const one = (body: string) => expandEvent({ ...base, ids: ['a'], body }, { privacy: undefined, hashKey: null })[0].inputs
+    const record = '{"age":30,"income":1.50,"city":"Ghent"}'
+    expect(one(`{"instances":[${record}]}`)).toBe(record) // as sent: 1.50 stays 1.50
+    // other shapes are parsed: spaces, an id (dropped), escapes, nesting, other keys
+    expect(JSON.parse(one(`{ "instances": [${record}] }`)!)).toEqual({ age: 30, income: 1.5, city: 'Ghent' })
+    expect(JSON.parse(one('{"instances":[{"id":"a","age":30}]}')!)).toEqual({ age: 30 })
+    expect(JSON.parse(one('{"instances":[{"\\u0069d":"a","age":30}]}')!)).toEqual({ age: 30 })
+    expect(JSON.parse(one('{"instances":[{"tags":["x"],"age":30}]}')!)).toEqual({ tags: ['x'], age: 30 })
+    expect(JSON.parse(one('{"instances":[{"age":30}],"timestamp":5}')!)).toEqual({ age: 30 })
+    // privacy rules always take the parsing path
+    const hidden = expandEvent({ ...base, ids: ['a'], body: `{"instances":[${record}]}` }, { privacy: { drop: ['city'], hash: [] }, hashKey: null })[0]
+    expect(JSON.parse(hidden.inputs!)).toEqual({ age: 30, income: 1.5 })
+  })
 })

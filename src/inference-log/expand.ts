@@ -14,26 +14,49 @@ export interface ExpandContext {
 }
 
 export function expandEvent(e: InferenceEvent, ctx: ExpandContext): StoredInference[] {
-  const body = parseObject(e.body)
   const answer = parseObject(e.answer)
-  const rows: StoredInference[] = []
-  if (e.kind === 'predict') {
-    const instances = Array.isArray(body?.instances) ? (body.instances as unknown[]) : []
-    const predictions = Array.isArray(answer?.predictions) ? (answer.predictions as unknown[]) : []
-    for (let r = 0; r < e.ids.length; r++) {
-      const outputs = withoutId(predictions[r])
-      rows.push(row(e, e.ids[r], rowInputs(instances[r], ctx), outputs, namedLabel(outputs), namedScore(outputs)))
-    }
-  } else {
+  if (e.kind === 'infer') {
+    const body = parseObject(e.body)
     const tensors = Array.isArray(body?.inputs) ? (body.inputs as Record<string, unknown>[]) : null
     const inputs = tensors === null ? null : ctx.privacy === undefined ? tensors : applyToTensors(tensors, ctx.privacy, ctx.hashKey)
     const outputs = Array.isArray(answer?.outputs) ? (answer.outputs as Record<string, unknown>[]) : null
-    rows.push(row(e, e.ids[0], inputs, outputs, tensorLabel(outputs), tensorScore(outputs)))
+    return [row(e, e.ids[0], json(inputs), json(outputs), tensorLabel(outputs), tensorScore(outputs))]
+  }
+  const predictions = Array.isArray(answer?.predictions) ? (answer.predictions as unknown[]) : []
+  const asSent = e.ids.length === 1 && ctx.privacy === undefined ? oneInstanceText(e.body) : null
+  if (asSent !== null) {
+    const outputs = withoutId(predictions[0])
+    return [row(e, e.ids[0], asSent, json(outputs), namedLabel(outputs), namedScore(outputs))]
+  }
+  const body = parseObject(e.body)
+  const instances = Array.isArray(body?.instances) ? (body.instances as unknown[]) : []
+  const rows: StoredInference[] = []
+  for (let r = 0; r < e.ids.length; r++) {
+    const outputs = withoutId(predictions[r])
+    rows.push(row(e, e.ids[r], json(rowInputs(instances[r], ctx)), json(outputs), namedLabel(outputs), namedScore(outputs)))
   }
   return rows
 }
 
-function row(e: InferenceEvent, id: string | number, inputs: unknown, outputs: unknown, predictedLabel: string | null, score: number | null): StoredInference {
+/**
+ * The usual native request, `{"instances":[{...}]}` with one flat record and nothing else, as
+ * clients send it: the record's own text is its inputs, with no parse and stringify here
+ * (they were most of the cost of a row). Null for any other body, and for a record that may
+ * hold an `id` (spelled out, or with escapes): those take the parsing path.
+ */
+const ONE_FLAT_INSTANCE = /^\{"instances":\[(\{[^{}[\]\\]*\})\]\}$/
+
+function oneInstanceText(body: string | null): string | null {
+  const match = body === null ? null : ONE_FLAT_INSTANCE.exec(body)
+  if (match === null || match[1].includes('"id"')) return null
+  return match[1]
+}
+
+function json(value: unknown): string | null {
+  return value == null ? null : JSON.stringify(value)
+}
+
+function row(e: InferenceEvent, id: string | number, inputs: string | null, outputs: string | null, predictedLabel: string | null, score: number | null): StoredInference {
   return {
     record_id: newInferenceId(),
     inference_id: String(id),
@@ -45,8 +68,8 @@ function row(e: InferenceEvent, id: string | number, inputs: unknown, outputs: u
     reason: e.reason,
     role: e.role,
     sticky_hash: e.stickyHash,
-    inputs: inputs == null ? null : JSON.stringify(inputs),
-    outputs: outputs == null ? null : JSON.stringify(outputs),
+    inputs,
+    outputs,
     latency_ms: e.latencyMs,
     status: e.status,
     error_code: e.errorCode,
