@@ -6,11 +6,17 @@ export type MirrorTarget =
   | { kind: 'onnx'; key: string; onnxPath: string }
   | { kind: 'remote'; key: string; upstream: string; timeoutMs: number }
 
-export interface MirrorJob {
-  readonly id: number
+/**
+ * The mirrors of one batch (BATCH_MS) for one target. Jobs whose feeds share a row layout are
+ * stacked along the first dimension, one fresh buffer an input, which is transferred rather
+ * than copied; the worker splits them again. Job i has rows[i] rows; a job whose inputs do not
+ * share a first dimension (rows -1) travels alone.
+ */
+export interface MirrorBatch {
   readonly target: MirrorTarget
+  readonly ids: number[]
+  readonly rows: number[]
   readonly feeds: Feed[]
-  readonly rows: number
 }
 
 export type MirrorOutcome =
@@ -18,9 +24,13 @@ export type MirrorOutcome =
   | { code: 'FAILED'; id: number; message: string }
 
 /**
- * Jobs and outcomes cross in batches, one message per event-loop turn each way: a message
- * per mirror cost the request thread more than the mirror itself (bench/results).
+ * Jobs and outcomes cross in batches, at most one message every BATCH_MS each way. A message
+ * wakes the other thread, and on this virtual machine a wake-up of a thread on the other core
+ * is what costs (postMessage was 10 % of the request thread's busy time at one message a turn,
+ * more than the mirrors' own work); a mirror answered a few milliseconds later costs nothing.
  */
-export type ToMirrorWorker = { code: 'RUN'; jobs: MirrorJob[] }
+export const BATCH_MS = 5
+
+export type ToMirrorWorker = { code: 'RUN'; batches: MirrorBatch[] }
 
 export type FromMirrorWorker = { code: 'OUTCOMES'; outcomes: MirrorOutcome[] }

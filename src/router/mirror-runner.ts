@@ -7,11 +7,27 @@ import type { Worker } from 'node:worker_threads'
 import type { RunOutputs } from '../runtime/tensors.js'
 import type { Feed } from '../runtime/tensors.js'
 import { startWorker } from '../worker-entry.js'
-import type { FromMirrorWorker, MirrorJob, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
+import { stackRows } from '../runtime/rows.js'
+import { BATCH_MS } from './mirror-protocol.js'
+import type { FromMirrorWorker, MirrorBatch, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
 
 export interface MirrorResult {
   readonly outputs: RunOutputs
   readonly ms: number
+}
+
+interface OutboxGroup {
+  readonly target: MirrorTarget
+  readonly ids: number[]
+  readonly rows: number[]
+  readonly feeds: (readonly Feed[])[]
+}
+
+/** Feeds with the same layout (names, types, shape of a row) can be stacked into one. */
+function rowLayout(feeds: readonly Feed[]): string {
+  let layout = ''
+  for (const f of feeds) layout += `${f.name}:${f.type}:${f.dims.slice(1).join('x')};`
+  return layout
 }
 
 interface Pending {
@@ -24,8 +40,8 @@ export class MirrorRunner {
   readonly #pending = new Map<number, Pending>()
   readonly #maxInFlight: number
   #nextId = 1
-  /** Jobs of this event-loop turn, posted together. */
-  #outbox: MirrorJob[] = []
+  /** Jobs of the last BATCH_MS, posted together: by target and row layout. */
+  #outbox = new Map<string, OutboxGroup>()
   /** Mirrors refused because too many were in flight. */
   dropped = 0
 
@@ -58,25 +74,41 @@ export class MirrorRunner {
     const id = this.#nextId++
     return new Promise<MirrorResult>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
-      if (this.#outbox.length === 0) setImmediate(this.#sendJobs)
-      this.#outbox.push({ id, target, feeds: feeds as Feed[], rows })
+      if (this.#outbox.size === 0) setTimeout(this.#sendJobs, BATCH_MS)
+      // jobs that cannot be stacked (no shared first dimension) each get a group of their own
+      const key = rows > 0 ? `${target.key}\u0000${rowLayout(feeds)}` : `${target.key}\u0000#${id}`
+      let group = this.#outbox.get(key)
+      if (group === undefined) {
+        group = { target, ids: [], rows: [], feeds: [] }
+        this.#outbox.set(key, group)
+      }
+      group.ids.push(id)
+      group.rows.push(rows)
+      group.feeds.push(feeds)
     })
   }
 
   readonly #sendJobs = (): void => {
-    const jobs = this.#outbox
-    this.#outbox = []
-    this.#post({ code: 'RUN', jobs })
+    const batches: MirrorBatch[] = []
+    const transfer: ArrayBuffer[] = []
+    for (const group of this.#outbox.values()) {
+      if (group.ids.length === 1) {
+        // one job: its feeds are cloned (they are the primary's, still shared with other mirrors)
+        batches.push({ target: group.target, ids: group.ids, rows: group.rows, feeds: group.feeds[0] as Feed[] })
+        continue
+      }
+      const feeds = stackRows(group.feeds, group.rows.reduce((n, r) => n + r, 0))
+      for (const f of feeds) if (!Array.isArray(f.data)) transfer.push(f.data.buffer as ArrayBuffer)
+      batches.push({ target: group.target, ids: group.ids, rows: group.rows, feeds })
+    }
+    this.#outbox.clear()
+    this.#started().postMessage({ code: 'RUN', batches } satisfies ToMirrorWorker, transfer)
   }
 
   #isFull(): boolean {
     if (this.inFlight < this.#maxInFlight) return false
     this.dropped++
     return true
-  }
-
-  #post(message: ToMirrorWorker): void {
-    this.#started().postMessage(message)
   }
 
   #onMessage(m: FromMirrorWorker): void {
@@ -93,7 +125,7 @@ export class MirrorRunner {
   /** Resolves when no mirror is in flight, or after `timeoutMs` (at stop, so that finished mirrors are recorded). */
   async settle(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
-    while ((this.#pending.size > 0 || this.#outbox.length > 0) && Date.now() < deadline) {
+    while ((this.#pending.size > 0 || this.#outbox.size > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
   }

@@ -8,7 +8,10 @@ import { RemoteRunner } from '../runtime/remote-runner.js'
 import { RunCoalescer } from '../runtime/run-coalescer.js'
 import type { Runner } from '../runtime/runner.js'
 import { loadSession } from '../runtime/session.js'
-import type { FromMirrorWorker, MirrorJob, MirrorOutcome, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
+import { takeRows } from '../runtime/rows.js'
+import type { Feed } from '../runtime/tensors.js'
+import { BATCH_MS } from './mirror-protocol.js'
+import type { FromMirrorWorker, MirrorOutcome, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
 
 const MAX_RUN_ROWS = 1_024 // rows a coalesced mirror run
 const runners = new Map<string, Promise<Runner>>()
@@ -29,7 +32,7 @@ function runnerFor(target: MirrorTarget): Promise<Runner> {
 let outbox: MirrorOutcome[] = []
 
 function reply(outcome: MirrorOutcome): void {
-  if (outbox.length === 0) setImmediate(sendOutcomes)
+  if (outbox.length === 0) setTimeout(sendOutcomes, BATCH_MS)
   outbox.push(outcome)
 }
 
@@ -39,20 +42,30 @@ function sendOutcomes(): void {
   parentPort!.postMessage(message)
 }
 
-function run(job: MirrorJob): void {
+function run(target: MirrorTarget, id: number, feeds: Feed[], rows: number): void {
   const started = performance.now()
-  runnerFor(job.target)
-    .then((runner) => runner.run(job.feeds, job.rows))
+  runnerFor(target)
+    .then((runner) => runner.run(feeds, rows))
     .then(
-      (outputs) => reply({ code: 'DONE', id: job.id, outputs, ms: performance.now() - started }),
-      (err: unknown) => reply({ code: 'FAILED', id: job.id, message: String((err as Error)?.message ?? err) }),
+      (outputs) => reply({ code: 'DONE', id, outputs, ms: performance.now() - started }),
+      (err: unknown) => reply({ code: 'FAILED', id, message: String((err as Error)?.message ?? err) }),
     )
 }
 
 parentPort!.on('message', (message: ToMirrorWorker) => {
   switch (message.code) {
     case 'RUN':
-      for (const job of message.jobs) run(job) // jobs for one version in one batch share a session.run
+      for (const batch of message.batches) {
+        // each job runs on its own rows again: the coalescer shares a session.run among them,
+        // and a job the model refuses fails alone
+        let firstRow = 0
+        for (let i = 0; i < batch.ids.length; i++) {
+          const rows = batch.rows[i]
+          const feeds = batch.ids.length === 1 ? batch.feeds : batch.feeds.map((f) => takeRows(f, firstRow, rows))
+          run(batch.target, batch.ids[i], feeds, rows)
+          firstRow += rows
+        }
+      }
       return
     default:
       throw new Error(`mirror worker: unexpected message ${JSON.stringify(message)}`)

@@ -14,7 +14,7 @@
  */
 import ort from 'onnxruntime-node'
 import type { InferenceSession } from 'onnxruntime-node'
-import { elementCount } from './tensors.js'
+import { stackRows, takeRows } from './rows.js'
 import type { Feed, OutputTensor, RunOutputs, TensorData } from './tensors.js'
 
 interface RunJob {
@@ -100,10 +100,12 @@ export class RunCoalescer {
       const job = group[0]
       return this.#runAlone(job.feeds).then((o) => this.#resolve(job, o), (e: unknown) => this.#reject(job, e))
     }
+    // requests encoded for this version share a layout; mirrored ones may come from versions with other inputs
+    if (!group.every((job) => sameRowLayout(job.feeds, group[0].feeds))) return this.#runEachAlone(group)
     const totalRows = group.reduce((n, job) => n + job.rows, 0)
     let outputs: RunOutputs
     try {
-      outputs = await this.#runAlone(concatFeeds(group, totalRows))
+      outputs = await this.#runAlone(stackRows(group.map((job) => job.feeds), totalRows))
     } catch {
       return this.#runEachAlone(group)
     }
@@ -137,36 +139,21 @@ async function runAlone(session: InferenceSession, feeds: readonly Feed[]): Prom
   return outputs
 }
 
-function concatFeeds(group: readonly RunJob[], totalRows: number): Feed[] {
-  return group[0].feeds.map((first, i) => {
-    const rowSize = elementCount(first.dims.slice(1))
-    const dims = [totalRows, ...first.dims.slice(1)]
-    if (Array.isArray(first.data)) {
-      const data: string[] = []
-      for (const job of group) for (const s of job.feeds[i].data as string[]) data.push(s)
-      return { name: first.name, type: first.type, data, dims }
-    }
-    const ctor = first.data.constructor as new (n: number) => Exclude<TensorData, string[]>
-    const data = new ctor(totalRows * rowSize)
-    let offset = 0
-    for (const job of group) {
-      const part = job.feeds[i].data as Exclude<TensorData, string[]>
-      ;(data as { set(a: ArrayLike<unknown>, o: number): void }).set(part, offset)
-      offset += part.length
-    }
-    return { name: first.name, type: first.type, data, dims }
-  })
+/** The same inputs, in the same order, of the same types and row shapes: rows that can be stacked. */
+function sameRowLayout(a: readonly Feed[], b: readonly Feed[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]
+    const y = b[i]
+    if (x.name !== y.name || x.type !== y.type || x.dims.length !== y.dims.length) return false
+    for (let d = 1; d < x.dims.length; d++) if (x.dims[d] !== y.dims[d]) return false
+  }
+  return true
 }
 
 function sliceRows(outputs: RunOutputs, firstRow: number, rows: number): RunOutputs {
   const sliced: Record<string, OutputTensor> = {}
-  for (const name of Object.keys(outputs)) {
-    const t = outputs[name]
-    const rowSize = elementCount(t.dims.slice(1))
-    const start = firstRow * rowSize
-    const end = start + rows * rowSize
-    const data = Array.isArray(t.data) ? t.data.slice(start, end) : t.data.subarray(start, end)
-    sliced[name] = { type: t.type, data: data as TensorData, dims: [rows, ...t.dims.slice(1)] }
-  }
+  for (const name of Object.keys(outputs)) sliced[name] = takeRows(outputs[name], firstRow, rows)
   return sliced
 }
