@@ -174,7 +174,7 @@ export const Errors = {
   },
   INFERENCE_LOG_DISABLED: {
     status: 409,
-    message: () => 'the inference log is off (--store none); start the gateway with --store sqlite:PATH or --store postgres://... to record inferences',
+    message: () => 'the gateway runs without a store (--store none), which keeps inferences, ground truth, stages and the activity log; start it with --store sqlite:PATH or --store postgres://...',
   },
   INFERENCE_STORE_UNAVAILABLE: {
     status: 503,

@@ -265,6 +265,11 @@ describe('stopping', () => {
       const res = await post(`${plain.url}/v1/models/credit-risk/ground-truth`, [{ inference_id: 'x', label: 1 }])
       expect(res.status).toBe(409)
       expect(res.body.code).toBe('INFERENCE_LOG_DISABLED')
+      // stages live in the same store: the answer says so, and how to start with one
+      const stage = await post(`${plain.url}/v1/models/credit-risk/versions/v1/stage-requests`, { stage: 'Staging' })
+      expect(stage.status).toBe(409)
+      expect(stage.body.code).toBe('INFERENCE_LOG_DISABLED')
+      expect(stage.body.error).toMatch(/stages.*--store sqlite:PATH/)
     } finally {
       await plain.close()
     }
