@@ -4,7 +4,7 @@
  * step in force, version states and inference-log figures; promtool accepts the exposition;
  * a real Prometheus server (Debian's package) scrapes it and answers queries about it.
  */
-import { execFile, spawn } from 'node:child_process'
+import { execFile, spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -116,6 +116,7 @@ describe('/metrics after real traffic', () => {
   })
 
   it('passes promtool\'s check of names and conventions (for our metrics; prom-client names three process gauges *_total)', async () => {
+    requireDebianTool('promtool')
     const child = execFile('promtool', ['check', 'metrics'])
     const out = new Promise<{ code: number | null; text: string }>((resolve) => {
       let text = ''
@@ -130,6 +131,12 @@ describe('/metrics after real traffic', () => {
   })
 })
 
+/** Fail at once, saying what to install, rather than wait out a timeout on a machine without it. */
+function requireDebianTool(command: string): void {
+  const found = spawnSync('sh', ['-c', `command -v ${command}`]).status === 0
+  expect(found, `${command} is not installed: apt-get install prometheus (.ci/run does)`).toBe(true)
+}
+
 describe('a real Prometheus server', () => {
   let prometheus: ChildProcess
   let api = ''
@@ -138,6 +145,7 @@ describe('a real Prometheus server', () => {
   })
 
   it('scrapes the gateway and answers a query on its metrics', async () => {
+    requireDebianTool('prometheus')
     const port = await freePort()
     api = `http://127.0.0.1:${port}/api/v1`
     const target = new URL(gw.url).host
