@@ -19,18 +19,33 @@ export interface MirrorBatch {
   readonly feeds: Feed[]
 }
 
-export type MirrorOutcome =
-  | { code: 'DONE'; id: number; outputs: RunOutputs; ms: number }
-  | { code: 'FAILED'; id: number; message: string }
+/**
+ * The answers of one BATCH_MS with the same output layout: outputs stacked along the first
+ * dimension, one fresh buffer an output (transferred), job i owning rows[i] rows. A job whose
+ * outputs have no shared first dimension travels alone, with rows [-1] and its outputs as they are.
+ */
+export interface OutcomeGroup {
+  readonly ids: number[]
+  readonly ms: number[]
+  readonly rows: number[]
+  readonly outputs: RunOutputs
+}
+
+export interface MirrorFailure {
+  readonly id: number
+  readonly message: string
+}
 
 /**
  * Jobs and outcomes cross in batches, at most one message every BATCH_MS each way. A message
  * wakes the other thread, and on this virtual machine a wake-up of a thread on the other core
  * is what costs (postMessage was 10 % of the request thread's busy time at one message a turn,
  * more than the mirrors' own work); a mirror answered a few milliseconds later costs nothing.
+ * Tensors travel stacked in transferred buffers: cloning a small object graph per job, and
+ * rebuilding it on the request thread, cost that thread more than the comparison it feeds.
  */
 export const BATCH_MS = 5
 
 export type ToMirrorWorker = { code: 'RUN'; batches: MirrorBatch[] }
 
-export type FromMirrorWorker = { code: 'OUTCOMES'; outcomes: MirrorOutcome[] }
+export type FromMirrorWorker = { code: 'OUTCOMES'; groups: OutcomeGroup[]; failures: MirrorFailure[] }

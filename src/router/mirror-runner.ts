@@ -7,7 +7,7 @@ import type { Worker } from 'node:worker_threads'
 import type { RunOutputs } from '../runtime/tensors.js'
 import type { Feed } from '../runtime/tensors.js'
 import { startWorker } from '../worker-entry.js'
-import { stackRows } from '../runtime/rows.js'
+import { rowLayout, stackRows, takeOutputRows } from '../runtime/rows.js'
 import { BATCH_MS } from './mirror-protocol.js'
 import type { FromMirrorWorker, MirrorBatch, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
 
@@ -21,13 +21,6 @@ interface OutboxGroup {
   readonly ids: number[]
   readonly rows: number[]
   readonly feeds: (readonly Feed[])[]
-}
-
-/** Feeds with the same layout (names, types, shape of a row) can be stacked into one. */
-function rowLayout(feeds: readonly Feed[]): string {
-  let layout = ''
-  for (const f of feeds) layout += `${f.name}:${f.type}:${f.dims.slice(1).join('x')};`
-  return layout
 }
 
 interface Pending {
@@ -113,13 +106,22 @@ export class MirrorRunner {
 
   #onMessage(m: FromMirrorWorker): void {
     if (m.code !== 'OUTCOMES') throw new Error(`mirror runner: unexpected message ${JSON.stringify(m)}`)
-    for (const outcome of m.outcomes) {
-      const pending = this.#pending.get(outcome.id)
-      if (pending === undefined) continue
-      this.#pending.delete(outcome.id)
-      if (outcome.code === 'DONE') pending.resolve({ outputs: outcome.outputs, ms: outcome.ms })
-      else pending.reject(new Error(outcome.message))
+    for (const group of m.groups) {
+      let firstRow = 0
+      for (let i = 0; i < group.ids.length; i++) {
+        const rows = group.rows[i]
+        const outputs = rows < 0 ? group.outputs : takeOutputRows(group.outputs, firstRow, rows)
+        this.#take(group.ids[i])?.resolve({ outputs, ms: group.ms[i] })
+        if (rows > 0) firstRow += rows
+      }
     }
+    for (const failure of m.failures) this.#take(failure.id)?.reject(new Error(failure.message))
+  }
+
+  #take(id: number): Pending | undefined {
+    const pending = this.#pending.get(id)
+    this.#pending.delete(id)
+    return pending
   }
 
   /** Resolves when no mirror is in flight, or after `timeoutMs` (at stop, so that finished mirrors are recorded). */

@@ -8,10 +8,10 @@ import { RemoteRunner } from '../runtime/remote-runner.js'
 import { RunCoalescer } from '../runtime/run-coalescer.js'
 import type { Runner } from '../runtime/runner.js'
 import { loadSession } from '../runtime/session.js'
-import { takeRows } from '../runtime/rows.js'
-import type { Feed } from '../runtime/tensors.js'
+import { namedOutputs, outputsOf, rowLayout, stackRows, takeRows } from '../runtime/rows.js'
+import type { Feed, RunOutputs } from '../runtime/tensors.js'
 import { BATCH_MS } from './mirror-protocol.js'
-import type { FromMirrorWorker, MirrorOutcome, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
+import type { FromMirrorWorker, MirrorFailure, MirrorTarget, OutcomeGroup, ToMirrorWorker } from './mirror-protocol.js'
 
 const MAX_RUN_ROWS = 1_024 // rows a coalesced mirror run
 const runners = new Map<string, Promise<Runner>>()
@@ -29,17 +29,57 @@ function runnerFor(target: MirrorTarget): Promise<Runner> {
   return runner
 }
 
-let outbox: MirrorOutcome[] = []
+/** Answers waiting for the next message: done ones by output layout (to be stacked), and failures. */
+let done = new Map<string, { ids: number[]; ms: number[]; rows: number[]; parts: Feed[][] }>()
+let alone: OutcomeGroup[] = []
+let failures: MirrorFailure[] = []
+let scheduled = false
 
-function reply(outcome: MirrorOutcome): void {
-  if (outbox.length === 0) setTimeout(sendOutcomes, BATCH_MS)
-  outbox.push(outcome)
+function schedule(): void {
+  if (scheduled) return
+  scheduled = true
+  setTimeout(sendOutcomes, BATCH_MS)
+}
+
+function answered(id: number, outputs: RunOutputs, ms: number): void {
+  schedule()
+  const named = namedOutputs(outputs)
+  const rows = named[0]?.dims[0]
+  if (rows === undefined || rows < 0 || !named.every((t) => t.dims[0] === rows)) {
+    alone.push({ ids: [id], ms: [ms], rows: [-1], outputs })
+    return
+  }
+  const layout = rowLayout(named)
+  let group = done.get(layout)
+  if (group === undefined) {
+    group = { ids: [], ms: [], rows: [], parts: [] }
+    done.set(layout, group)
+  }
+  group.ids.push(id)
+  group.ms.push(ms)
+  group.rows.push(rows)
+  group.parts.push(named)
+}
+
+function failed(id: number, message: string): void {
+  schedule()
+  failures.push({ id, message })
 }
 
 function sendOutcomes(): void {
-  const message: FromMirrorWorker = { code: 'OUTCOMES', outcomes: outbox }
-  outbox = []
-  parentPort!.postMessage(message)
+  scheduled = false
+  const groups = alone
+  const transfer: ArrayBuffer[] = []
+  for (const group of done.values()) {
+    const stacked = stackRows(group.parts, group.rows.reduce((n, r) => n + r, 0))
+    for (const t of stacked) if (!Array.isArray(t.data)) transfer.push(t.data.buffer as ArrayBuffer)
+    groups.push({ ids: group.ids, ms: group.ms, rows: group.rows, outputs: outputsOf(stacked) })
+  }
+  const message: FromMirrorWorker = { code: 'OUTCOMES', groups, failures }
+  done = new Map()
+  alone = []
+  failures = []
+  parentPort!.postMessage(message, transfer)
 }
 
 function run(target: MirrorTarget, id: number, feeds: Feed[], rows: number): void {
@@ -47,8 +87,8 @@ function run(target: MirrorTarget, id: number, feeds: Feed[], rows: number): voi
   runnerFor(target)
     .then((runner) => runner.run(feeds, rows))
     .then(
-      (outputs) => reply({ code: 'DONE', id, outputs, ms: performance.now() - started }),
-      (err: unknown) => reply({ code: 'FAILED', id, message: String((err as Error)?.message ?? err) }),
+      (outputs) => answered(id, outputs, performance.now() - started),
+      (err: unknown) => failed(id, String((err as Error)?.message ?? err)),
     )
 }
 

@@ -4,7 +4,7 @@
  * splits the outputs; mirrors stack a turn's feeds for one message to their worker.
  */
 import { elementCount } from './tensors.js'
-import type { Feed, TensorData } from './tensors.js'
+import type { Feed, OutputTensor, RunOutputs, TensorData } from './tensors.js'
 
 type NumericData = Exclude<TensorData, string[]>
 
@@ -36,4 +36,42 @@ export function takeRows<T extends { readonly data: TensorData; readonly dims: r
   const end = start + rows * rowSize
   const data = Array.isArray(tensor.data) ? tensor.data.slice(start, end) : tensor.data.subarray(start, end)
   return { ...tensor, data, dims: [rows, ...tensor.dims.slice(1)] }
+}
+
+/** Rows firstRow..firstRow+rows of every output: views, as takeRows. */
+export function takeOutputRows(outputs: RunOutputs, firstRow: number, rows: number): RunOutputs {
+  const taken: Record<string, OutputTensor> = {}
+  for (const name of Object.keys(outputs)) taken[name] = takeRows(outputs[name], firstRow, rows)
+  return taken
+}
+
+/** Tensors with the same layout (names, types, shape of a row) can be stacked into one. */
+export function rowLayout(tensors: readonly Pick<Feed, 'name' | 'type' | 'dims'>[]): string {
+  let layout = ''
+  for (const t of tensors) layout += `${t.name}:${t.type}:${t.dims.slice(1).join('x')};`
+  return layout
+}
+
+/** Outputs as a list of named tensors (the form stackRows takes), and back. */
+export function namedOutputs(outputs: RunOutputs): Feed[] {
+  return Object.keys(outputs).map((name) => ({ name, ...outputs[name] }))
+}
+
+export function outputsOf(named: readonly Feed[]): RunOutputs {
+  const outputs: Record<string, OutputTensor> = {}
+  for (const t of named) outputs[t.name] = { type: t.type, data: t.data, dims: t.dims }
+  return outputs
+}
+
+/** The same tensors, in the same order, of the same types and row shapes: rows that can be stacked (rowLayout without building its text). */
+export function sameRowLayout(a: readonly Feed[], b: readonly Feed[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]
+    const y = b[i]
+    if (x.name !== y.name || x.type !== y.type || x.dims.length !== y.dims.length) return false
+    for (let d = 1; d < x.dims.length; d++) if (x.dims[d] !== y.dims[d]) return false
+  }
+  return true
 }

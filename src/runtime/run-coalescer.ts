@@ -14,7 +14,7 @@
  */
 import ort from 'onnxruntime-node'
 import type { InferenceSession } from 'onnxruntime-node'
-import { stackRows, takeRows } from './rows.js'
+import { sameRowLayout, stackRows, takeOutputRows } from './rows.js'
 import type { Feed, OutputTensor, RunOutputs, TensorData } from './tensors.js'
 
 interface RunJob {
@@ -112,7 +112,7 @@ export class RunCoalescer {
     if (!Object.values(outputs).every((t) => t.dims[0] === totalRows)) return this.#runEachAlone(group)
     let offset = 0
     for (const job of group) {
-      this.#resolve(job, sliceRows(outputs, offset, job.rows))
+      this.#resolve(job, takeOutputRows(outputs, offset, job.rows))
       offset += job.rows
     }
   }
@@ -137,23 +137,4 @@ async function runAlone(session: InferenceSession, feeds: readonly Feed[]): Prom
     outputs[name] = { type: t.type, data: t.data as TensorData, dims: t.dims }
   }
   return outputs
-}
-
-/** The same inputs, in the same order, of the same types and row shapes: rows that can be stacked. */
-function sameRowLayout(a: readonly Feed[], b: readonly Feed[]): boolean {
-  if (a === b) return true
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]
-    const y = b[i]
-    if (x.name !== y.name || x.type !== y.type || x.dims.length !== y.dims.length) return false
-    for (let d = 1; d < x.dims.length; d++) if (x.dims[d] !== y.dims[d]) return false
-  }
-  return true
-}
-
-function sliceRows(outputs: RunOutputs, firstRow: number, rows: number): RunOutputs {
-  const sliced: Record<string, OutputTensor> = {}
-  for (const name of Object.keys(outputs)) sliced[name] = takeRows(outputs[name], firstRow, rows)
-  return sliced
 }
