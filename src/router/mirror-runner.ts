@@ -35,6 +35,7 @@ export class MirrorRunner {
   #nextId = 1
   /** Jobs of the last BATCH_MS, posted together: by target and row layout. */
   #outbox = new Map<string, OutboxGroup>()
+  #sendTimer: NodeJS.Timeout | null = null
   /** Mirrors refused because too many were in flight. */
   dropped = 0
 
@@ -67,7 +68,7 @@ export class MirrorRunner {
     const id = this.#nextId++
     return new Promise<MirrorResult>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
-      if (this.#outbox.size === 0) setTimeout(this.#sendJobs, BATCH_MS)
+      if (this.#outbox.size === 0) this.#sendTimer = setTimeout(this.#sendJobs, BATCH_MS)
       // jobs that cannot be stacked (no shared first dimension) each get a group of their own
       const key = rows > 0 ? `${target.key}\u0000${rowLayout(feeds)}` : `${target.key}\u0000#${id}`
       let group = this.#outbox.get(key)
@@ -82,6 +83,7 @@ export class MirrorRunner {
   }
 
   readonly #sendJobs = (): void => {
+    this.#sendTimer = null
     const batches: MirrorBatch[] = []
     const transfer: ArrayBuffer[] = []
     for (const group of this.#outbox.values()) {
@@ -133,6 +135,9 @@ export class MirrorRunner {
   }
 
   async close(): Promise<void> {
+    if (this.#sendTimer !== null) clearTimeout(this.#sendTimer) // no new worker for jobs that will not run
+    this.#sendTimer = null
+    this.#outbox.clear()
     for (const p of this.#pending.values()) p.reject(new Error('the gateway is stopping'))
     this.#pending.clear()
     await this.#worker?.terminate()
