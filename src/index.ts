@@ -131,7 +131,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const mirrorRunner = new MirrorRunner(options.maxMirrorsInFlight)
   metrics.mirrorsDroppedSource = () => mirrorRunner.dropped
   const mirrors = new Mirrors(mirrorRunner, pool, log, inferenceLog, metrics.serving)
-  const handlers = createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics: metrics.serving, guard }, options)
+  const handlers = createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics: metrics.serving, guard, log }, options)
   metrics.sources = metricSources(pool, routes, mirrors)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
   const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log })

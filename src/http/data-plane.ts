@@ -19,7 +19,7 @@ import { isValidName } from '../registry/names.js'
 import { assertReady } from '../runtime/model-pool.js'
 import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
 import { describeSpec } from '../runtime/v2-infer.js'
-import type { InferenceHandlers } from './inference-handlers.js'
+import type { Fail, InferenceHandlers } from './inference-handlers.js'
 import { sendError, sendJson } from './respond.js'
 
 export interface ServerInfo {
@@ -33,8 +33,8 @@ const PLATFORM = 'onnx_onnxv1' // the protocol's platform name for ONNX Runtime 
 
 /** `countError` is told the status and code of every error answer (metrics). */
 export function createDataPlane(pool: ModelPool, handlers: InferenceHandlers, info: ServerInfo, log: Logger, countError: (status: number, code: string) => void): Handler {
-  const fail = (res: ServerResponse, err: unknown, context: Record<string, unknown>): void => {
-    const { status, code } = sendError(res, err, log, context)
+  const fail: Fail = (req, res, err) => {
+    const { status, code } = sendError(res, err, log, { method: req.method, path: req.url })
     countError(status, code)
   }
 
@@ -49,24 +49,24 @@ export function createDataPlane(pool: ModelPool, handlers: InferenceHandlers, in
   }
 
   /** /v1/...: the native JSON endpoints. */
-  function v1(req: IncomingMessage, res: ServerResponse, s: string[], method: string): Promise<void> | false {
+  function v1(req: IncomingMessage, res: ServerResponse, s: string[], method: string): void | false {
     if (s[2] !== 'models' || s[s.length - 1] !== 'predict') return false
     if (s.length === 5) {
       requireMethod(method, 'POST', s)
-      return handlers.predict(req, res, { kind: 'routed', model: name('model', s[3]) })
+      return handlers.predict(req, res, { kind: 'routed', model: name('model', s[3]) }, fail)
     }
     if (s.length === 7 && (s[4] === 'versions' || s[4] === 'labels')) {
       requireMethod(method, 'POST', s)
       const model = name('model', s[3])
       return s[4] === 'versions'
-        ? handlers.predict(req, res, { kind: 'direct', model, version: name('version', s[5]) })
-        : handlers.predict(req, res, { kind: 'label', model, label: name('label', s[5]) })
+        ? handlers.predict(req, res, { kind: 'direct', model, version: name('version', s[5]) }, fail)
+        : handlers.predict(req, res, { kind: 'label', model, label: name('label', s[5]) }, fail)
     }
     return false
   }
 
   /** /v2...: the Open Inference Protocol. */
-  function v2(req: IncomingMessage, res: ServerResponse, s: string[], method: string): Promise<void> | void | false {
+  function v2(req: IncomingMessage, res: ServerResponse, s: string[], method: string): void | false {
     const n = s.length
     if (n === 2 || (n === 3 && s[2] === '')) {
       requireMethod(method, 'GET', s)
@@ -90,7 +90,7 @@ export function createDataPlane(pool: ModelPool, handlers: InferenceHandlers, in
     const action = rest[0] ?? ''
     if (action === 'infer') {
       requireMethod(method, 'POST', s)
-      return handlers.infer(req, res, versionName === null ? { kind: 'routed', model: modelName } : { kind: 'direct', model: modelName, version: versionName })
+      return handlers.infer(req, res, versionName === null ? { kind: 'routed', model: modelName } : { kind: 'direct', model: modelName, version: versionName }, fail)
     }
     const model = pool.getModel(modelName)
     const version = versionName === null ? null : pool.getVersion(modelName, versionName)
@@ -113,25 +113,19 @@ export function createDataPlane(pool: ModelPool, handlers: InferenceHandlers, in
     const q = url.indexOf('?')
     const segments = (q === -1 ? url : url.slice(0, q)).split('/')
     const method = req.method ?? 'GET'
-    const context = { method, path: url }
     try {
-      let outcome: Promise<void> | void | false
       if (isPredict) {
         requireMethod(method, 'POST', segments)
-        outcome = handlers.predict(req, res, { kind: 'routed', model: null })
-      } else if (segments[1] === 'v1') {
-        outcome = v1(req, res, segments, method)
-      } else if (segments[1] === 'v2') {
-        outcome = v2(req, res, segments, method)
-      } else {
-        return false
+        handlers.predict(req, res, { kind: 'routed', model: null }, fail)
+        return true
       }
-      if (outcome === false) return false
-      if (outcome instanceof Promise) outcome.catch((err: unknown) => fail(res, err, context))
+      if (segments[1] === 'v1') return v1(req, res, segments, method) !== false
+      if (segments[1] === 'v2') return v2(req, res, segments, method) !== false
+      return false
     } catch (err) {
-      fail(res, err, context)
+      fail(req, res, err)
+      return true
     }
-    return true
   }
 }
 

@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { GatewayOptions } from '../config/options.js'
+import type { Logger } from '../log.js'
 import { gatewayError, gatewayErrorWith, isGatewayError } from '../errors.js'
 import { newInferenceId } from '../inference-log/inference-id.js'
 import type { InferenceLog } from '../inference-log/inference-log.js'
@@ -52,9 +53,17 @@ interface Chosen {
   readonly revision: number | null
 }
 
+/** Answers a request that failed: the data plane's one way of turning an error into a response. */
+export type Fail = (req: IncomingMessage, res: ServerResponse, err: unknown) => void
+
+/**
+ * Each handler answers its request itself, errors included (through `fail`), except for
+ * what it throws before reading the body (a bad name, an unknown version), which the caller
+ * answers the same way.
+ */
 export interface InferenceHandlers {
-  predict(req: IncomingMessage, res: ServerResponse, target: Target): Promise<void>
-  infer(req: IncomingMessage, res: ServerResponse, target: Target): Promise<void>
+  predict(req: IncomingMessage, res: ServerResponse, target: Target, fail: Fail): void
+  infer(req: IncomingMessage, res: ServerResponse, target: Target, fail: Fail): void
 }
 
 export interface HandlerParts {
@@ -64,9 +73,10 @@ export interface HandlerParts {
   readonly inferenceLog: InferenceLog
   readonly metrics: ServingMetrics
   readonly guard: Guard
+  readonly log: Logger
 }
 
-export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics, guard }: HandlerParts, options: GatewayOptions): InferenceHandlers {
+export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics, guard, log }: HandlerParts, options: GatewayOptions): InferenceHandlers {
   const { maxBodyBytes, maxRequestRows } = options
   /** Prediction needs a token only when configured (--predict-auth); checked before the body is read. */
   const checkCaller = options.predictRequiresToken && guard.enabled ? (req: IncomingMessage) => void guard.check(req, 'predict') : null
@@ -123,49 +133,57 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
   }
 
   /**
-   * Run on the chosen version; canary candidates report their health as they answer, and a
-   * failed run is recorded too. Written as a promise chain rather than async/await: this
-   * runs for every request.
+   * Run on the chosen version, then `answer` writes the response; canary candidates report
+   * their health as they answer, and a failed run is recorded too. Whatever fails before the
+   * answer is written goes to `onError`.
    */
-  function run(chosen: Chosen, feeds: readonly Feed[], rows: number, record: RecordContext | null, answer: (outputs: RunOutputs, ms: number) => void): Promise<void> {
-    const routeLabel = chosen.routeName ?? 'direct'
+  function run(chosen: Chosen, feeds: readonly Feed[], rows: number, record: RecordContext | null, onError: (err: unknown) => void, answer: (outputs: RunOutputs, ms: number) => void): void {
     const { version } = chosen
     const runner = version.runner
     if (runner === null) throw gatewayError('VERSION_NOT_READY', version.model, version.version, version.state)
     const canary = chosen.decision?.reason === 'canary-candidate' ? chosen.route!.canary : null
     const started = performance.now()
-    return runner.run(feeds, rows).then(
-      (outputs) => {
-        const ms = performance.now() - started
-        canary?.observeCandidate(false, ms)
-        answer(outputs, ms)
-      },
-      (err: unknown) => {
-        const ms = performance.now() - started
-        canary?.observeCandidate(true, ms)
+    runner.run(feeds, rows, (err, outputs) => {
+      const ms = performance.now() - started
+      canary?.observeCandidate(outputs === null, ms)
+      if (outputs === null) {
         const failure = isGatewayError(err) ? err : gatewayErrorWith('INFERENCE_FAILED', { cause: err }, version.model, version.version)
-        metrics.failed(version.model, version.version, routeLabel, chosen.role, failure.code)
+        metrics.failed(version.model, version.version, chosen.routeName ?? 'direct', chosen.role, failure.code)
         if (record !== null) inferenceLog.record(encodeEvent(record, version.model, version.version, chosen.role, ms, null, failure.status, failure.code))
-        throw failure
-      },
-    )
+        onError(failure)
+        return
+      }
+      try {
+        answer(outputs, ms)
+      } catch (e) {
+        onError(e)
+      }
+    })
   }
 
-  /** After the answer is written: its metrics and record, then shadows, challengers and canary checks. */
+  /**
+   * After the answer is written: its metrics and record, then shadows, challengers and canary
+   * checks. A failure here is logged; the client already has its answer.
+   */
   function afterAnswer(chosen: Chosen, started: number, feeds: readonly Feed[], rows: number, outputs: RunOutputs, ms: number, answer: string, record: RecordContext | null): void {
     const { version } = chosen
-    metrics.answered(version.model, version.version, chosen.routeName ?? 'direct', chosen.role, (performance.now() - started) / 1000, ms / 1000)
-    if (record !== null) inferenceLog.record(encodeEvent(record, version.model, version.version, chosen.role, ms, answer, 200, null))
-    if (chosen.route === null || chosen.decision === null) return
-    mirrors.afterPrimary(chosen.route, { version, decision: chosen.decision, feeds, rows, outputs, latencyMs: ms, record })
+    try {
+      metrics.answered(version.model, version.version, chosen.routeName ?? 'direct', chosen.role, (performance.now() - started) / 1000, ms / 1000)
+      if (record !== null) inferenceLog.record(encodeEvent(record, version.model, version.version, chosen.role, ms, answer, 200, null))
+      if (chosen.route === null || chosen.decision === null) return
+      mirrors.afterPrimary(chosen.route, { version, decision: chosen.decision, feeds, rows, outputs, latencyMs: ms, record })
+    } catch (err) {
+      log.error('bookkeeping after an answer failed; the answer was sent', { model: version.model, version: version.version, err: String((err as Error)?.stack ?? err) })
+    }
   }
 
   return {
-    predict(req, res, target) {
+    predict(req, res, target, fail) {
       const started = performance.now()
       checkCaller?.(req)
       const direct = resolveDirect(target)
-      return readJsonBody(req, maxBodyBytes).then(({ value: body, text }) => {
+      const onError = (err: unknown): void => fail(req, res, err)
+      readJsonBody(req, maxBodyBytes, (body, text) => {
         if (typeof body !== 'object' || body === null || Array.isArray(body)) {
           throw gatewayError('BODY_INVALID', 'the body must be an object: {"instances":[{...}, ...]}')
         }
@@ -177,31 +195,32 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
         const { feed, rows, ids } = encodeInstances((body as { instances?: unknown }).instances, signature, maxRequestRows, callerInferenceId(req))
         const feeds = [feed]
         const record = recordContext('predict', chosen, ids, text, meta)
-        return run(chosen, feeds, rows, record, (outputs, ms) => {
+        run(chosen, feeds, rows, record, onError, (outputs, ms) => {
           const json = `{"model":${version.modelJson},"version":${version.versionJson},"role":"${role}","predictions":${encodePredictions(outputs, signature, ids)}}`
           sendAnswer(res, json, version.version, role, chosen.revision)
           afterAnswer(chosen, started, feeds, rows, outputs, ms, json, record)
         })
-      })
+      }, onError)
     },
 
-    infer(req, res, target) {
+    infer(req, res, target, fail) {
       const started = performance.now()
       checkCaller?.(req)
       const direct = resolveDirect(target)
-      return readJsonBody(req, maxBodyBytes).then(({ value: body, text }) => {
+      const onError = (err: unknown): void => fail(req, res, err)
+      readJsonBody(req, maxBodyBytes, (body, text) => {
         const chosen = choose(req, body, target, direct)
         const { version, role } = chosen
         const decoded = decodeInferRequest(body, version.inputs, version.outputs, maxRequestRows)
         const meta = callerMeta(req, null)
         const id = decoded.id ?? callerInferenceId(req) ?? newInferenceId() // the protocol's request id is the inference id
         const record = recordContext('infer', chosen, [id], text, meta)
-        return run(chosen, decoded.feeds, decoded.rows, record, (outputs, ms) => {
+        run(chosen, decoded.feeds, decoded.rows, record, onError, (outputs, ms) => {
           const json = encodeInferResponse(version.model, version.version, id, outputs, version.outputs, decoded.outputs)
           sendAnswer(res, json, version.version, role, chosen.revision)
           afterAnswer(chosen, started, decoded.feeds, decoded.rows, outputs, ms, json, record)
         })
-      })
+      }, onError)
     },
   }
 }

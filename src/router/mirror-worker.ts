@@ -6,6 +6,7 @@
 import { parentPort } from 'node:worker_threads'
 import { RemoteRunner } from '../runtime/remote-runner.js'
 import { RunCoalescer } from '../runtime/run-coalescer.js'
+import { runAsPromise } from '../runtime/runner.js'
 import type { Runner } from '../runtime/runner.js'
 import { loadSession } from '../runtime/session.js'
 import { namedOutputs, outputsOf, rowLayout, stackRows, takeRows } from '../runtime/rows.js'
@@ -85,7 +86,7 @@ function sendOutcomes(): void {
 function run(target: MirrorTarget, id: number, feeds: Feed[], rows: number): void {
   const started = performance.now()
   runnerFor(target)
-    .then((runner) => runner.run(feeds, rows))
+    .then((runner) => runAsPromise(runner, feeds, rows))
     .then(
       (outputs) => answered(id, outputs, performance.now() - started),
       (err: unknown) => failed(id, String((err as Error)?.message ?? err)),

@@ -6,6 +6,7 @@
  * upstream's own metadata, sent as V2 JSON with a timeout, and its outputs decoded.
  */
 import { datatypeInfo } from './datatypes.js'
+import type { RunCallback } from './runner.js'
 import type { Feed, OutputTensor, RunOutputs, TensorData, TensorSpec } from './tensors.js'
 
 export interface RemoteMetadata {
@@ -43,10 +44,14 @@ export class RemoteRunner {
     this.#timeoutMs = timeoutMs
   }
 
-  async run(feeds: readonly Feed[], _rows: number): Promise<RunOutputs> {
+  run(feeds: readonly Feed[], _rows: number, done: RunCallback): void {
     this.stats.requests++
     this.stats.runs++
     this.inFlight++
+    this.#call(feeds).then((outputs) => done(null, outputs), (err: unknown) => done(err, null))
+  }
+
+  async #call(feeds: readonly Feed[]): Promise<RunOutputs> {
     try {
       const body = JSON.stringify({
         inputs: feeds.map((f) => ({

@@ -31,17 +31,33 @@ export function stackRows(parts: readonly (readonly Feed[])[], totalRows: number
 
 /** Rows firstRow..firstRow+rows of a tensor: a view on the same buffer (a copy for strings). */
 export function takeRows<T extends { readonly data: TensorData; readonly dims: readonly number[] }>(tensor: T, firstRow: number, rows: number): T {
-  const rowSize = elementCount(tensor.dims.slice(1))
+  const dims = tensor.dims.slice()
+  dims[0] = rows
+  const rowSize = rowElements(tensor.dims)
   const start = firstRow * rowSize
   const end = start + rows * rowSize
   const data = Array.isArray(tensor.data) ? tensor.data.slice(start, end) : tensor.data.subarray(start, end)
-  return { ...tensor, data, dims: [rows, ...tensor.dims.slice(1)] }
+  return { ...tensor, data, dims }
 }
 
-/** Rows firstRow..firstRow+rows of every output: views, as takeRows. */
+/** Elements in one row: the product of every dimension after the first. */
+function rowElements(dims: readonly number[]): number {
+  let n = 1
+  for (let d = 1; d < dims.length; d++) n *= dims[d]
+  return n
+}
+
+/** Rows firstRow..firstRow+rows of every output: views, as takeRows. Outputs carry only type, data and dims. */
 export function takeOutputRows(outputs: RunOutputs, firstRow: number, rows: number): RunOutputs {
   const taken: Record<string, OutputTensor> = {}
-  for (const name of Object.keys(outputs)) taken[name] = takeRows(outputs[name], firstRow, rows)
+  for (const name in outputs) {
+    const t = outputs[name]
+    const rowSize = rowElements(t.dims)
+    const start = firstRow * rowSize
+    const end = start + rows * rowSize
+    const dims = t.dims.length === 1 ? [rows] : [rows, ...t.dims.slice(1)]
+    taken[name] = { type: t.type, data: Array.isArray(t.data) ? t.data.slice(start, end) : t.data.subarray(start, end), dims }
+  }
   return taken
 }
 

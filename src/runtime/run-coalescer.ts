@@ -15,13 +15,13 @@
 import ort from 'onnxruntime-node'
 import type { InferenceSession } from 'onnxruntime-node'
 import { sameRowLayout, stackRows, takeOutputRows } from './rows.js'
+import type { RunCallback } from './runner.js'
 import type { Feed, OutputTensor, RunOutputs, TensorData } from './tensors.js'
 
 interface RunJob {
   readonly feeds: readonly Feed[]
   readonly rows: number
-  readonly resolve: (outputs: RunOutputs) => void
-  readonly reject: (err: unknown) => void
+  readonly done: RunCallback
 }
 
 export interface RunCoalescerOptions {
@@ -49,32 +49,30 @@ export class RunCoalescer {
   }
 
   /** Run the model on `feeds` (in the model's input order); `rows` is their shared first dimension, or -1 when they do not share one. */
-  run(feeds: readonly Feed[], rows: number): Promise<RunOutputs> {
+  run(feeds: readonly Feed[], rows: number, done: RunCallback): void {
     this.stats.requests++
     this.inFlight++
-    if (!this.#canCoalesce || rows <= 0) return this.#runAlone(feeds).finally(this.#settle)
-    return new Promise<RunOutputs>((resolve, reject) => {
-      this.#queue.push({ feeds, rows, resolve, reject })
-      if (!this.#isScheduled) {
-        this.#isScheduled = true
-        setImmediate(this.#flush)
-      }
-    })
+    const job: RunJob = { feeds, rows, done }
+    if (!this.#canCoalesce || rows <= 0) {
+      void this.#runEachAlone([job])
+      return
+    }
+    this.#queue.push(job)
+    if (!this.#isScheduled) {
+      this.#isScheduled = true
+      setImmediate(this.#flush)
+    }
   }
 
-  readonly #settle = (): void => {
+  /** Answer one job (and count it out of the in-flight total). */
+  #settle(job: RunJob, err: unknown, outputs: RunOutputs | null): void {
     this.inFlight--
-  }
-
-  /** Answer one queued job (and count it out of the in-flight total). */
-  #resolve(job: RunJob, outputs: RunOutputs): void {
-    this.inFlight--
-    job.resolve(outputs)
-  }
-
-  #reject(job: RunJob, err: unknown): void {
-    this.inFlight--
-    job.reject(err)
+    try {
+      job.done(err, outputs)
+    } catch (bug) {
+      // a RunCallback must not throw; if one does, its own request is lost, not the others' or the process
+      process.emitWarning(`a run callback threw: ${String((bug as Error)?.stack ?? bug)}`)
+    }
   }
 
   readonly #flush = (): void => {
@@ -96,29 +94,35 @@ export class RunCoalescer {
   }
 
   async #runGroup(group: readonly RunJob[]): Promise<void> {
-    if (group.length === 1) {
-      const job = group[0]
-      return this.#runAlone(job.feeds).then((o) => this.#resolve(job, o), (e: unknown) => this.#reject(job, e))
-    }
     // requests encoded for this version share a layout; mirrored ones may come from versions with other inputs
-    if (!group.every((job) => sameRowLayout(job.feeds, group[0].feeds))) return this.#runEachAlone(group)
-    const totalRows = group.reduce((n, job) => n + job.rows, 0)
+    if (group.length === 1 || !group.every((job) => sameRowLayout(job.feeds, group[0].feeds))) return this.#runEachAlone(group)
+    let totalRows = 0
+    for (const job of group) totalRows += job.rows
     let outputs: RunOutputs
     try {
       outputs = await this.#runAlone(stackRows(group.map((job) => job.feeds), totalRows))
     } catch {
       return this.#runEachAlone(group)
     }
-    if (!Object.values(outputs).every((t) => t.dims[0] === totalRows)) return this.#runEachAlone(group)
+    for (const name in outputs) if (outputs[name].dims[0] !== totalRows) return this.#runEachAlone(group)
     let offset = 0
     for (const job of group) {
-      this.#resolve(job, takeOutputRows(outputs, offset, job.rows))
+      this.#settle(job, null, takeOutputRows(outputs, offset, job.rows))
       offset += job.rows
     }
   }
 
   async #runEachAlone(group: readonly RunJob[]): Promise<void> {
-    for (const job of group) await this.#runAlone(job.feeds).then((o) => this.#resolve(job, o), (e: unknown) => this.#reject(job, e))
+    for (const job of group) {
+      let outputs: RunOutputs
+      try {
+        outputs = await this.#runAlone(job.feeds)
+      } catch (err) {
+        this.#settle(job, err, null)
+        continue
+      }
+      this.#settle(job, null, outputs)
+    }
   }
 
   #runAlone(feeds: readonly Feed[]): Promise<RunOutputs> {

@@ -9,13 +9,15 @@ import type { SwitchyardError } from '../errors.js'
 import { isValidInferenceId, newInferenceId } from '../inference-log/inference-id.js'
 import type { Feature, OutputField, Signature } from '../registry/metadata.js'
 import { elementCount } from './tensors.js'
-import type { Feed, RunOutputs, TensorSpec } from './tensors.js'
+import type { Feed, OutputTensor, RunOutputs, TensorSpec } from './tensors.js'
 
 export interface CompiledSignature {
   readonly input: string
   readonly ortType: 'float32' | 'float64'
   readonly features: readonly Feature[]
   readonly outputs: readonly OutputField[]
+  /** Each output field's key as the answer writes it after the id: `,"probability":`. */
+  readonly outputKeys: readonly string[]
   /** What error bodies show as the expected signature. */
   readonly expected: { readonly features: readonly { name: string; type: string }[]; readonly outputs: readonly string[] }
 }
@@ -43,6 +45,7 @@ export function compileSignature(signature: Signature, inputs: readonly TensorSp
     ortType: input.ortType,
     features: signature.features,
     outputs: signature.outputs,
+    outputKeys: signature.outputs.map((o) => `,${JSON.stringify(o.name)}:`),
     expected: {
       features: signature.features.map((f) => ({ name: f.name, type: f.type })),
       outputs: signature.outputs.map((o) => o.name),
@@ -113,33 +116,35 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
  */
 export function encodePredictions(outputs: RunOutputs, sig: CompiledSignature, ids: readonly (string | number)[]): string {
   const rows = ids.length
-  const parts: string[] = new Array(rows)
+  if (rows === 0) return '[]'
+  const fields = sig.outputs
+  let json = '['
   for (let r = 0; r < rows; r++) {
     const id = ids[r]
-    parts[r] = typeof id === 'number' ? `{"id":${id}` : `{"id":${JSON.stringify(id)}`
-  }
-  for (const field of sig.outputs) {
-    const tensor = outputs[field.output]
-    const rowSize = elementCount(tensor.dims.slice(1))
-    const data = tensor.data
-    const key = `,${JSON.stringify(field.name)}:`
-    const classes = field.classes
-    const isBool = tensor.type === 'bool'
-    for (let r = 0; r < rows; r++) {
-      let value: string
-      if (rowSize === 1) {
-        value = scalarJson(data[r], isBool, classes)
-      } else if (classes !== undefined && classes.length === rowSize) {
-        value = '{' + classes.map((c, k) => `${JSON.stringify(c)}:${scalarJson(data[r * rowSize + k], isBool, undefined)}`).join(',') + '}'
-      } else {
-        const slice: string[] = new Array(rowSize)
-        for (let k = 0; k < rowSize; k++) slice[k] = scalarJson(data[r * rowSize + k], isBool, undefined)
-        value = '[' + slice.join(',') + ']'
-      }
-      parts[r] += key + value
+    json += (r > 0 ? '},{"id":' : '{"id":') + (typeof id === 'number' ? String(id) : JSON.stringify(id))
+    for (let f = 0; f < fields.length; f++) {
+      const field = fields[f]
+      const tensor = outputs[field.output]
+      json += sig.outputKeys[f] + fieldJson(tensor, r, field.classes)
     }
   }
-  return '[' + parts.join('},') + '}]'
+  return json + '}]'
+}
+
+/** One row's value of an output field: a scalar, an object of named classes, or an array. */
+function fieldJson(tensor: OutputTensor, row: number, classes: readonly string[] | undefined): string {
+  const data = tensor.data
+  const isBool = tensor.type === 'bool'
+  const rowSize = tensor.dims.length === 1 ? 1 : elementCount(tensor.dims) / tensor.dims[0]
+  if (rowSize === 1) return scalarJson(data[row], isBool, classes)
+  const first = row * rowSize
+  let value = ''
+  if (classes !== undefined && classes.length === rowSize) {
+    for (let k = 0; k < rowSize; k++) value += (k > 0 ? ',' : '{') + `${JSON.stringify(classes[k])}:${scalarJson(data[first + k], isBool, undefined)}`
+    return value + '}'
+  }
+  for (let k = 0; k < rowSize; k++) value += (k > 0 ? ',' : '[') + scalarJson(data[first + k], isBool, undefined)
+  return value + ']'
 }
 
 function scalarJson(v: unknown, isBool: boolean, classes: readonly string[] | undefined): string {

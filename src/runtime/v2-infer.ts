@@ -154,40 +154,51 @@ function checkParameters(parameters: unknown, where: string): void {
   }
 }
 
-/** The response body, written by hand so that INT64 outputs keep every digit. */
+/** The response body, written by hand so that INT64 outputs keep every digit (and because it runs for every request). */
 export function encodeInferResponse(
   model: string, version: string, id: string | undefined, outputs: RunOutputs, specs: readonly TensorSpec[], selected: readonly string[] | null,
 ): string {
-  const names = selected ?? specs.map((s) => s.name)
   let json = `{"model_name":${JSON.stringify(model)},"model_version":${JSON.stringify(version)}`
   if (id !== undefined) json += `,"id":${JSON.stringify(id)}`
   json += ',"outputs":['
-  names.forEach((name, i) => {
-    const tensor = outputs[name]
-    const datatype = specs.find((s) => s.name === name)?.datatype ?? 'BYTES'
+  const count = selected === null ? specs.length : selected.length
+  for (let i = 0; i < count; i++) {
+    const spec = selected === null ? specs[i] : specs.find((s) => s.name === selected[i])!
+    const tensor = outputs[spec.name]
     if (i > 0) json += ','
-    json += `{"name":${JSON.stringify(name)},"datatype":"${datatype}","shape":[${tensor.dims.join(',')}],"data":[${encodeData(tensor.data, tensor.type)}]}`
-  })
+    json += `${outputHead(spec)}${tensor.dims.join(',')}],"data":[${encodeData(tensor.data, tensor.type)}]}`
+  }
   return json + ']}'
+}
+
+const heads = new WeakMap<TensorSpec, string>()
+
+/** An output's fixed opening, up to its shape: `{"name":"label","datatype":"INT64","shape":[`. */
+function outputHead(spec: TensorSpec): string {
+  let head = heads.get(spec)
+  if (head === undefined) {
+    head = `{"name":${JSON.stringify(spec.name)},"datatype":"${spec.datatype ?? 'BYTES'}","shape":[`
+    heads.set(spec, head)
+  }
+  return head
 }
 
 function encodeData(data: TensorData, type: string): string {
   const n = data.length
-  if (n === 0) return ''
-  const parts: string[] = new Array(n)
+  let out = ''
   if (Array.isArray(data)) {
-    for (let i = 0; i < n; i++) parts[i] = JSON.stringify(data[i])
+    for (let i = 0; i < n; i++) out += (i > 0 ? ',' : '') + JSON.stringify(data[i])
   } else if (type === 'bool') {
-    for (let i = 0; i < n; i++) parts[i] = data[i] ? 'true' : 'false'
+    for (let i = 0; i < n; i++) out += (i > 0 ? ',' : '') + (data[i] ? 'true' : 'false')
   } else if (type === 'float32' || type === 'float64') {
     for (let i = 0; i < n; i++) {
       const v = data[i] as number
-      parts[i] = Number.isFinite(v) ? String(v) : 'null' // JSON has no NaN or Infinity
+      out += (i > 0 ? ',' : '') + (Number.isFinite(v) ? String(v) : 'null') // JSON has no NaN or Infinity
     }
   } else {
-    for (let i = 0; i < n; i++) parts[i] = String(data[i])
+    for (let i = 0; i < n; i++) out += (i > 0 ? ',' : '') + String(data[i])
   }
-  return parts.join(',')
+  return out
 }
 
 export function describeSpec(spec: TensorSpec): { name: string; datatype: string; shape: readonly number[] } {
