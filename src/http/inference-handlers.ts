@@ -15,8 +15,6 @@ import type { Logger } from '../log.js'
 import { gatewayError, gatewayErrorWith, isGatewayError } from '../errors.js'
 import { newInferenceId } from '../inference-log/inference-id.js'
 import type { InferenceLog } from '../inference-log/inference-log.js'
-import { encodeEvent } from '../inference-log/event-codec.js'
-import { stickyHashText } from '../inference-log/record-context.js'
 import type { RecordContext } from '../inference-log/record-context.js'
 import { assertReady } from '../runtime/model-pool.js'
 import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
@@ -127,7 +125,7 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
       kind, ids, body, callerTs: meta.callerTs, attributes: meta.attributes,
       route: chosen.routeName,
       reason: decision?.reason ?? null,
-      stickyHash: stickyHashText(decision?.keyHash),
+      stickyHash: decision?.keyHash ?? null,
       revision: chosen.revision,
     }
   }
@@ -149,7 +147,7 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
       if (outputs === null) {
         const failure = isGatewayError(err) ? err : gatewayErrorWith('INFERENCE_FAILED', { cause: err }, version.model, version.version)
         metrics.failed(version.model, version.version, chosen.routeName ?? 'direct', chosen.role, failure.code)
-        if (record !== null) inferenceLog.record(encodeEvent(record, version.model, version.version, chosen.role, ms, null, failure.status, failure.code))
+        if (record !== null) inferenceLog.record(record, version.model, version.version, chosen.role, ms, null, failure.status, failure.code)
         onError(failure)
         return
       }
@@ -169,7 +167,7 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
     const { version } = chosen
     try {
       metrics.answered(version.model, version.version, chosen.routeName ?? 'direct', chosen.role, (performance.now() - started) / 1000, ms / 1000)
-      if (record !== null) inferenceLog.record(encodeEvent(record, version.model, version.version, chosen.role, ms, answer, 200, null))
+      if (record !== null) inferenceLog.record(record, version.model, version.version, chosen.role, ms, answer, 200, null)
       if (chosen.route === null || chosen.decision === null) return
       mirrors.afterPrimary(chosen.route, { version, decision: chosen.decision, feeds, rows, outputs, latencyMs: ms, record })
     } catch (err) {

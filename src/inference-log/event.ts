@@ -1,8 +1,8 @@
 /**
  * What the request thread hands to the inference log, and what the store keeps.
  *
- * The request thread does as little as it can: it enqueues one InferenceEvent per request
- * holding the body text it already read and the answer text it already wrote. The writer
+ * The request thread does as little as it can: it packs one InferenceEvent per answer
+ * (event-codec.ts) holding the body text it already read and the answer text it already wrote. The writer
  * worker turns an event into one StoredInference per row (expand.ts), applies the model's
  * privacy rules, and writes. Parsing twice off the hot path is cheaper than copying parsed
  * objects across threads on it.
@@ -39,6 +39,8 @@ export interface InferenceEvent {
   readonly answer: string | null
   /** The caller's attributes (region, channel, ...) as a JSON object text, or null. */
   readonly attributes: string | null
+  /** The number of the event's first record (one a row) in its process: record ids are made from it (inference-id.ts recordIdOf). */
+  readonly firstSeq: number
 }
 
 /** One row of the inference log, as stored. JSON columns are JSON text. */

@@ -3,7 +3,7 @@
  * the store keeps: one a row of a native request, one for an Open Inference Protocol
  * request. Runs on the writer worker.
  */
-import { newInferenceId } from './inference-id.js'
+import { recordIdOf } from './inference-id.js'
 import type { InferenceEvent, StoredInference } from './event.js'
 import { applyToFields, applyToTensors } from './privacy.js'
 import type { PrivacyRules } from './privacy.js'
@@ -11,29 +11,39 @@ import type { PrivacyRules } from './privacy.js'
 export interface ExpandContext {
   readonly privacy: PrivacyRules | undefined
   readonly hashKey: string | null
+  /** The boot id of the process that made the event: with the event's numbering, its records' ids. */
+  readonly bootId: string
 }
 
 export function expandEvent(e: InferenceEvent, ctx: ExpandContext): StoredInference[] {
-  const answer = parseObject(e.answer)
+  const row = (r: number, id: string | number, inputs: string | null, outputs: string | null, label: string | null, score: number | null) =>
+    storedRow(e, recordIdOf(e.serverTs, e.firstSeq + r, ctx.bootId), id, inputs, outputs, label, score)
   if (e.kind === 'infer') {
+    const answer = parseObject(e.answer)
     const body = parseObject(e.body)
     const tensors = Array.isArray(body?.inputs) ? (body.inputs as Record<string, unknown>[]) : null
     const inputs = tensors === null ? null : ctx.privacy === undefined ? tensors : applyToTensors(tensors, ctx.privacy, ctx.hashKey)
     const outputs = Array.isArray(answer?.outputs) ? (answer.outputs as Record<string, unknown>[]) : null
-    return [row(e, e.ids[0], json(inputs), json(outputs), tensorLabel(outputs), tensorScore(outputs))]
+    return [row(0, e.ids[0], json(inputs), json(outputs), tensorLabel(outputs), tensorScore(outputs))]
   }
-  const predictions = Array.isArray(answer?.predictions) ? (answer.predictions as unknown[]) : []
   const asSent = e.ids.length === 1 && ctx.privacy === undefined ? oneInstanceText(e.body) : null
+  const outputsText = asSent === null ? null : onePredictionText(e.answer)
+  if (asSent !== null && outputsText !== null) {
+    const outputs = parseObject(outputsText)
+    return [row(0, e.ids[0], asSent, outputsText, namedLabel(outputs), namedScore(outputs))]
+  }
+  const answer = parseObject(e.answer)
+  const predictions = Array.isArray(answer?.predictions) ? (answer.predictions as unknown[]) : []
   if (asSent !== null) {
     const outputs = withoutId(predictions[0])
-    return [row(e, e.ids[0], asSent, json(outputs), namedLabel(outputs), namedScore(outputs))]
+    return [row(0, e.ids[0], asSent, json(outputs), namedLabel(outputs), namedScore(outputs))]
   }
   const body = parseObject(e.body)
   const instances = Array.isArray(body?.instances) ? (body.instances as unknown[]) : []
   const rows: StoredInference[] = []
   for (let r = 0; r < e.ids.length; r++) {
     const outputs = withoutId(predictions[r])
-    rows.push(row(e, e.ids[r], json(rowInputs(instances[r], ctx)), json(outputs), namedLabel(outputs), namedScore(outputs)))
+    rows.push(row(r, e.ids[r], json(rowInputs(instances[r], ctx)), json(outputs), namedLabel(outputs), namedScore(outputs)))
   }
   return rows
 }
@@ -52,13 +62,34 @@ function oneInstanceText(body: string | null): string | null {
   return match[1]
 }
 
+/**
+ * The outputs of a one-row native answer as written (signature.ts encodePredictions), without
+ * the id it starts with: `{…,"predictions":[{"id":ID,REST}]}` gives `{REST}`, with no parse
+ * and stringify. Null when the answer is not of that shape (a mirror's, a failure, several rows).
+ */
+function onePredictionText(answer: string | null): string | null {
+  if (answer === null || !answer.endsWith('}]}')) return null
+  const open = answer.indexOf('"predictions":[{"id":')
+  if (open === -1) return null
+  let at = open + '"predictions":[{"id":'.length
+  if (answer.charCodeAt(at) === 0x22) { // a string id: to its closing quote, past escapes
+    at++
+    while (at < answer.length && answer.charCodeAt(at) !== 0x22) at += answer.charCodeAt(at) === 0x5c ? 2 : 1
+    at++
+  } else {
+    while (at < answer.length && /[-0-9]/.test(answer[at])) at++
+  }
+  if (answer.charCodeAt(at) !== 0x2c) return null // an id and nothing else
+  return '{' + answer.slice(at + 1, answer.length - 2)
+}
+
 function json(value: unknown): string | null {
   return value == null ? null : JSON.stringify(value)
 }
 
-function row(e: InferenceEvent, id: string | number, inputs: string | null, outputs: string | null, predictedLabel: string | null, score: number | null): StoredInference {
+function storedRow(e: InferenceEvent, recordId: string, id: string | number, inputs: string | null, outputs: string | null, predictedLabel: string | null, score: number | null): StoredInference {
   return {
-    record_id: newInferenceId(),
+    record_id: recordId,
     inference_id: String(id),
     ts: e.callerTs ?? e.serverTs,
     server_ts: e.serverTs,

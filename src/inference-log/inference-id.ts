@@ -2,7 +2,7 @@
  * Inference ids: the caller's own when given, else a UUIDv7 (RFC 9562), which sorts by
  * time so that records and exports come out in the order they were made.
  */
-import { randomFillSync } from 'node:crypto'
+import { randomBytes, randomFillSync } from 'node:crypto'
 
 const POOL_BYTES = 4096 // random bytes drawn at once; 8 are used per id
 const pool = Buffer.alloc(POOL_BYTES)
@@ -44,4 +44,31 @@ const MAX_ID_LENGTH = 128 // characters
 export function isValidInferenceId(id: unknown): id is string | number {
   if (typeof id === 'number') return Number.isSafeInteger(id)
   return typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH && /^[\x21-\x7e]+$/.test(id)
+}
+
+/**
+ * The record id of a process's seq-th record, as a UUIDv7: the event's server time in
+ * milliseconds, then 26 bits of `seq`, then the process's 48-bit boot id (12 hex digits).
+ * Two records of one process share an id only if they share the millisecond and their seq
+ * numbers differ by a multiple of 2^26 (67 million records in one millisecond); two processes
+ * only if their random boot ids collide. The same event decoded twice (replayed from the
+ * journal) gives the same ids, so the store keeps its records once.
+ */
+export function recordIdOf(serverTsMs: number, seq: number, bootIdHex: string): string {
+  const ms = Math.max(0, Math.floor(serverTsMs))
+  const hi = Math.floor(ms / 0x1_0000_0000)
+  const lo = ms >>> 0
+  const s = seq & 0x3ff_ffff
+  return (
+    HEX[(hi >>> 8) & 0xff] + HEX[hi & 0xff] + HEX[lo >>> 24] + HEX[(lo >>> 16) & 0xff] + '-' +
+    HEX[(lo >>> 8) & 0xff] + HEX[lo & 0xff] + '-' +
+    HEX[0x70 | (s >>> 22)] + HEX[(s >>> 14) & 0xff] + '-' +
+    HEX[0x80 | ((s >>> 8) & 0x3f)] + HEX[s & 0xff] + '-' +
+    bootIdHex
+  )
+}
+
+/** A process's boot id for recordIdOf: 48 random bits as 12 hex digits. */
+export function newBootId(): string {
+  return randomBytes(6).toString('hex')
 }

@@ -11,10 +11,7 @@ export interface RecordContext {
   readonly attributes: string | null
   readonly route: string | null
   readonly reason: string | null
-  readonly stickyHash: string | null
+  /** The sticky key's 32-bit hash (stored as 8 hex digits; never the key). */
+  readonly stickyHash: number | null
   readonly revision: number | null
-}
-
-export function stickyHashText(hash: number | undefined): string | null {
-  return hash === undefined ? null : hash.toString(16).padStart(8, '0')
 }

@@ -12,6 +12,8 @@ export interface WriterData {
   readonly maxBuffered: number
   readonly hashKey: string | null
   readonly privacy: PrivacyByModel
+  /** The gateway process's boot id: with each event's numbering, its records' ids. */
+  readonly bootId: string
 }
 
 export type WriterCall =
@@ -24,14 +26,16 @@ export type WriterCall =
   | { op: 'lifecycle'; name: LifecycleOperationName; args: unknown[] }
 
 export type ToWriter =
-  /** `batch`: `count` encoded events joined by EVENT_SEPARATOR (event-codec.ts). */
-  | { code: 'EVENTS'; count: number; batch: string }
+  /** `events` events packed into the first `bytes` bytes of `chunk` (event-codec.ts), transferred. */
+  | { code: 'EVENTS'; chunk: ArrayBuffer; bytes: number; events: number }
   | { code: 'PRIVACY'; privacy: PrivacyByModel }
   | { code: 'CALL'; id: number; call: WriterCall }
   | { code: 'CLOSE' }
 
 export type FromWriter =
   | { code: 'STATS'; stats: DeliveryStats }
+  /** An EVENTS chunk, decoded and no longer needed: handed back (transferred) for reuse. */
+  | { code: 'CHUNK_BACK'; chunk: ArrayBuffer }
   | { code: 'REPLY'; id: number; ok: true; value: unknown; stats: DeliveryStats }
   | { code: 'REPLY'; id: number; ok: false; message: string; unavailable: boolean; stats: DeliveryStats; gateway?: { code: string; status: number; details?: Record<string, unknown> } }
   | { code: 'LOG'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }

@@ -9,7 +9,7 @@ import { isGatewayError } from '../errors.js'
 import type { Operation } from './operation.js'
 import { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
 import { Delivery } from './delivery.js'
-import { decodeEvent, EVENT_SEPARATOR } from './event-codec.js'
+import { decodeEvents } from './event-codec.js'
 import type { StoredInference } from './event.js'
 import { expandEvent } from './expand.js'
 import { addGroundTruth } from './ground-truth.js'
@@ -83,15 +83,18 @@ const statsTimer = setInterval(() => {
 parentPort!.on('message', (m: ToWriter) => {
   switch (m.code) {
     case 'EVENTS': {
+      const { events, corrupt } = decodeEvents(new Uint8Array(m.chunk, 0, m.bytes))
+      // cannot happen for events the gateway encoded; counted and kept, never silent
+      if (corrupt !== null) delivery.unreadable(Buffer.from(m.chunk, corrupt.offset, Math.min(m.bytes - corrupt.offset, 7_500)).toString('base64'), corrupt)
       const rows: StoredInference[] = []
-      for (const line of m.batch.split(EVENT_SEPARATOR)) {
+      for (const e of events) {
         try {
-          const e = decodeEvent(line)
-          for (const row of expandEvent(e, { privacy: privacy[e.model], hashKey: data.hashKey })) rows.push(row)
+          for (const row of expandEvent(e, { privacy: privacy[e.model], hashKey: data.hashKey, bootId: data.bootId })) rows.push(row)
         } catch (err) {
-          delivery.unreadable(line, err) // cannot happen for events the gateway encoded; counted and kept, never silent
+          delivery.unreadable(JSON.stringify(e), err)
         }
       }
+      parentPort!.postMessage({ code: 'CHUNK_BACK', chunk: m.chunk } satisfies FromWriter, [m.chunk]) // every string was copied out
       delivery.add(rows)
       return
     }

@@ -11,10 +11,12 @@ import type { Runner } from '../runtime/runner.js'
 import { loadSession } from '../runtime/session.js'
 import { namedOutputs, outputsOf, rowLayout, stackRows, takeRows } from '../runtime/rows.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
+import { runOnlyWhenIdle } from '../worker-entry.js'
 import { BATCH_MS } from './mirror-protocol.js'
-import type { FromMirrorWorker, MirrorFailure, MirrorTarget, OutcomeGroup, ToMirrorWorker } from './mirror-protocol.js'
+import type { FromMirrorWorker, MirrorBatch, MirrorFailure, MirrorTarget, OutcomeGroup, ToMirrorWorker } from './mirror-protocol.js'
 
 const MAX_RUN_ROWS = 1_024 // rows a coalesced mirror run
+runOnlyWhenIdle() // a mirror answers nobody: it waits for a free core, the primary does not
 const runners = new Map<string, Promise<Runner>>()
 
 /** Remote calls happen here too: even their JSON and HTTP work stays off the request thread. */
@@ -33,6 +35,8 @@ function runnerFor(target: MirrorTarget): Promise<Runner> {
 /** Answers waiting for the next message: done ones by output layout (to be stacked), and failures. */
 let done = new Map<string, { ids: number[]; ms: number[]; rows: number[]; parts: Feed[][] }>()
 let alone: OutcomeGroup[] = []
+/** Buffers of `alone`'s outputs that are ours to transfer. */
+let transferable: ArrayBuffer[] = []
 let failures: MirrorFailure[] = []
 let scheduled = false
 
@@ -70,7 +74,7 @@ function failed(id: number, message: string): void {
 function sendOutcomes(): void {
   scheduled = false
   const groups = alone
-  const transfer: ArrayBuffer[] = []
+  const transfer: ArrayBuffer[] = transferable
   for (const group of done.values()) {
     const stacked = stackRows(group.parts, group.rows.reduce((n, r) => n + r, 0))
     for (const t of stacked) if (!Array.isArray(t.data)) transfer.push(t.data.buffer as ArrayBuffer)
@@ -79,6 +83,7 @@ function sendOutcomes(): void {
   const message: FromMirrorWorker = { code: 'OUTCOMES', groups, failures }
   done = new Map()
   alone = []
+  transferable = []
   failures = []
   parentPort!.postMessage(message, transfer)
 }
@@ -93,19 +98,48 @@ function run(target: MirrorTarget, id: number, feeds: Feed[], rows: number): voi
     )
 }
 
+/**
+ * A batch of stacked jobs runs as it came, in one run, and its outputs go back as one group:
+ * nothing is split and stacked again. If that run fails, or its outputs do not keep one row a
+ * row, each job runs on its own rows instead, so that a job the model refuses fails alone.
+ */
+function runBatch(batch: MirrorBatch): void {
+  const totalRows = batch.rows.reduce((n, r) => n + r, 0)
+  const started = performance.now()
+  runnerFor(batch.target)
+    .then((runner) => runAsPromise(runner, batch.feeds, totalRows))
+    .then(
+      (outputs) => {
+        const named = namedOutputs(outputs)
+        if (!named.every((t) => t.dims[0] === totalRows)) return runEach(batch)
+        const copied = stackRows([named], totalRows) // fresh buffers of our own, to transfer
+        const ms = performance.now() - started
+        schedule()
+        alone.push({ ids: batch.ids, ms: batch.ids.map(() => ms), rows: batch.rows, outputs: outputsOf(copied) })
+        for (const t of copied) if (!Array.isArray(t.data)) transferable.push(t.data.buffer as ArrayBuffer)
+      },
+      () => runEach(batch),
+    )
+}
+
+/** Each job of a batch on its own rows: the coalescer shares a session.run among them again. */
+function runEach(batch: MirrorBatch): void {
+  let firstRow = 0
+  for (let i = 0; i < batch.ids.length; i++) {
+    const rows = batch.rows[i]
+    const feeds = batch.ids.length === 1 ? batch.feeds : batch.feeds.map((f) => takeRows(f, firstRow, rows))
+    run(batch.target, batch.ids[i], feeds, rows)
+    firstRow += rows
+  }
+}
+
 parentPort!.on('message', (message: ToMirrorWorker) => {
   switch (message.code) {
     case 'RUN':
       for (const batch of message.batches) {
-        // each job runs on its own rows again: the coalescer shares a session.run among them,
-        // and a job the model refuses fails alone
-        let firstRow = 0
-        for (let i = 0; i < batch.ids.length; i++) {
-          const rows = batch.rows[i]
-          const feeds = batch.ids.length === 1 ? batch.feeds : batch.feeds.map((f) => takeRows(f, firstRow, rows))
-          run(batch.target, batch.ids[i], feeds, rows)
-          firstRow += rows
-        }
+        // a remote upstream gets one call a mirrored request, as it would from a client
+        if (batch.ids.length > 1 && batch.target.kind === 'onnx') runBatch(batch)
+        else runEach(batch)
       }
       return
     default:

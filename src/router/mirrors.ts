@@ -6,14 +6,12 @@
  * Nothing here is awaited by a request. Failures and drops are counted, never sent to a client.
  */
 import type { InferenceLog } from '../inference-log/inference-log.js'
-import { encodeEvent } from '../inference-log/event-codec.js'
 import type { RecordContext } from '../inference-log/record-context.js'
 import type { Logger } from '../log.js'
 import type { ServingMetrics } from '../metrics/serving-metrics.js'
 import type { ServingVersion } from '../runtime/model-pool.js'
 import type { ModelPool } from '../runtime/model-pool.js'
 import { encodePredictions } from '../runtime/signature.js'
-import { elementCount } from '../runtime/tensors.js'
 import { encodeInferResponse } from '../runtime/v2-infer.js'
 import type { Feed, OutputTensor, RunOutputs } from '../runtime/tensors.js'
 import type { MirrorTarget } from './mirror-protocol.js'
@@ -60,7 +58,10 @@ export class Mirrors {
   readonly #log: Logger
   readonly #inferenceLog: InferenceLog
   readonly #metrics: ServingMetrics
+  /** Every mirror's counts, by `model\u0000version\u0000role`, for listing. */
   readonly stats = new Map<string, MirrorStat>()
+  /** The same, found without building a key: model -> version -> role. */
+  readonly #statsByVersion = new Map<string, Map<string, Map<MirrorRole, MirrorStat>>>()
   constructor(runner: MirrorRunner, pool: ModelPool, log: Logger, inferenceLog: InferenceLog, metrics: ServingMetrics) {
     this.#runner = runner
     this.#pool = pool
@@ -83,11 +84,17 @@ export class Mirrors {
   }
 
   statFor(model: string, version: string, role: MirrorRole): MirrorStat {
-    const key = `${model}\u0000${version}\u0000${role}`
-    let stat = this.stats.get(key)
+    let byRole = this.#statsByVersion.get(model)?.get(version)
+    if (byRole === undefined) {
+      let byVersion = this.#statsByVersion.get(model)
+      if (byVersion === undefined) this.#statsByVersion.set(model, (byVersion = new Map()))
+      byVersion.set(version, (byRole = new Map()))
+    }
+    let stat = byRole.get(role)
     if (stat === undefined) {
       stat = new MirrorStat()
-      this.stats.set(key, stat)
+      byRole.set(role, stat)
+      this.stats.set(`${model}\u0000${version}\u0000${role}`, stat)
     }
     return stat
   }
@@ -101,34 +108,32 @@ export class Mirrors {
       stat.errors++ // a missing or failed mirror version is counted, never raised
       return
     }
-    const run = this.#runner.run(mirrorTarget(mirror), primary.feeds, primary.rows)
-    if (run === null) {
+    // shadows and challengers are metered and recorded; the canary's baseline check only feeds the canary
+    const metered = role !== 'baseline-check'
+    const started = performance.now()
+    const accepted = this.#runner.run(mirrorTarget(mirror), primary.feeds, primary.rows, (err, outputs, ms) => {
+      if (outputs === null) {
+        stat.errors++
+        this.#log.warn('mirror run failed; the primary was not affected', { model, version: versionName, role, err: String(err?.message ?? err) })
+        if (!metered) return
+        this.#metrics.failed(model, versionName, model, role, 'INFERENCE_FAILED')
+        if (primary.record !== null) this.#inferenceLog.record(primary.record, model, versionName, role, performance.now() - started, null, 500, 'INFERENCE_FAILED')
+        return
+      }
+      stat.latencyMsSum += ms
+      const { compared, agreed } = compareOutputs(primary, mirror, outputs)
+      stat.comparedRows += compared
+      stat.agreedRows += agreed
+      onCompared?.(compared === agreed)
+      if (!metered) return
+      this.#metrics.answered(model, versionName, model, role, null, ms / 1000)
+      if (primary.record !== null) this.#inferenceLog.record(primary.record, model, versionName, role, ms, mirrorAnswer(primary.record, mirror, outputs), 200, null)
+    })
+    if (!accepted) {
       stat.dropped++
       return
     }
     stat.requests++
-    const started = performance.now()
-    // shadows and challengers are metered and recorded; the canary's baseline check only feeds the canary
-    const metered = role !== 'baseline-check'
-    run.then(
-      ({ outputs, ms }) => {
-        stat.latencyMsSum += ms
-        const { compared, agreed } = compareOutputs(primary, mirror, outputs)
-        stat.comparedRows += compared
-        stat.agreedRows += agreed
-        onCompared?.(compared === agreed)
-        if (!metered) return
-        this.#metrics.answered(model, versionName, model, role, null, ms / 1000)
-        if (primary.record !== null) this.#inferenceLog.record(encodeEvent(primary.record, model, versionName, role, ms, mirrorAnswer(primary.record, mirror, outputs), 200, null))
-      },
-      (err: unknown) => {
-        stat.errors++
-        this.#log.warn('mirror run failed; the primary was not affected', { model, version: versionName, role, err: String((err as Error)?.message ?? err) })
-        if (!metered) return
-        this.#metrics.failed(model, versionName, model, role, 'INFERENCE_FAILED')
-        if (primary.record !== null) this.#inferenceLog.record(encodeEvent(primary.record, model, versionName, role, performance.now() - started, null, 500, 'INFERENCE_FAILED'))
-      },
-    )
   }
 }
 
@@ -147,14 +152,18 @@ export function compareOutputs(primary: PrimaryRun, mirror: ServingVersion, outp
   const mirrorName = mirror.signature?.outputs[0].output ?? name
   const a = name === undefined ? undefined : primary.outputs[name]
   const b = mirrorName === undefined ? undefined : outputs[mirrorName]
-  if (a === undefined || b === undefined || a.dims[0] !== b.dims[0]) return { compared: 0, agreed: 0 }
+  if (a === undefined || b === undefined || a.dims[0] !== b.dims[0]) return NOTHING_COMPARED
   const rows = a.dims[0]
-  const sizeA = elementCount(a.dims.slice(1))
-  if (sizeA !== elementCount(b.dims.slice(1))) return { compared: rows, agreed: 0 }
+  const size = rows === 0 ? 0 : a.data.length / rows
+  if (rows > 0 && size !== b.data.length / rows) return { compared: rows, agreed: 0 }
   let agreed = 0
-  for (let r = 0; r < rows; r++) if (rowsEqual(a, b, r, sizeA)) agreed++
-  return { compared: rows, agreed }
+  for (let r = 0; r < rows; r++) if (rowsEqual(a, b, r, size)) agreed++
+  return rows === 1 ? (agreed === 1 ? ONE_AGREED : ONE_DISAGREED) : { compared: rows, agreed }
 }
+
+const NOTHING_COMPARED = Object.freeze({ compared: 0, agreed: 0 })
+const ONE_AGREED = Object.freeze({ compared: 1, agreed: 1 })
+const ONE_DISAGREED = Object.freeze({ compared: 1, agreed: 0 })
 
 function rowsEqual(a: OutputTensor, b: OutputTensor, row: number, size: number): boolean {
   for (let k = row * size; k < (row + 1) * size; k++) {
