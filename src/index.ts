@@ -127,7 +127,10 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   pool.onLoaded = (v) => lifecycle.record({
     actor: 'system', kind: v.state === 'ready' ? 'version-loaded' : 'version-failed', model: v.model, version: v.version, detail: v.reason ? { reason: v.reason } : null,
   })
-  metrics.inferenceLogSource = () => ({ ...inferenceLog.workerStats, queueDepth: inferenceLog.queueDepth, dropped: inferenceLog.workerStats.dropped + inferenceLog.lost })
+  metrics.inferenceLogSource = () => ({
+    ...inferenceLog.workerStats, queueDepth: inferenceLog.queueDepth, dropped: inferenceLog.workerStats.dropped + inferenceLog.lost,
+    journalFailures: inferenceLog.journalFailures, writerBacklogBytes: inferenceLog.writerBacklogBytes,
+  })
   const mirrorRunner = new MirrorRunner(options.maxMirrorsInFlight)
   metrics.mirrorsDroppedSource = () => mirrorRunner.dropped
   const mirrors = new Mirrors(mirrorRunner, pool, log, inferenceLog, metrics.serving)

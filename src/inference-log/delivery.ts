@@ -47,16 +47,29 @@ export interface DeliveryOptions {
   readonly log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void
 }
 
+/** Rows added together, and what to call once every one of them has been handled. */
+interface RowGroup {
+  remaining: number
+  readonly onHandled: () => void
+}
+
 export class Delivery {
   readonly stats: DeliveryStats = { buffered: 0, written: 0, spilled: 0, replayed: 0, dropped: 0, rejected: 0, storeUp: false }
   readonly #opts: DeliveryOptions
   #store: InferenceStore | null = null
   #buffer: StoredInference[] = []
+  /** Each buffered row's group (null: nobody waits for it), kept in step with #buffer. */
+  #groups: (RowGroup | null)[] = []
+  /** Rows that have left the buffer: stored, spilled, rejected or dropped. */
+  #handledRows = 0
   #pumping: Promise<void> | null = null
   #retryTimer: NodeJS.Timeout | null = null
   #retryMs = RETRY_MIN_MS
   /** Spill files still to deliver (from earlier runs, or spilled during this outage). */
   #spillWaiting = true
+  /** Rows of the batch being inserted. */
+  #inFlight = 0
+  #inFlightBatch: { rows: StoredInference[]; groups: (RowGroup | null)[] } | null = null
 
   constructor(opts: DeliveryOptions) {
     this.#opts = opts
@@ -66,8 +79,17 @@ export class Delivery {
     return this.stats.storeUp ? this.#store : null
   }
 
-  add(rows: readonly StoredInference[]): void {
-    for (const r of rows) this.#buffer.push(r)
+  /**
+   * Take rows for delivery. `onHandled` is called once every one of them is in the store, in
+   * the spill file, or counted as rejected or dropped: nothing of them is only in memory any more.
+   */
+  add(rows: readonly StoredInference[], onHandled?: () => void): void {
+    const group = onHandled === undefined ? null : { remaining: rows.length, onHandled }
+    if (group !== null && rows.length === 0) onHandled!()
+    for (const r of rows) {
+      this.#buffer.push(r)
+      this.#groups.push(group)
+    }
     this.stats.buffered = this.#buffer.length
     // bounded whether the store is down or only slow: the excess waits on disk instead of in memory
     if (this.#buffer.length > this.#opts.maxBuffered) this.#spill(this.#buffer.length - this.#opts.maxBuffered)
@@ -79,10 +101,9 @@ export class Delivery {
     this.#deadLetter({ unreadable_event: line.slice(0, 10_000) }, err)
   }
 
-  /** Rows handled one way or another: written, spilled, rejected or dropped. */
-  get #handled(): number {
-    const s = this.stats
-    return s.written + s.spilled + s.rejected + s.dropped
+  #handle(groups: readonly (RowGroup | null)[]): void {
+    this.#handledRows += groups.length
+    for (const g of groups) if (g !== null && --g.remaining === 0) g.onHandled()
   }
 
   /** Write what can be written now; resolves when the buffer is empty or the store is down. */
@@ -98,10 +119,10 @@ export class Delivery {
    * Rows arriving meanwhile are not waited for, so a call cannot wait forever under load.
    */
   async drain(): Promise<boolean> {
-    const target = this.#handled + this.#buffer.length
+    const target = this.#handledRows + this.#buffer.length + this.#inFlight
     await this.pump()
-    while (this.stats.storeUp && this.#handled < target && this.#buffer.length > 0) await this.pump()
-    return this.#handled >= target || this.#buffer.length === 0
+    while (this.stats.storeUp && this.#handledRows < target && this.#buffer.length > 0) await this.pump()
+    return this.#handledRows >= target || (this.#buffer.length === 0 && this.#inFlight === 0)
   }
 
   /** At stop: deliver what can be delivered within `deadlineMs`, spill the rest for the next start. */
@@ -112,6 +133,11 @@ export class Delivery {
     await Promise.race([this.drain(), new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs)))])
     clearTimeout(timer)
     // a batch still being inserted may land as well as be spilled: replay skips what is stored (record_id)
+    const inFlight = this.#inFlightBatch
+    if (inFlight !== null) {
+      this.#buffer.unshift(...inFlight.rows)
+      this.#groups.unshift(...inFlight.groups.map(() => null)) // its groups are counted when its insert ends
+    }
     if (this.#buffer.length > 0) this.#spill(this.#buffer.length)
     await this.#store?.close().catch(() => {})
   }
@@ -122,11 +148,26 @@ export class Delivery {
     try {
       if (this.#spillWaiting) await this.#replaySpill()
       while (this.#buffer.length > 0) {
-        const batch = this.#buffer.slice(0, MAX_INSERT_ROWS)
-        await this.#insert(batch)
-        this.#buffer.splice(0, batch.length)
+        // out of the buffer while it is inserted, so that a spill meanwhile (rows arriving
+        // during a PostgreSQL insert) cannot take it too; back at the front if the insert fails
+        const batch = this.#buffer.splice(0, MAX_INSERT_ROWS)
+        const groups = this.#groups.splice(0, batch.length)
+        this.#inFlight = batch.length
+        this.#inFlightBatch = { rows: batch, groups }
         this.stats.buffered = this.#buffer.length
+        try {
+          await this.#insert(batch)
+        } catch (err) {
+          this.#buffer.unshift(...batch)
+          this.#groups.unshift(...groups)
+          this.stats.buffered = this.#buffer.length
+          throw err
+        } finally {
+          this.#inFlight = 0
+          this.#inFlightBatch = null
+        }
         this.stats.written += batch.length
+        this.#handle(groups)
       }
       this.#retryMs = RETRY_MIN_MS
     } catch (err) {
@@ -201,6 +242,7 @@ export class Delivery {
 
   #spill(count: number): void {
     const rows = this.#buffer.splice(0, count)
+    const groups = this.#groups.splice(0, rows.length)
     this.stats.buffered = this.#buffer.length
     try {
       this.#opts.spill.append(rows)
@@ -212,6 +254,7 @@ export class Delivery {
         dropped: rows.length, dropped_total: this.stats.dropped, dir: this.#opts.spill.dir, err: String((err as Error)?.message ?? err),
       })
     }
+    this.#handle(groups)
   }
 
   #deadLetter(row: StoredInference | { unreadable_event: string }, err: unknown): void {

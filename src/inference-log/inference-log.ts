@@ -17,6 +17,8 @@ import { EventChunkWriter } from './event-codec.js'
 import type { EventChunk } from './event-codec.js'
 import type { GroundTruthItem, GroundTruthOutcome, InferenceQuery, InferenceRecord, InferenceRole } from './event.js'
 import { newBootId } from './inference-id.js'
+import { Journal } from './journal.js'
+import type { JournalPlace } from './journal.js'
 import type { PrivacyByModel } from './privacy.js'
 import type { RecordContext } from './record-context.js'
 import { describeStoreSpec } from './store-spec.js'
@@ -26,6 +28,14 @@ import type { FromWriter, ToWriter, WriterCall, WriterData } from './writer-prot
 type OperationResult<N extends LifecycleOperationName> = ReturnType<(typeof LIFECYCLE_OPERATIONS)[N]> extends Generator<unknown, infer T, unknown> ? T : never
 
 const CHUNK_BYTES = 1 << 20 // 1 MiB: about 1,500 one-row events, the records of 50 ms at 30,000 a second
+/**
+ * Chunk bytes handed to the writer and not yet handed back: above this, the writer is far
+ * behind (it runs only when a core is free), and chunks go to it as their place in the
+ * journal instead, so that its backlog waits on disk rather than in memory.
+ */
+const MAX_IN_FLIGHT_BYTES = 64 << 20 // 64 MiB
+/** The same when the journal cannot be written: beyond this, records are dropped and counted. */
+const MAX_IN_FLIGHT_BYTES_WITHOUT_JOURNAL = 512 << 20 // 512 MiB
 const CLOSE_TIMEOUT_MS = 15_000
 
 export interface InferenceLogOptions {
@@ -57,32 +67,45 @@ export class InferenceLog {
   #seq = 0
   readonly #bootId = newBootId()
   #timer: NodeJS.Timeout | null = null
+  readonly #journal: Journal
+  /** Chunk bytes the writer holds (EVENTS sent, CHUNK_BACK not yet received). */
+  #inFlightBytes = 0
+  /** When the journal last failed to take a chunk (its errors are logged at most once a minute). */
+  #journalErrorLoggedAt = 0
   readonly #calls = new Map<number, PendingCall>()
   #nextCallId = 1
   #closed: Promise<void> | null = null
   /** The worker's latest figures (STATS messages), for metrics. */
   workerStats: DeliveryStats = EMPTY_STATS
-  /** Events that could not be handed to the worker (it had stopped): counted, never silent. */
+  /** Events that could not be handed to the worker (it had stopped, or the backlog was full without a journal): counted, never silent. */
   lost = 0
+  /** Chunks the journal could not take: their records were only in memory until delivered. */
+  journalFailures = 0
 
   constructor(options: InferenceLogOptions, log: Logger) {
     this.#options = options
     this.#log = log
     this.enabled = options.store.kind !== 'none'
     this.storeDescription = describeStoreSpec(options.store)
-    if (this.enabled) this.#startWorker()
+    this.#journal = new Journal(options.spillDir, this.#bootId)
+    if (this.enabled) this.#startWorker([])
   }
 
-  #startWorker(): void {
+  /** `recoverFiles`: this process's own journal files, for a writer started after one failed. */
+  #startWorker(recoverFiles: string[]): void {
     const { store, spillDir, maxBuffered, hashKey, privacy } = this.#options
-    const data: WriterData = { store: store as WriterData['store'], spillDir, maxBuffered, hashKey, privacy, bootId: this.#bootId }
+    const data: WriterData = { store: store as WriterData['store'], spillDir, maxBuffered, hashKey, privacy, bootId: this.#bootId, recoverFiles }
     const worker = startWorker('./writer-worker', import.meta.url, { workerData: data })
     worker.on('message', (m: FromWriter) => this.#onMessage(m))
     worker.on('error', (err) => {
-      this.#log.error('inference log writer failed; starting a new one (records it held in memory are lost)', { err: String(err?.stack ?? err) })
+      this.#log.error('inference log writer failed; starting a new one, which delivers what the journal holds', { err: String(err?.stack ?? err) })
       for (const call of this.#calls.values()) call.reject(err)
       this.#calls.clear()
-      if (this.#closed === null) this.#startWorker()
+      this.#worker = null
+      this.#inFlightBytes = 0
+      if (this.#closed !== null) return
+      // the files written so far, whole: the new writer delivers them again (the store keeps each record once)
+      this.#journal.barrier(() => this.#startWorker(this.#journal.rotate()))
     })
     this.#worker = worker
   }
@@ -103,17 +126,49 @@ export class InferenceLog {
     if (chunk !== null) this.#hand(chunk)
   }
 
+  /** Into the journal, then to the writer: in that order, so that what the writer has not handled is on disk. */
   #hand(chunk: EventChunk): void {
-    if (this.#worker === null) {
-      this.lost += chunk.events
-      this.#log.error('inference records dropped: the writer has stopped', { dropped: chunk.events })
-      return
-    }
-    this.#worker.postMessage({ code: 'EVENTS', chunk: chunk.buffer, bytes: chunk.bytes, events: chunk.events } satisfies ToWriter, [chunk.buffer])
+    this.#journal.append(chunk, (place, err) => {
+      if (err !== null) this.#journalFailed(err)
+      this.#post(chunk, place)
+    })
   }
 
-  #post(message: ToWriter): void {
-    this.#worker!.postMessage(message)
+  #post(chunk: EventChunk, place: JournalPlace | null): void {
+    const worker = this.#worker
+    const limit = place === null ? MAX_IN_FLIGHT_BYTES_WITHOUT_JOURNAL : MAX_IN_FLIGHT_BYTES
+    if (worker === null || (place === null && this.#inFlightBytes > limit)) {
+      this.lost += chunk.events
+      this.#log.error('inference records dropped: the writer is not taking them and the journal cannot hold them', { dropped: chunk.events, lost_total: this.lost })
+      return
+    }
+    if (this.#inFlightBytes > limit) {
+      // the writer is far behind: it reads this chunk from the journal when it gets there
+      worker.postMessage({ code: 'EVENTS', chunk: null, bytes: chunk.bytes, events: chunk.events, place } satisfies ToWriter)
+      this.#chunks.giveBack(chunk.buffer)
+      return
+    }
+    this.#inFlightBytes += chunk.buffer.byteLength
+    worker.postMessage({ code: 'EVENTS', chunk: chunk.buffer, bytes: chunk.bytes, events: chunk.events, place } satisfies ToWriter, [chunk.buffer])
+  }
+
+  #journalFailed(err: Error): void {
+    this.journalFailures++
+    if (Date.now() - this.#journalErrorLoggedAt < 60_000) return
+    this.#journalErrorLoggedAt = Date.now()
+    this.#log.error('the inference log journal cannot be written: records are delivered, but a crash before that loses them', {
+      dir: this.#journal.dir, failures: this.journalFailures, err: err.message,
+    })
+  }
+
+  /** A message to the writer, behind every chunk handed before it. */
+  #postAfterChunks(message: ToWriter): void {
+    this.#journal.barrier(() => this.#worker?.postMessage(message))
+  }
+
+  /** Chunk bytes handed to the writer and not yet taken in. */
+  get writerBacklogBytes(): number {
+    return this.#inFlightBytes
   }
 
   /** Records waiting on this thread plus in the worker's memory. */
@@ -122,7 +177,7 @@ export class InferenceLog {
   }
 
   setPrivacy(privacy: PrivacyByModel): void {
-    if (this.#worker !== null) this.#post({ code: 'PRIVACY', privacy })
+    if (this.#worker !== null) this.#postAfterChunks({ code: 'PRIVACY', privacy })
   }
 
   groundTruth(model: string, items: GroundTruthItem[]): Promise<GroundTruthOutcome> {
@@ -160,8 +215,11 @@ export class InferenceLog {
     this.#send() // the call sees every record enqueued before it
     const id = this.#nextCallId++
     return new Promise((resolve, reject) => {
-      this.#calls.set(id, { resolve, reject })
-      this.#post({ code: 'CALL', id, call })
+      this.#journal.barrier(() => {
+        if (this.#worker === null) return reject(gatewayError('INFERENCE_STORE_UNAVAILABLE')) // its writer failed just now
+        this.#calls.set(id, { resolve, reject })
+        this.#worker.postMessage({ code: 'CALL', id, call } satisfies ToWriter)
+      })
     })
   }
 
@@ -171,6 +229,7 @@ export class InferenceLog {
         this.workerStats = m.stats
         return
       case 'CHUNK_BACK':
+        this.#inFlightBytes -= m.chunk.byteLength
         this.#chunks.giveBack(m.chunk)
         return
       case 'LOG':
@@ -212,9 +271,10 @@ export class InferenceLog {
         clearTimeout(timeout)
         resolve()
       })
-      this.#post({ code: 'CLOSE' })
+      this.#postAfterChunks({ code: 'CLOSE' })
     })
     this.#worker = null
+    await this.#journal.close()
     await worker.terminate()
   }
 }

@@ -97,6 +97,10 @@ export class SpillFileUnreadable extends Error {}
 function writtenByAnotherLiveProcess(name: string): boolean {
   const pid = Number(/^inference-log-(\d+)-/.exec(name)?.[1])
   if (!Number.isSafeInteger(pid) || pid === process.pid) return false
+  return isProcessAlive(pid)
+}
+
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0) // signal 0: only asks whether the process exists
     return true

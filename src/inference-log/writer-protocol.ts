@@ -3,6 +3,7 @@ import type { CompareFilter } from '../compare/compare-sql.js'
 import type { LifecycleOperationName } from '../lifecycle/registry.js'
 import type { DeliveryStats } from './delivery.js'
 import type { GroundTruthItem, InferenceQuery } from './event.js'
+import type { JournalPlace } from './journal.js'
 import type { PrivacyByModel } from './privacy.js'
 import type { StoreSpec } from './store-spec.js'
 
@@ -14,6 +15,8 @@ export interface WriterData {
   readonly privacy: PrivacyByModel
   /** The gateway process's boot id: with each event's numbering, its records' ids. */
   readonly bootId: string
+  /** This process's own journal files to deliver again (a writer started after one failed). */
+  readonly recoverFiles: readonly string[]
 }
 
 export type WriterCall =
@@ -26,8 +29,12 @@ export type WriterCall =
   | { op: 'lifecycle'; name: LifecycleOperationName; args: unknown[] }
 
 export type ToWriter =
-  /** `events` events packed into the first `bytes` bytes of `chunk` (event-codec.ts), transferred. */
-  | { code: 'EVENTS'; chunk: ArrayBuffer; bytes: number; events: number }
+  /**
+   * `events` events packed into the first `bytes` bytes of `chunk` (event-codec.ts), transferred,
+   * and where they lie in the journal (null: they could not be written there). A null `chunk`:
+   * read them from `place` (the writer is far behind, and the request thread keeps no more in memory).
+   */
+  | { code: 'EVENTS'; chunk: ArrayBuffer | null; bytes: number; events: number; place: JournalPlace | null }
   | { code: 'PRIVACY'; privacy: PrivacyByModel }
   | { code: 'CALL'; id: number; call: WriterCall }
   | { code: 'CLOSE' }

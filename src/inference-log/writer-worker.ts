@@ -3,9 +3,14 @@
  * records, applies the privacy rules, and delivers them (delivery.ts). Ground truth, queries
  * and counts run here too, after the records already received, so that a caller who posts
  * ground truth right after an inference finds it.
+ *
+ * It runs only when a core is free (runOnlyWhenIdle): records can wait, requests cannot. What
+ * it has not handled yet is in the journal (journal.ts), and at start it delivers what an
+ * earlier process's journal still holds.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { isGatewayError } from '../errors.js'
+import { runOnlyWhenIdle } from '../worker-entry.js'
 import type { Operation } from './operation.js'
 import { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
 import { Delivery } from './delivery.js'
@@ -13,8 +18,10 @@ import { decodeEvents } from './event-codec.js'
 import type { StoredInference } from './event.js'
 import { expandEvent } from './expand.js'
 import { addGroundTruth } from './ground-truth.js'
+import { JournalCleaner, journalFrames, orphanJournals, readJournalPlace } from './journal.js'
+import type { JournalPlace } from './journal.js'
 import type { PrivacyByModel } from './privacy.js'
-import { SpillDirectory } from './spill.js'
+import { isProcessAlive, SpillDirectory } from './spill.js'
 import { openStore } from './store.js'
 import type { InferenceStore } from './store.js'
 import type { FromWriter, ToWriter, WriterCall, WriterData } from './writer-protocol.js'
@@ -23,6 +30,7 @@ const STATS_EVERY_MS = 500
 const CLOSE_DEADLINE_MS = 10_000 // at stop, how long the store may take before the rest is spilled (the main thread waits 15 s)
 
 const data = workerData as WriterData
+const priority = runOnlyWhenIdle()
 let privacy: PrivacyByModel = data.privacy
 const send = (m: FromWriter): void => parentPort!.postMessage(m)
 const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void => send({ code: 'LOG', level, message, fields })
@@ -42,6 +50,48 @@ const delivery = new Delivery({
   maxBuffered: data.maxBuffered,
   log,
 })
+
+const journals = new JournalCleaner((file, err) => log('warn', 'a delivered journal file could not be deleted', { file, err: String(err) }))
+
+/**
+ * One chunk's events to rows, into delivery. `bootId` is the boot id of the process that
+ * numbered them; `place` where the chunk lies in the journal (null when it could not be
+ * written there), so that its file is deleted once every row is handled.
+ */
+function deliverChunk(bytes: Uint8Array, bootId: string, place: JournalPlace | null, finishesEarlier: boolean): void {
+  const { events, corrupt } = decodeEvents(bytes)
+  // cannot happen for events the gateway encoded; counted and kept, never silent
+  if (corrupt !== null) delivery.unreadable(Buffer.from(bytes.buffer, bytes.byteOffset + corrupt.offset, Math.min(bytes.byteLength - corrupt.offset, 7_500)).toString('base64'), corrupt)
+  const rows: StoredInference[] = []
+  for (const e of events) {
+    try {
+      for (const row of expandEvent(e, { privacy: privacy[e.model], hashKey: data.hashKey, bootId })) rows.push(row)
+    } catch (err) {
+      delivery.unreadable(JSON.stringify(e), err)
+    }
+  }
+  delivery.add(rows, place === null ? undefined : journals.chunk(place.file, finishesEarlier))
+}
+
+/** Journal files left by processes that are gone: their records may never have reached the store. */
+async function recoverJournals(): Promise<void> {
+  const own = data.recoverFiles.map((file) => ({ file, bootId: data.bootId }))
+  for (const { file, bootId } of [...own, ...orphanJournals(data.spillDir, (pid) => !isProcessAlive(pid), data.bootId)]) {
+    let chunks = 0
+    try {
+      for (const { place } of journalFrames(file)) {
+        deliverChunk(readJournalPlace(place), bootId, place, false)
+        chunks++
+        await new Promise((resolve) => setImmediate(resolve)) // the live records go on meanwhile
+      }
+    } catch (err) {
+      log('error', 'a journal file left by an earlier process cannot be read; it is kept', { file, err: String((err as Error)?.message ?? err) })
+      continue
+    }
+    journals.finish(file)
+    log('info', 'delivering the records of an earlier process\'s journal', { file, chunks })
+  }
+}
 
 class StoreUnavailable extends Error {}
 
@@ -83,19 +133,13 @@ const statsTimer = setInterval(() => {
 parentPort!.on('message', (m: ToWriter) => {
   switch (m.code) {
     case 'EVENTS': {
-      const { events, corrupt } = decodeEvents(new Uint8Array(m.chunk, 0, m.bytes))
-      // cannot happen for events the gateway encoded; counted and kept, never silent
-      if (corrupt !== null) delivery.unreadable(Buffer.from(m.chunk, corrupt.offset, Math.min(m.bytes - corrupt.offset, 7_500)).toString('base64'), corrupt)
-      const rows: StoredInference[] = []
-      for (const e of events) {
-        try {
-          for (const row of expandEvent(e, { privacy: privacy[e.model], hashKey: data.hashKey, bootId: data.bootId })) rows.push(row)
-        } catch (err) {
-          delivery.unreadable(JSON.stringify(e), err)
-        }
+      if (m.chunk === null) {
+        // the request thread sent only where the chunk lies: this worker was far behind
+        deliverChunk(readJournalPlace(m.place!), data.bootId, m.place, true)
+        return
       }
+      deliverChunk(new Uint8Array(m.chunk, 0, m.bytes), data.bootId, m.place, true)
       parentPort!.postMessage({ code: 'CHUNK_BACK', chunk: m.chunk } satisfies FromWriter, [m.chunk]) // every string was copied out
-      delivery.add(rows)
       return
     }
     case 'PRIVACY':
@@ -112,9 +156,12 @@ parentPort!.on('message', (m: ToWriter) => {
       return
     case 'CLOSE':
       clearInterval(statsTimer)
+      journals.finishAll() // the request thread sends nothing more; each file goes once its rows are handled
       delivery.close(CLOSE_DEADLINE_MS).finally(() => send({ code: 'CLOSED', stats: delivery.stats }))
       return
   }
 })
 
+log('info', 'inference log writer started', { priority })
 void delivery.pump() // connect, migrate and deliver what an earlier run spilled
+void recoverJournals()

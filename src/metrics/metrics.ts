@@ -25,6 +25,8 @@ export interface InferenceLogFigures {
   readonly dropped: number
   readonly rejected: number
   readonly storeUp: boolean
+  readonly journalFailures: number
+  readonly writerBacklogBytes: number
 }
 
 export class GatewayMetrics {
@@ -71,7 +73,7 @@ export class GatewayMetrics {
   })()
 
   /** Read at scrape time from the inference log (its writer worker reports every half second). */
-  inferenceLogSource: () => InferenceLogFigures = () => ({ queueDepth: 0, written: 0, spilled: 0, replayed: 0, dropped: 0, rejected: 0, storeUp: false })
+  inferenceLogSource: () => InferenceLogFigures = () => ({ queueDepth: 0, written: 0, spilled: 0, replayed: 0, dropped: 0, rejected: 0, storeUp: false, journalFailures: 0, writerBacklogBytes: 0 })
 
   readonly serving = new ServingMetrics(this.registry)
 
@@ -139,5 +141,7 @@ export class GatewayMetrics {
     counter('switchyard_inference_log_replayed_total', 'Inference records delivered from spill files once the store was back', (f) => f.replayed)
     counter('switchyard_inference_log_dropped_total', 'Inference records lost: the store was unreachable and the spill file could not be written', (f) => f.dropped)
     counter('switchyard_inference_log_rejected_total', 'Inference records the store refused for their content, kept in the dead-letter file', (f) => f.rejected)
+    counter('switchyard_inference_log_journal_failures_total', 'Chunks of inference records the journal could not take (they were delivered from memory; a crash before that would have lost them)', (f) => f.journalFailures)
+    new Gauge({ name: 'switchyard_inference_log_writer_backlog_bytes', help: 'Bytes of inference records handed to the writer and not yet taken in (beyond 64 MiB the writer reads them from the journal)', registers: [this.registry], collect() { this.set(figures().writerBacklogBytes) } })
   }
 }
