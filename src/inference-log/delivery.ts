@@ -146,8 +146,11 @@ export class Delivery {
     if (this.#retryTimer !== null) return // waiting for the store to come back
     if (!(await this.#ensureStore())) return
     try {
-      if (this.#spillWaiting) await this.#replaySpill()
-      while (this.#buffer.length > 0) {
+      // spill files first; a spill while writing (rows overflowing during an insert) is replayed before returning
+      for (;;) {
+        if (this.#spillWaiting) await this.#replaySpill()
+        if (this.#buffer.length === 0 && !this.#spillWaiting) break
+        if (this.#buffer.length === 0) continue
         // out of the buffer while it is inserted, so that a spill meanwhile (rows arriving
         // during a PostgreSQL insert) cannot take it too; back at the front if the insert fails
         const batch = this.#buffer.splice(0, MAX_INSERT_ROWS)
