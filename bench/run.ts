@@ -4,7 +4,8 @@
  *   (a) floor          bare node:http returning a fixed JSON           bench/servers/floor.mjs
  *   (b) native         POST /v1/models/credit-risk/versions/v1/predict  the gateway (dist/cli.js)
  *   (c) v2             POST /v2/models/credit-risk/versions/v1/infer    the gateway
- *   (d) routed         POST /v1/models/credit-risk/predict              split 90/10, sticky (routes-split.yaml)
+ *   (d) routed         POST /v1/models/credit-risk/predict              split 90/10, sticky (routes-split.yaml), against
+ *       native-mix     the per-version endpoints of v1 and v2, requests 9:1: the same traffic without routing
  *   (e) routed @rate   (d) at half of (b)'s req/s, evenly paced (bench/paced-load.ts), for its p99
  *   (f) shadow @rate   the same with every request mirrored to v3 (routes-shadow.yaml), a second gateway
  *   (g) native+log     (b) on a third gateway that records every inference (SQLite); (a)-(f) run with --store none
@@ -41,7 +42,11 @@ const PIPELINING = Number(process.env.PIPELINING ?? 1)
 const ONLY = process.env.ONLY?.split(',').map((s) => s.trim()).filter(Boolean) ?? null
 const root = new URL('..', import.meta.url).pathname
 
-interface Scenario { name: string; what: string; pid: number; port: number; path: string; body: string; rate?: () => number; headers?: Record<string, string> }
+interface Scenario {
+  name: string; what: string; pid: number; port: number; path: string; body: string; rate?: () => number; headers?: Record<string, string>
+  /** Requests each connection sends in turn, instead of `path` alone. */
+  cycle?: readonly string[]
+}
 interface Measurement { reqPerSec: number; p50: number; p99: number; non2xx: number; errors: number; cpu?: CpuPerRequest | null }
 
 const row = generateCreditRows(1, 7)[0] as Record<string, number>
@@ -68,13 +73,18 @@ async function main(): Promise<void> {
     { name: 'native', what: 'POST /v1/models/credit-risk/versions/v1/predict', pid: gateway.child.pid!, port: gateway.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
     { name: 'v2', what: 'POST /v2/models/credit-risk/versions/v1/infer', pid: gateway.child.pid!, port: gateway.port, path: '/v2/models/credit-risk/versions/v1/infer', body: v2Body },
     { name: 'routed', what: 'POST /v1/models/credit-risk/predict (split 90/10, sticky)', pid: gateway.child.pid!, port: gateway.port, path: '/v1/models/credit-risk/predict', body: nativeBody },
+    {
+      name: 'native-mix', what: 'the per-version endpoints of v1 and v2, 9 requests to 1 (the split\'s traffic, unrouted)', pid: gateway.child.pid!, port: gateway.port,
+      path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody,
+      cycle: [...Array(9).fill('/v1/models/credit-risk/versions/v1/predict'), '/v1/models/credit-risk/versions/v2/predict'],
+    },
     { name: 'native+log', what: '(native) with every inference recorded to SQLite', pid: recording.child.pid!, port: recording.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
     { name: 'routed@rate', what: 'routed, at half of native req/s', pid: gateway.child.pid!, port: gateway.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
     { name: 'shadow@rate', what: 'routed + shadow v3 at 100%, same rate', pid: shadowed.child.pid!, port: shadowed.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
   ]
   const chosen = ONLY === null ? scenarios : scenarios.filter((s) => needed(ONLY).has(s.name))
   try {
-    nativeRps = (await measure(scenarios[1], 2)).reqPerSec
+    nativeRps = (await measure(scenarios.find((x) => x.name === 'native')!, 2)).reqPerSec
     for (const s of chosen) await measure(s, 2) // warm-up, not reported
     const runs = new Map<string, Measurement[]>(chosen.map((s) => [s.name, []]))
     const free = chosen.filter((s) => s.rate === undefined)
@@ -88,7 +98,7 @@ async function main(): Promise<void> {
       const paced = await measureInterleaved(i % 2 === 0 ? atRate : [...atRate].reverse(), DURATION)
       for (const [name, m] of paced) runs.get(name)!.push(m)
     }
-    const verification = runs.has('native+log') ? await verifyRecorded(scenarios[4], logFile) : null
+    const verification = runs.has('native+log') ? await verifyRecorded(scenarios.find((x) => x.name === 'native+log')!, logFile) : null
     report(chosen, runs, verification)
   } finally {
     floor.child.kill()
@@ -178,6 +188,7 @@ async function measure(s: Scenario, duration: number): Promise<Measurement | (Pa
     method: 'POST',
     headers: { 'content-type': 'application/json', ...s.headers },
     body: s.body,
+    requests: s.cycle?.map((path) => ({ method: 'POST', path, headers: { 'content-type': 'application/json', ...s.headers }, body: s.body })),
     connections: CONNECTIONS,
     pipelining: PIPELINING,
     duration,
@@ -202,7 +213,8 @@ function medianRatio(a: Measurement[], b: Measurement[], pick: (m: Measurement) 
 const RATIO_OF: Record<string, { to: string; what: string; pick: (m: Measurement) => number }> = {
   native: { to: 'floor', what: 'req/s × floor', pick: (m) => m.reqPerSec },
   v2: { to: 'floor', what: 'req/s × floor', pick: (m) => m.reqPerSec },
-  routed: { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
+  'native-mix': { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
+  routed: { to: 'native-mix', what: 'req/s × native-mix', pick: (m) => m.reqPerSec },
   'shadow@rate': { to: 'routed@rate', what: 'p99 × routed@rate', pick: (m) => m.p99 },
   'native+log': { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
 }

@@ -168,7 +168,7 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
     try {
       metrics.answered(version.model, version.version, chosen.routeName ?? 'direct', chosen.role, (performance.now() - started) / 1000, ms / 1000)
       if (record !== null) inferenceLog.record(record, version.model, version.version, chosen.role, ms, answer, 200, null)
-      if (chosen.route === null || chosen.decision === null) return
+      if (chosen.route === null || chosen.decision === null || !chosen.route.hasMirrors) return
       mirrors.afterPrimary(chosen.route, { version, decision: chosen.decision, feeds, rows, outputs, latencyMs: ms, record })
     } catch (err) {
       log.error('bookkeeping after an answer failed; the answer was sent', { model: version.model, version: version.version, err: String((err as Error)?.stack ?? err) })

@@ -14,19 +14,32 @@ export interface RequestFacts {
 export const NO_FACTS: RequestFacts = Object.freeze({ header: () => undefined, cookie: () => undefined, field: () => undefined })
 
 export function requestFacts(req: IncomingMessage, body: unknown): RequestFacts {
-  let cookies: Map<string, string> | null = null
-  return {
-    header(name) {
-      const v = req.headers[name]
-      return Array.isArray(v) ? v[0] : v
-    },
-    cookie(name) {
-      cookies ??= parseCookies(req.headers.cookie)
-      return cookies.get(name)
-    },
-    field(name) {
-      return bodyField(body, name)
-    },
+  return new FactsOfRequest(req, body)
+}
+
+/** One object a request, its methods on the prototype: routing reads one or two facts. */
+class FactsOfRequest implements RequestFacts {
+  readonly #req: IncomingMessage
+  readonly #body: unknown
+  #cookies: Map<string, string> | null = null
+
+  constructor(req: IncomingMessage, body: unknown) {
+    this.#req = req
+    this.#body = body
+  }
+
+  header(name: string): string | undefined {
+    const v = this.#req.headers[name]
+    return Array.isArray(v) ? v[0] : v
+  }
+
+  cookie(name: string): string | undefined {
+    this.#cookies ??= parseCookies(this.#req.headers.cookie)
+    return this.#cookies.get(name)
+  }
+
+  field(name: string): string | undefined {
+    return bodyField(this.#body, name)
   }
 }
 

@@ -73,6 +73,10 @@ export class CompiledRoute {
   readonly challengers: readonly Mirror[]
   /** Whether deciding reads the request at all (pin, match or sticky); if not, no facts are built. */
   readonly readsRequest: boolean
+  /** Whether an answer may be mirrored (shadows, challengers, a canary's baseline check); if not, nothing is kept for it. */
+  readonly hasMirrors: boolean
+  /** A random split's decisions, one a version, shared: they carry no bucket or key. */
+  readonly #splitDecisions: readonly Decision[]
 
   constructor(model: string, config: RouteConfig, canary: CanaryController | null) {
     this.model = model
@@ -87,6 +91,8 @@ export class CompiledRoute {
     this.shadows = Object.entries(config.shadow ?? {}).map(([version, percent]) => ({ version, percent }))
     this.challengers = Object.entries(config.challengers ?? {}).map(([version, percent]) => ({ version, percent }))
     this.readsRequest = this.#pin !== null || this.#match.length > 0 || this.#sticky !== null
+    this.hasMirrors = this.shadows.length > 0 || this.challengers.length > 0 || canary !== null
+    this.#splitDecisions = (this.#split?.versions ?? []).map((version) => Object.freeze({ version, reason: 'split', bucket: null }))
     Object.freeze(this)
   }
 
@@ -136,7 +142,8 @@ export class CompiledRoute {
       return { version: candidate.version, reason: candidate.isCandidate ? 'canary-candidate' : 'canary-baseline', bucket, keyHash }
     }
     if (this.#champion !== null) return { version: this.#champion, reason: 'champion', bucket, keyHash }
-    return { version: this.#split!.pick(bucket), reason: bucket === null ? 'split' : 'sticky', bucket, keyHash }
+    if (bucket === null) return this.#splitDecisions[this.#split!.pickIndex(null)]
+    return { version: this.#split!.pick(bucket), reason: 'sticky', bucket, keyHash }
   }
 }
 

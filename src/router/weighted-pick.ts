@@ -21,9 +21,14 @@ export class WeightedPick {
   }
 
   pick(bucket: number | null): string {
-    if (bucket !== null) return this.versions[this.#table[bucket]]
+    return this.versions[this.pickIndex(bucket)]
+  }
+
+  /** The index into `versions` of the pick. */
+  pickIndex(bucket: number | null): number {
+    if (bucket !== null) return this.#table[bucket]
     const r = Math.random() * this.#cumulative[this.#cumulative.length - 1]
-    for (let i = 0; i < this.#cumulative.length; i++) if (r < this.#cumulative[i]) return this.versions[i]
-    return this.versions[this.versions.length - 1]
+    for (let i = 0; i < this.#cumulative.length; i++) if (r < this.#cumulative[i]) return i
+    return this.versions.length - 1
   }
 }
