@@ -44,7 +44,7 @@ export interface MirrorFailure {
  * Tensors travel stacked in transferred buffers: cloning a small object graph per job, and
  * rebuilding it on the request thread, cost that thread more than the comparison it feeds.
  */
-export const BATCH_MS = 5
+export const BATCH_MS = 20
 
 export type ToMirrorWorker = { code: 'RUN'; batches: MirrorBatch[] }
 

@@ -1,24 +1,38 @@
 /**
- * Main-thread side of mirroring: hands shadow and challenger runs to the mirror worker with
- * a bounded number in flight. Above the bound a mirror is dropped and counted, never queued
- * without limit and never allowed to slow the primary (Envoy/Istio mirror policy).
+ * Where shadow and challenger runs happen, with a bounded number in flight: on the mirror
+ * worker, or on the request thread's own coalescer of the mirror version (runInline, for
+ * versions whose runs are cheap: see mirrors.ts). Above the bound a mirror is dropped and
+ * counted, never queued without limit and never allowed to slow the primary (Envoy/Istio
+ * mirror policy).
  */
 import type { Worker } from 'node:worker_threads'
+import type { Runner } from '../runtime/runner.js'
 import type { RunOutputs } from '../runtime/tensors.js'
 import type { Feed } from '../runtime/tensors.js'
 import { startWorker } from '../worker-entry.js'
-import { sameRowLayout, stackRows, takeOutputRows } from '../runtime/rows.js'
+import { RowStack, sameRowLayout, takeOutputRows } from '../runtime/rows.js'
 import { BATCH_MS } from './mirror-protocol.js'
 import type { FromMirrorWorker, MirrorBatch, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
 
 /** Called once with the mirror's outputs and how long its run took, or with why it failed. */
 export type MirrorCallback = (err: Error | null, outputs: RunOutputs | null, ms: number) => void
 
-interface OutboxGroup {
+/** Jobs for one target whose inputs stack: their rows are copied in at once (RowStack). */
+interface StackedGroup {
   readonly target: MirrorTarget
   readonly ids: number[]
   readonly rows: number[]
-  readonly feeds: (readonly Feed[])[]
+  /** Names, types and row shapes of the inputs (the first job's, without its data). */
+  readonly layout: readonly Pick<Feed, 'name' | 'type' | 'dims'>[]
+  readonly stacks: readonly RowStack[]
+}
+
+/** A job that does not stack with the others (no shared first dimension, or another layout). */
+interface LooseJob {
+  readonly target: MirrorTarget
+  readonly id: number
+  readonly rows: number
+  readonly feeds: readonly Feed[]
 }
 
 export class MirrorRunner {
@@ -27,12 +41,14 @@ export class MirrorRunner {
   readonly #maxInFlight: number
   #nextId = 1
   /** Jobs of the last BATCH_MS, posted together: those that stack, a group a target (its first job's row layout)... */
-  readonly #outbox = new Map<MirrorTarget, OutboxGroup>()
-  /** ...and those that do not (no shared first dimension, or another layout), a group each. */
-  #loose: OutboxGroup[] = []
+  readonly #outbox = new Map<MirrorTarget, StackedGroup>()
+  /** ...and those that do not. */
+  #loose: LooseJob[] = []
   #sendTimer: NodeJS.Timeout | null = null
   /** Mirrors refused because too many were in flight. */
   dropped = 0
+  /** Mirrors running on the request thread's coalescers. */
+  #inline = 0
 
   constructor(maxInFlight: number) {
     this.#maxInFlight = maxInFlight
@@ -55,7 +71,23 @@ export class MirrorRunner {
   }
 
   get inFlight(): number {
-    return this.#pending.size
+    return this.#pending.size + this.#inline
+  }
+
+  /**
+   * Run on `runner`, the request thread's coalescer of the mirror version: the mirror joins
+   * the version's next run (a later event-loop turn than the answer it mirrors). False when
+   * the bound is reached (dropped and counted, `done` never called).
+   */
+  runInline(runner: Runner, feeds: readonly Feed[], rows: number, done: MirrorCallback): boolean {
+    if (this.#isFull()) return false
+    this.#inline++
+    const started = performance.now()
+    runner.run(feeds, rows, (err, outputs) => {
+      this.#inline--
+      done(outputs === null ? (err instanceof Error ? err : new Error(String(err))) : null, outputs, performance.now() - started)
+    })
+    return true
   }
 
   /** Run on the worker and call `done`; false when the bound is reached (the mirror is dropped and counted, `done` never called). */
@@ -65,17 +97,17 @@ export class MirrorRunner {
     this.#pending.set(id, done)
     if (this.#outbox.size === 0 && this.#loose.length === 0) this.#sendTimer = setTimeout(this.#sendJobs, BATCH_MS)
     let group = this.#outbox.get(target)
-    if (rows <= 0 || (group !== undefined && !sameRowLayout(group.feeds[0], feeds))) {
-      this.#loose.push({ target, ids: [id], rows: [rows], feeds: [feeds] })
+    if (rows <= 0 || (group !== undefined && !sameRowLayout(group.layout, feeds))) {
+      this.#loose.push({ target, id, rows, feeds })
       return true
     }
     if (group === undefined) {
-      group = { target, ids: [], rows: [], feeds: [] }
+      group = { target, ids: [], rows: [], layout: feeds.map((f) => ({ name: f.name, type: f.type, dims: f.dims })), stacks: feeds.map((f) => new RowStack(f)) }
       this.#outbox.set(target, group)
     }
     group.ids.push(id)
     group.rows.push(rows)
-    group.feeds.push(feeds)
+    for (let i = 0; i < feeds.length; i++) group.stacks[i].push(feeds[i], rows)
     return true
   }
 
@@ -83,16 +115,13 @@ export class MirrorRunner {
     this.#sendTimer = null
     const batches: MirrorBatch[] = []
     const transfer: ArrayBuffer[] = []
-    for (const group of [...this.#outbox.values(), ...this.#loose]) {
-      if (group.ids.length === 1) {
-        // one job: its feeds are cloned (they are the primary's, still shared with other mirrors)
-        batches.push({ target: group.target, ids: group.ids, rows: group.rows, feeds: group.feeds[0] as Feed[] })
-        continue
-      }
-      const feeds = stackRows(group.feeds, group.rows.reduce((n, r) => n + r, 0))
+    for (const group of this.#outbox.values()) {
+      const feeds = group.stacks.map((stack) => stack.take())
       for (const f of feeds) if (!Array.isArray(f.data)) transfer.push(f.data.buffer as ArrayBuffer)
       batches.push({ target: group.target, ids: group.ids, rows: group.rows, feeds })
     }
+    // a loose job's feeds are cloned (they are the primary's, still shared with other mirrors)
+    for (const job of this.#loose) batches.push({ target: job.target, ids: [job.id], rows: [job.rows], feeds: job.feeds as Feed[] })
     this.#outbox.clear()
     this.#loose = []
     this.#started().postMessage({ code: 'RUN', batches } satisfies ToMirrorWorker, transfer)

@@ -13,9 +13,9 @@ import type { ServingVersion } from '../runtime/model-pool.js'
 import type { ModelPool } from '../runtime/model-pool.js'
 import { encodePredictions } from '../runtime/signature.js'
 import { encodeInferResponse } from '../runtime/v2-infer.js'
-import type { Feed, OutputTensor, RunOutputs } from '../runtime/tensors.js'
+import type { Feed, RunOutputs } from '../runtime/tensors.js'
 import type { MirrorTarget } from './mirror-protocol.js'
-import type { MirrorRunner } from './mirror-runner.js'
+import type { MirrorCallback, MirrorRunner } from './mirror-runner.js'
 import type { CompiledRoute, Decision } from './route-table.js'
 
 export type MirrorRole = 'shadow' | 'challenger' | 'baseline-check'
@@ -71,15 +71,19 @@ export class Mirrors {
   }
 
   afterPrimary(route: CompiledRoute, primary: PrimaryRun): void {
+    // what the mirrors are compared with, copied out once: a pending mirror keeps neither the
+    // primary's outputs nor its feeds (kept across a scavenge, they were most of what the
+    // request thread's collector promoted with a shadow on: 1 MB every 50 ms at 18,000 a second)
+    let deciding: DecidingRows | null = null
     for (const s of route.shadows) {
-      if (s.version !== primary.version.version && Math.random() * 100 < s.percent) this.#mirror('shadow', s.version, primary)
+      if (s.version !== primary.version.version && Math.random() * 100 < s.percent) this.#mirror('shadow', s.version, primary, (deciding ??= decidingRows(primary)))
     }
     for (const c of route.challengers) {
-      if (c.version !== primary.version.version && Math.random() * 100 < c.percent) this.#mirror('challenger', c.version, primary)
+      if (c.version !== primary.version.version && Math.random() * 100 < c.percent) this.#mirror('challenger', c.version, primary, (deciding ??= decidingRows(primary)))
     }
     const canary = route.canary
     if (canary !== null && primary.decision.reason === 'canary-candidate') {
-      this.#mirror('baseline-check', canary.config.baseline, primary, (agreed) => canary.observeComparison(agreed))
+      this.#mirror('baseline-check', canary.config.baseline, primary, (deciding ??= decidingRows(primary)), (agreed) => canary.observeComparison(agreed))
     }
   }
 
@@ -99,8 +103,9 @@ export class Mirrors {
     return stat
   }
 
-  #mirror(role: MirrorRole, versionName: string, primary: PrimaryRun, onCompared?: (agreed: boolean) => void): void {
+  #mirror(role: MirrorRole, versionName: string, primary: PrimaryRun, deciding: DecidingRows | null, onCompared?: (agreed: boolean) => void): void {
     const model = primary.version.model
+    const record = primary.record
     const stat = this.statFor(model, versionName, role)
     const mirror = this.#pool.findReady(model, versionName)
     if (mirror === null || mirror.runner === null) {
@@ -111,24 +116,27 @@ export class Mirrors {
     // shadows and challengers are metered and recorded; the canary's baseline check only feeds the canary
     const metered = role !== 'baseline-check'
     const started = performance.now()
-    const accepted = this.#runner.run(mirrorTarget(mirror), primary.feeds, primary.rows, (err, outputs, ms) => {
+    const done: MirrorCallback = (err, outputs, ms) => {
       if (outputs === null) {
         stat.errors++
         this.#log.warn('mirror run failed; the primary was not affected', { model, version: versionName, role, err: String(err?.message ?? err) })
         if (!metered) return
         this.#metrics.failed(model, versionName, model, role, 'INFERENCE_FAILED')
-        if (primary.record !== null) this.#inferenceLog.record(primary.record, model, versionName, role, performance.now() - started, null, 500, 'INFERENCE_FAILED')
+        if (record !== null) this.#inferenceLog.record(record, model, versionName, role, performance.now() - started, null, 500, 'INFERENCE_FAILED')
         return
       }
       stat.latencyMsSum += ms
-      const { compared, agreed } = compareOutputs(primary, mirror, outputs)
+      const { compared, agreed } = compareWithPrimary(deciding, mirror, outputs)
       stat.comparedRows += compared
       stat.agreedRows += agreed
       onCompared?.(compared === agreed)
       if (!metered) return
       this.#metrics.answered(model, versionName, model, role, null, ms / 1000)
-      if (primary.record !== null) this.#inferenceLog.record(primary.record, model, versionName, role, ms, mirrorAnswer(primary.record, mirror, outputs), 200, null)
-    })
+      if (record !== null) this.#inferenceLog.record(record, model, versionName, role, ms, mirrorAnswer(record, mirror, outputs), 200, null)
+    }
+    const accepted = runsInline(mirror)
+      ? this.#runner.runInline(mirror.runner, primary.feeds, primary.rows, done)
+      : this.#runner.run(mirrorTarget(mirror), primary.feeds, primary.rows, done)
     if (!accepted) {
       stat.dropped++
       return
@@ -144,20 +152,35 @@ function mirrorAnswer(record: RecordContext, mirror: ServingVersion, outputs: Ru
 }
 
 /**
- * Row-by-row agreement on the output that decides: the signature's first field (the label
- * in our samples), else the model's first output. Floats agree within 1e-6.
+ * The primary's values of the output that decides agreement: the signature's first field (the
+ * label in our samples), else the model's first output. A copy: nothing of the run is kept.
  */
-export function compareOutputs(primary: PrimaryRun, mirror: ServingVersion, outputs: RunOutputs): { compared: number; agreed: number } {
+export interface DecidingRows {
+  /** The primary's output name; a mirror without a signature is read under the same name. */
+  readonly name: string
+  readonly rows: number
+  readonly rowSize: number
+  readonly values: readonly unknown[]
+}
+
+export function decidingRows(primary: PrimaryRun): DecidingRows | null {
   const name = primary.version.signature?.outputs[0].output ?? primary.version.outputs[0]?.name
-  const mirrorName = mirror.signature?.outputs[0].output ?? name
-  const a = name === undefined ? undefined : primary.outputs[name]
-  const b = mirrorName === undefined ? undefined : outputs[mirrorName]
-  if (a === undefined || b === undefined || a.dims[0] !== b.dims[0]) return NOTHING_COMPARED
-  const rows = a.dims[0]
-  const size = rows === 0 ? 0 : a.data.length / rows
+  const tensor = name === undefined ? undefined : primary.outputs[name]
+  if (name === undefined || tensor === undefined) return null
+  const rows = tensor.dims[0]
+  return { name, rows, rowSize: rows > 0 ? tensor.data.length / rows : 0, values: Array.from(tensor.data as ArrayLike<unknown>) }
+}
+
+/** Row-by-row agreement of a mirror's outputs with the primary's deciding values. Floats agree within 1e-6. */
+export function compareWithPrimary(deciding: DecidingRows | null, mirror: ServingVersion, outputs: RunOutputs): { compared: number; agreed: number } {
+  if (deciding === null) return NOTHING_COMPARED
+  const b = outputs[mirror.signature?.outputs[0].output ?? deciding.name]
+  const rows = deciding.rows
+  if (b === undefined || b.dims[0] !== rows) return NOTHING_COMPARED
+  const size = deciding.rowSize
   if (rows > 0 && size !== b.data.length / rows) return { compared: rows, agreed: 0 }
   let agreed = 0
-  for (let r = 0; r < rows; r++) if (rowsEqual(a, b, r, size)) agreed++
+  for (let r = 0; r < rows; r++) if (rowsEqual(deciding.values, b.data, r, size)) agreed++
   return rows === 1 ? (agreed === 1 ? ONE_AGREED : ONE_DISAGREED) : { compared: rows, agreed }
 }
 
@@ -165,15 +188,32 @@ const NOTHING_COMPARED = Object.freeze({ compared: 0, agreed: 0 })
 const ONE_AGREED = Object.freeze({ compared: 1, agreed: 1 })
 const ONE_DISAGREED = Object.freeze({ compared: 1, agreed: 0 })
 
-function rowsEqual(a: OutputTensor, b: OutputTensor, row: number, size: number): boolean {
+function rowsEqual(a: ArrayLike<unknown>, b: ArrayLike<unknown>, row: number, size: number): boolean {
   for (let k = row * size; k < (row + 1) * size; k++) {
-    const x = a.data[k]
-    const y = b.data[k]
+    const x = a[k]
+    const y = b[k]
     if (typeof x === 'number' && typeof y === 'number') {
       if (Math.abs(x - y) > 1e-6) return false
     } else if (x !== y) return false
   }
   return true
+}
+
+/**
+ * Most a mirror version's run of a typical batch may take, at load, for it to run on the
+ * request thread (ms): a turn's primaries then wait at most about this long for it. On this
+ * 2-core machine a cheap shadow on the request thread left the primary's p99 as it was
+ * (1.03 x at half the maximum rate), where the same shadow on the mirror worker made it
+ * 2-3 x: the worker's wake-ups and runs took the cores from the request thread and the
+ * load generator, even at SCHED_IDLE (bench/README.md). Slower versions, and remote ones,
+ * run on the worker.
+ */
+const INLINE_RUN_BUDGET_MS = 1
+
+/** Whether mirrors of `v` run on the request thread's coalescer rather than on the mirror worker. */
+export function runsInline(v: ServingVersion): boolean {
+  const ms = v.upstream === null ? v.session?.batchRunMs : null
+  return ms !== null && ms !== undefined && ms <= INLINE_RUN_BUDGET_MS
 }
 
 const targets = new WeakMap<ServingVersion, MirrorTarget>()

@@ -80,7 +80,7 @@ export function outputsOf(named: readonly Feed[]): RunOutputs {
 }
 
 /** The same tensors, in the same order, of the same types and row shapes: rows that can be stacked (rowLayout without building its text). */
-export function sameRowLayout(a: readonly Feed[], b: readonly Feed[]): boolean {
+export function sameRowLayout(a: readonly Pick<Feed, 'name' | 'type' | 'dims'>[], b: readonly Pick<Feed, 'name' | 'type' | 'dims'>[]): boolean {
   if (a === b) return true
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) {
@@ -90,4 +90,47 @@ export function sameRowLayout(a: readonly Feed[], b: readonly Feed[]): boolean {
     for (let d = 1; d < x.dims.length; d++) if (x.dims[d] !== y.dims[d]) return false
   }
   return true
+}
+
+/**
+ * One input's rows of several jobs, copied in as the jobs come, so that the jobs' own buffers
+ * need not be kept until the stack is taken (mirrors wait up to BATCH_MS in the outbox).
+ */
+export class RowStack {
+  readonly name: string
+  readonly type: Feed['type']
+  readonly #rowDims: readonly number[]
+  #data: TensorData
+  #elements = 0
+  #rows = 0
+
+  constructor(first: Feed) {
+    this.name = first.name
+    this.type = first.type
+    this.#rowDims = first.dims.slice(1)
+    this.#data = Array.isArray(first.data) ? [] : new (first.data.constructor as new (n: number) => NumericData)(Math.max(first.data.length * 8, 64))
+  }
+
+  push(feed: Feed, rows: number): void {
+    const part = feed.data
+    this.#rows += rows
+    if (Array.isArray(this.#data)) {
+      for (const s of part as string[]) (this.#data as string[]).push(s)
+      this.#elements += part.length
+      return
+    }
+    if (this.#elements + part.length > this.#data.length) {
+      const grown = new (this.#data.constructor as new (n: number) => NumericData)(Math.max(this.#data.length * 2, this.#elements + part.length))
+      ;(grown as { set(a: ArrayLike<unknown>, o: number): void }).set(this.#data as ArrayLike<unknown>, 0)
+      this.#data = grown
+    }
+    ;(this.#data as { set(a: ArrayLike<unknown>, o: number): void }).set(part as ArrayLike<unknown>, this.#elements)
+    this.#elements += part.length
+  }
+
+  /** The rows so far as one feed, in a buffer of its own (to transfer). */
+  take(): Feed {
+    const data = Array.isArray(this.#data) ? this.#data : this.#data.slice(0, this.#elements)
+    return { name: this.name, type: this.type, data: data as TensorData, dims: [this.#rows, ...this.#rowDims] }
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * One onnxruntime-node session per model version: check the file's sha256, create the
- * session, read its inputs and outputs, warm it with one run.
+ * session, read its inputs and outputs, warm it, and time a run of a typical batch.
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
@@ -15,7 +15,14 @@ export interface LoadedSession {
   readonly outputs: readonly TensorSpec[]
   /** Every input and output has a dynamic first dimension, so requests can share a run. */
   readonly isBatchable: boolean
+  /**
+   * How long a warm run of TIMED_ROWS rows (one for a fixed-shape model) took at load, in ms;
+   * null when no sample could be made. Mirrors use it to decide where a version runs.
+   */
+  readonly batchRunMs: number | null
 }
+
+const TIMED_ROWS = 32 // a coalesced run under load holds about this many requests (bench: 20-40)
 
 // Tiny tabular models run fastest on the request thread without a thread pool; the
 // onnxruntime-node binding runs session.run synchronously on the main thread anyway.
@@ -42,14 +49,14 @@ export async function loadSession(onnxPath: string, expectedSha256: string | und
   const inputs = session.inputMetadata.map(toTensorSpec)
   const outputs = session.outputMetadata.map(toTensorSpec)
   const isBatchable = [...inputs, ...outputs].every((t) => t.shape.length >= 1 && t.shape[0] === -1)
-  const loaded: LoadedSession = { session, sha256, inputs, outputs, isBatchable }
+  let batchRunMs: number | null
   try {
-    await warm(loaded)
+    batchRunMs = await warm(session, inputs, isBatchable ? TIMED_ROWS : 1)
   } catch (err) {
     await session.release()
     throw new Error(`warm-up run failed: ${firstLine(err)}`, { cause: err })
   }
-  return loaded
+  return { session, sha256, inputs, outputs, isBatchable, batchRunMs }
 }
 
 function toTensorSpec(meta: ort.InferenceSession.ValueMetadata): TensorSpec {
@@ -62,16 +69,37 @@ function toTensorSpec(meta: ort.InferenceSession.ValueMetadata): TensorSpec {
   }
 }
 
-/** One run on a single row of zeros, so the first real request does not pay for allocation. */
-async function warm({ session, inputs }: LoadedSession): Promise<void> {
-  const feeds: Record<string, ort.Tensor> = {}
-  for (const input of inputs) {
-    if (input.datatype === null || input.datatype === 'FP16') return // cannot make a sample; skip warming
-    const dims = input.shape.map((d) => (d === -1 ? 1 : d))
-    const n = dims.reduce((a, b) => a * b, 1)
-    feeds[input.name] = sampleTensor(input.ortType as ort.Tensor.Type, n, dims)
+/**
+ * Runs on rows of zeros, so that the first real request does not pay for allocation: one of
+ * a single row, then one of `rows` rows, warm, which is timed (the fastest of three). Null
+ * when no sample can be made (the version is not warmed).
+ */
+async function warm(session: ort.InferenceSession, inputs: readonly TensorSpec[], rows: number): Promise<number | null> {
+  const sample = (n: number): Record<string, ort.Tensor> | null => {
+    const feeds: Record<string, ort.Tensor> = {}
+    for (const input of inputs) {
+      if (input.datatype === null || input.datatype === 'FP16') return null
+      const dims = input.shape.map((d, i) => (d === -1 ? (i === 0 ? n : 1) : d))
+      feeds[input.name] = sampleTensor(input.ortType as ort.Tensor.Type, dims.reduce((a, b) => a * b, 1), dims)
+    }
+    return feeds
   }
-  await session.run(feeds)
+  const one = sample(1)
+  if (one === null) return null
+  await session.run(one)
+  const batch = sample(rows)!
+  let fastest = Infinity
+  try {
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now()
+      await session.run(batch)
+      fastest = Math.min(fastest, performance.now() - started)
+      if (fastest > 100) break // a run this slow needs no second look
+    }
+  } catch {
+    return null // a batch this model refuses: its requests run alone anyway (run-coalescer.ts)
+  }
+  return fastest
 }
 
 function sampleTensor(type: ort.Tensor.Type, n: number, dims: number[]): ort.Tensor {
