@@ -136,15 +136,24 @@ async function verifyRecorded(s: Scenario, logFile: string): Promise<Verificatio
       db.close()
     }
   }
-  const settle = () => new Promise((r) => setTimeout(r, 1_000)) // several flush intervals
-  await settle()
-  const before = rows()
+  // the writer runs when a core is free and may still be taking in the rounds' records: the
+  // count is read once it has stopped moving for a second
+  const settled = async (): Promise<number> => {
+    let last = rows()
+    for (let still = 0, waited = 0; still < 4 && waited < 120; waited++) {
+      await new Promise((r) => setTimeout(r, 250))
+      const now = rows()
+      still = now === last ? still + 1 : 0
+      last = now
+    }
+    return last
+  }
+  const before = await settled()
   const result = await autocannon({
     url: `http://127.0.0.1:${s.port}${s.path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body: s.body,
     connections: CONNECTIONS, amount: VERIFY_REQUESTS,
   })
-  await settle()
-  return { requests: VERIFY_REQUESTS, answered: result['2xx'], rowsAdded: rows() - before }
+  return { requests: VERIFY_REQUESTS, answered: result['2xx'], rowsAdded: (await settled()) - before }
 }
 
 const SLICE_SECONDS = 1
