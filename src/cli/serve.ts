@@ -18,9 +18,9 @@ const HELP = `usage: switchyard serve [options]
   --no-coalesce         run every request on its own instead of sharing runs
   --store S             inference log: sqlite:PATH, postgres://user@host:5432/db or none
                         (SWITCHYARD_STORE, default ${DEFAULTS.store})
-  --spill-dir DIR       where records wait on disk while the store is unreachable
-                        (SWITCHYARD_SPILL_DIR, default ./${DEFAULTS.spillDir})
-  --flush-interval-ms N longest time from an answer to its record being committed; a kill -9
+  --spill-dir DIR       the journal of records not yet stored, and where records wait on disk
+                        while the store is unreachable (SWITCHYARD_SPILL_DIR, default ./${DEFAULTS.spillDir})
+  --flush-interval-ms N longest time from an answer to its record being in the journal; a kill -9
                         loses at most this much (SWITCHYARD_FLUSH_INTERVAL_MS, default ${DEFAULTS.flushIntervalMs})
                         SWITCHYARD_HASH_KEY (environment only) keys the hash of private input fields
   --tokens FILE         API tokens (SWITCHYARD_TOKENS_FILE, default ./${DEFAULTS.tokensPath}); SWITCHYARD_TOKENS

@@ -26,9 +26,9 @@ export interface GatewayOptions {
   logLevel: LogLevel
   /** The inference log: `sqlite:PATH`, a `postgres://` URL, or `none` (store-spec.ts). */
   store: string
-  /** Where records wait on disk while the store is unreachable. */
+  /** The journal of records not yet stored, and where records wait on disk while the store is unreachable. */
   spillDir: string
-  /** Longest time from an answer to its record being committed; a kill -9 loses at most this much. */
+  /** Longest time from an answer to its record being in the journal; a kill -9 loses at most this much. */
   flushIntervalMs: number
   /** Records kept in memory while the store is unreachable, before they spill to disk. */
   maxBufferedRecords: number

@@ -1,9 +1,9 @@
 /**
  * The request thread's side of the inference log. `record` packs the event into the current
- * chunk (event-codec.ts); the chunk goes to the writer worker, transferred, when it is half a
- * flush interval old or full, so the worker has the other half to commit it: a kill -9 loses
- * at most the last flush interval of records. Calls (ground truth, queries, counts) go to the
- * worker too, behind the records already sent.
+ * chunk (event-codec.ts); when the chunk is half a flush interval old or full, it is appended
+ * to the journal (journal.ts) and then handed to the writer worker, transferred: a kill -9
+ * loses at most the last flush interval of records, however far behind the writer is. Calls
+ * (ground truth, queries, counts) go to the worker too, behind the records already handed.
  */
 import type { Worker } from 'node:worker_threads'
 import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
@@ -41,7 +41,7 @@ const CLOSE_TIMEOUT_MS = 15_000
 export interface InferenceLogOptions {
   readonly store: StoreSpec
   readonly spillDir: string
-  /** At most this long between an answer and its record being committed (kill -9 loses at most this much). */
+  /** At most this long between an answer and its record being in the journal (kill -9 loses at most this much). */
   readonly flushIntervalMs: number
   readonly maxBuffered: number
   readonly hashKey: string | null

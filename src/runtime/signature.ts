@@ -15,6 +15,8 @@ export interface CompiledSignature {
   readonly input: string
   readonly ortType: 'float32' | 'float64'
   readonly features: readonly Feature[]
+  /** The features' names, in order. */
+  readonly featureNames: readonly string[]
   readonly outputs: readonly OutputField[]
   /** Each output field's key as the answer writes it after the id: `,"probability":`. */
   readonly outputKeys: readonly string[]
@@ -44,6 +46,7 @@ export function compileSignature(signature: Signature, inputs: readonly TensorSp
     input: input.name,
     ortType: input.ortType,
     features: signature.features,
+    featureNames: signature.features.map((f) => f.name),
     outputs: signature.outputs,
     outputKeys: signature.outputs.map((o) => `,${JSON.stringify(o.name)}:`),
     expected: {
@@ -90,6 +93,20 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
       ids[r] = baseId === null ? newInferenceId() : rows === 1 ? baseId : `${baseId}:${r}`
     }
     const base = r * width
+    const ownKeys = Object.keys(record)
+    if (id === undefined && inSignatureOrder(ownKeys, sig.featureNames)) {
+      // the usual record, built from the signature: its values in one pass, no lookup by name
+      const values = Object.values(record)
+      for (let c = 0; c < width; c++) {
+        const feature = features[c]
+        const value = values[c]
+        if (typeof value !== 'number' || !Number.isFinite(value) || (feature.type === 'integer' && !Number.isInteger(value))) {
+          throw featureError(sig, r, feature, record)
+        }
+        data[base + c] = value
+      }
+      continue
+    }
     for (let c = 0; c < width; c++) {
       const feature = features[c]
       const value = record[feature.name]
@@ -98,7 +115,6 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
       }
       data[base + c] = value
     }
-    const ownKeys = Object.keys(record)
     if (ownKeys.length !== keys) {
       const known = new Set(features.map((f) => f.name))
       const extra = ownKeys.find((k) => k !== 'id' && !known.has(k)) ?? ownKeys[0]
@@ -106,6 +122,12 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
     }
   }
   return { feed: { name: sig.input, type: sig.ortType, data, dims: [rows, width] }, rows, ids }
+}
+
+function inSignatureOrder(keys: readonly string[], names: readonly string[]): boolean {
+  if (keys.length !== names.length) return false
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== names[i]) return false
+  return true
 }
 
 /**
