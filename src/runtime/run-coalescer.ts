@@ -4,7 +4,9 @@
  * request reached about half the bare floor, coalesced runs 0.84 x or more).
  *
  *   turn k (poll)   : request A, request B, request C parsed  -> queue [A B C]
- *   turn k (check)  : flush: feeds concatenated along dim 0   -> one session.run
+ *   turn k (check)  : fewer than MIN_BATCH_ROWS rows: wait a turn
+ *   turn k+1 (poll) : requests D ... parsed                    -> queue [A B C D ...]
+ *   turn k+1 (check): flush: feeds concatenated along dim 0   -> one session.run
  *                     outputs sliced by row offsets            -> A gets rows 0..a, ...
  *
  * Only for versions whose inputs and outputs all have a dynamic first dimension; others
@@ -17,6 +19,14 @@ import type { InferenceSession } from 'onnxruntime-node'
 import { sameRowLayout, stackRows, takeOutputRows } from './rows.js'
 import type { RunCallback } from './runner.js'
 import type { Feed, OutputTensor, RunOutputs, TensorData } from './tensors.js'
+
+/**
+ * A turn's queue with fewer rows than this waits one more turn before it runs. Under load a
+ * turn brings about 20 requests (50 connections); two turns' worth share one run: native
+ * req/s +9.6 %, the request thread 27.0 -> 25.3 µs a request, p99 unchanged (6-round A/B,
+ * 50 connections); one connection alone sees no difference (the next turn comes at once).
+ */
+const MIN_BATCH_ROWS = 32
 
 interface RunJob {
   readonly feeds: readonly Feed[]
@@ -36,7 +46,9 @@ export class RunCoalescer {
   readonly #canCoalesce: boolean
   readonly #maxRunRows: number
   #queue: RunJob[] = []
+  #queuedRows = 0
   #isScheduled = false
+  #hasWaited = false
   /** Counters for tests and metrics: session.run calls, and the requests they served. */
   readonly stats = { runs: 0, requests: 0 }
   /** Requests accepted and not yet answered; a removed version drains until this is 0. */
@@ -58,6 +70,7 @@ export class RunCoalescer {
       return
     }
     this.#queue.push(job)
+    this.#queuedRows += rows
     if (!this.#isScheduled) {
       this.#isScheduled = true
       setImmediate(this.#flush)
@@ -76,6 +89,15 @@ export class RunCoalescer {
   }
 
   readonly #flush = (): void => {
+    // fewer rows than a good batch, first time round: wait one more event-loop turn for more
+    // (idle, the next turn comes at once; under load it brings the next sockets' requests)
+    if (this.#queuedRows < MIN_BATCH_ROWS && !this.#hasWaited) {
+      this.#hasWaited = true
+      setImmediate(this.#flush)
+      return
+    }
+    this.#hasWaited = false
+    this.#queuedRows = 0
     this.#isScheduled = false
     const queue = this.#queue
     this.#queue = []
