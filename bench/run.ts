@@ -5,7 +5,7 @@
  *   (b) native         POST /v1/models/credit-risk/versions/v1/predict  the gateway (dist/cli.js)
  *   (c) v2             POST /v2/models/credit-risk/versions/v1/infer    the gateway
  *   (d) routed         POST /v1/models/credit-risk/predict              split 90/10, sticky (routes-split.yaml), against
- *       native-mix     the per-version endpoints of v1 and v2, requests 9:1: the same traffic without routing
+ *       native-mix     the per-version endpoints of v1 and v2, each request's picked at random 90:10: the split's traffic unrouted
  *   (e) routed @rate   (d) at half of (b)'s req/s, evenly paced (bench/paced-load.ts), for its p99
  *   (f) shadow @rate   the same with every request mirrored to v3 (routes-shadow.yaml), a second gateway
  *   (g) native+log     (b) on a third gateway that records every inference (SQLite); (a)-(f) run with --store none
@@ -44,8 +44,11 @@ const root = new URL('..', import.meta.url).pathname
 
 interface Scenario {
   name: string; what: string; pid: number; port: number; path: string; body: string; rate?: () => number; headers?: Record<string, string>
-  /** Requests each connection sends in turn, instead of `path` alone. */
-  cycle?: readonly string[]
+  /**
+   * Each request's path, picked as it is sent (autocannon then builds every request anew, so
+   * a scenario compared with one that picks should pick too, if only the same path).
+   */
+  pickPath?: () => string
 }
 interface Measurement {
   reqPerSec: number; p50: number; p99: number; non2xx: number; errors: number; cpu?: CpuPerRequest | null
@@ -79,11 +82,16 @@ async function main(): Promise<void> {
     { name: 'floor', what: 'bare node:http, fixed JSON', pid: floor.child.pid!, port: floor.port, path: '/', body: nativeBody },
     { name: 'native', what: 'POST /v1/models/credit-risk/versions/v1/predict', pid: gateway.child.pid!, port: gateway.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
     { name: 'v2', what: 'POST /v2/models/credit-risk/versions/v1/infer', pid: gateway.child.pid!, port: gateway.port, path: '/v2/models/credit-risk/versions/v1/infer', body: v2Body },
-    { name: 'routed', what: 'POST /v1/models/credit-risk/predict (split 90/10, sticky)', pid: gateway.child.pid!, port: gateway.port, path: '/v1/models/credit-risk/predict', body: nativeBody },
     {
-      name: 'native-mix', what: 'the per-version endpoints of v1 and v2, 9 requests to 1 (the split\'s traffic, unrouted)', pid: gateway.child.pid!, port: gateway.port,
+      name: 'routed', what: 'POST /v1/models/credit-risk/predict (split 90/10, sticky)', pid: gateway.child.pid!, port: gateway.port, path: '/v1/models/credit-risk/predict', body: nativeBody,
+      pickPath: () => '/v1/models/credit-risk/predict',
+    },
+    {
+      // picked a request at a time, as the split does: a cycle of nine v1 requests and one v2
+      // starts on every connection together, so v2's came in bursts that ran as large batches
+      name: 'native-mix', what: 'the per-version endpoints of v1 and v2, each request\'s picked at random 90:10 (the split\'s traffic, unrouted)', pid: gateway.child.pid!, port: gateway.port,
       path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody,
-      cycle: [...Array(9).fill('/v1/models/credit-risk/versions/v1/predict'), '/v1/models/credit-risk/versions/v2/predict'],
+      pickPath: () => (Math.random() < 0.1 ? '/v1/models/credit-risk/versions/v2/predict' : '/v1/models/credit-risk/versions/v1/predict'),
     },
     { name: 'native+log', what: '(native) with every inference recorded to SQLite', pid: recording.child.pid!, port: recording.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
     { name: 'routed@rate', what: 'routed, at half of native req/s', pid: unshadowed.child.pid!, port: unshadowed.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
@@ -205,12 +213,13 @@ async function measure(s: Scenario, duration: number): Promise<Measurement | (Pa
     })
     return { ...paced, cpu: cpuPerRequest(s.pid, before, threadTicks(s.pid), paced.latencies.length) }
   }
+  const pick = s.pickPath
   const result = await autocannon({
     url: `http://127.0.0.1:${s.port}${s.path}`,
     method: 'POST',
     headers: { 'content-type': 'application/json', ...s.headers },
     body: s.body,
-    requests: s.cycle?.map((path) => ({ method: 'POST', path, headers: { 'content-type': 'application/json', ...s.headers }, body: s.body })),
+    requests: pick === undefined ? undefined : [{ method: 'POST', setupRequest: (request: { path: string }) => ({ ...request, path: pick() }) } as never],
     connections: CONNECTIONS,
     pipelining: PIPELINING,
     duration,
