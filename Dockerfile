@@ -27,7 +27,7 @@ COPY package.json routes.yaml ./
 COPY models ./models
 COPY dashboard ./dashboard
 RUN mkdir -p data && chown node:node data
-# the inference log (SQLite) and its spill files; or --store postgres://... for replicas
+# the inference log (SQLite), its journal and its spill files; or --store postgres://... for replicas
 VOLUME /app/data
 USER node
 EXPOSE 8080
