@@ -9,6 +9,8 @@
  *   (e) routed @rate   (d) at half of (b)'s req/s, evenly paced (bench/paced-load.ts), for its p99
  *   (f) shadow @rate   the same with every request mirrored to v3 (routes-shadow.yaml), a second gateway
  *   (g) native+log     (b) on a third gateway that records every inference (SQLite); (a)-(f) run with --store none
+ *   (h) native-twin    (b) on a fourth gateway, the same as (b)'s: how far two identical processes differ, the
+ *                      yardstick for (g)'s ratio, which is also taken between two processes
  *
  * After the rounds, a fixed number of requests goes to (g) and the rows its store gained
  * are counted: they must equal the requests answered.
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
   const unshadowed = await startGateway('bench/servers/routes-split.yaml')
   const shadowed = await startGateway('bench/servers/routes-shadow.yaml')
   const recording = await startGateway('bench/servers/routes-split.yaml', ['--store', `sqlite:${logFile}`, '--spill-dir', join(logDir, 'spill')])
+  const twin = await startGateway('bench/servers/routes-split.yaml')
   let nativeRps = 0 // the current round's (b), for the fixed-rate scenarios
   const half = () => Math.max(100, Math.round(nativeRps / 2))
   const sticky = { 'x-customer-id': 'bench-customer' }
@@ -94,6 +97,7 @@ async function main(): Promise<void> {
       pickPath: () => (Math.random() < 0.1 ? '/v1/models/credit-risk/versions/v2/predict' : '/v1/models/credit-risk/versions/v1/predict'),
     },
     { name: 'native+log', what: '(native) with every inference recorded to SQLite', pid: recording.child.pid!, port: recording.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
+    { name: 'native-twin', what: '(native) on a second gateway started the same way', pid: twin.child.pid!, port: twin.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
     { name: 'routed@rate', what: 'routed, at half of native req/s', pid: unshadowed.child.pid!, port: unshadowed.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
     { name: 'shadow@rate', what: 'routed + shadow v3 at 100%, same rate', pid: shadowed.child.pid!, port: shadowed.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
   ]
@@ -121,6 +125,7 @@ async function main(): Promise<void> {
     shadowed.child.kill()
     unshadowed.child.kill()
     recording.child.kill()
+    twin.child.kill()
     rmSync(logDir, { recursive: true, force: true })
   }
 }
@@ -252,6 +257,7 @@ const RATIO_OF: Record<string, { to: string; what: string; pick: (m: Measurement
   routed: { to: 'native-mix', what: 'req/s × native-mix', pick: (m) => m.reqPerSec },
   'shadow@rate': { to: 'routed@rate', what: 'p99 × routed@rate (median of 1 s slice pairs)', pick: (m) => m.p99, bySlice: true },
   'native+log': { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
+  'native-twin': { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
 }
 
 /** Median CPU a request over the rounds, main thread + the others' (workers, V8 helpers); blank where not measured. */
