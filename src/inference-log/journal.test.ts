@@ -131,4 +131,18 @@ describe('the journal cleaner', () => {
     cleaner.finishAll()
     expect(readdirSync(dir)).toEqual([])
   })
+
+  it('keeps a file of this same writer that a restarted writer is reading back until its recovery finishes it', () => {
+    const file = (n: number) => join(dir, `journal-1-${BOOT}-00000${n}.bin`)
+    for (const f of [file(0), file(1)]) writeFileSync(f, '')
+    const cleaner = new JournalCleaner(() => {})
+    const recovered = cleaner.chunk(file(0), false) // the failed writer's file, read back
+    const live = cleaner.chunk(file(1), true) // the live records go on in a later file of the same process
+    recovered()
+    live()
+    expect(existsSync(file(0))).toBe(true) // more of it may still be read back
+    cleaner.finish(file(0))
+    expect(existsSync(file(0))).toBe(false)
+    expect(existsSync(file(1))).toBe(true)
+  })
 })

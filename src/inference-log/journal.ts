@@ -214,7 +214,8 @@ export function* journalFrames(file: string): Generator<{ place: JournalPlace; e
  * been handled (stored, spilled, or counted as dropped).
  */
 export class JournalCleaner {
-  readonly #files = new Map<string, { outstanding: number; isFinished: boolean }>()
+  /** `isRecovered`: a file being read back (an earlier writer's); only its recovery's finish() ends it. */
+  readonly #files = new Map<string, { outstanding: number; isFinished: boolean; isRecovered: boolean }>()
   readonly #onError: (file: string, err: unknown) => void
 
   constructor(onError: (file: string, err: unknown) => void) {
@@ -223,14 +224,18 @@ export class JournalCleaner {
 
   /**
    * A chunk of `file` is being delivered; call the returned function once it is handled. With
-   * `finishesEarlier`, the same writer's earlier files are finished: it appends in order.
+   * `finishesEarlier` (a live chunk), the same writer's earlier live files are finished: it
+   * appends in order. Without it, the chunk is read back from a file being recovered, which may
+   * be this very writer's (a writer restarted after a failure): a live chunk never finishes it.
    */
   chunk(file: string, finishesEarlier: boolean): () => void {
     let entry = this.#files.get(file)
     if (entry === undefined) {
       const writer = file.slice(0, file.lastIndexOf('-')) // journal-<pid>-<boot id>
-      if (finishesEarlier) for (const [name, e] of this.#files) if (name !== file && !e.isFinished && name.startsWith(`${writer}-`)) this.finish(name)
-      entry = { outstanding: 0, isFinished: false }
+      if (finishesEarlier) {
+        for (const [name, e] of this.#files) if (name !== file && !e.isFinished && !e.isRecovered && name.startsWith(`${writer}-`)) this.finish(name)
+      }
+      entry = { outstanding: 0, isFinished: false, isRecovered: !finishesEarlier }
       this.#files.set(file, entry)
     }
     entry.outstanding++
