@@ -256,6 +256,9 @@ export class Delivery {
       this.#opts.log('error', 'inference records dropped: the store is down and the spill file cannot be written', {
         dropped: rows.length, dropped_total: this.stats.dropped, dir: this.#opts.spill.dir, err: String((err as Error)?.message ?? err),
       })
+      // not handled for their groups: the journal files that hold them stay, for the next start
+      this.#handledRows += groups.length
+      return
     }
     this.#handle(groups)
   }

@@ -3,7 +3,7 @@
  * inserts are asynchronous) may overflow the buffer and spill; the spill must take rows that
  * are only in memory, never the batch being inserted in their place.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -61,5 +61,18 @@ describe('delivery while a batch is being inserted', () => {
     expect(ids).toEqual(Array.from({ length: 25 }, (_, i) => row(i).record_id))
     expect(handled.sort()).toEqual([0, 1])
     await delivery.close(1_000)
+  })
+})
+
+describe('delivery when even the spill fails', () => {
+  it('counts the rows as dropped but does not report them handled, so that the journal keeps them for the next start', async () => {
+    const notADirectory = join(dir, 'spill')
+    writeFileSync(notADirectory, '') // the spill directory cannot be made
+    const handled: number[] = []
+    const delivery = new Delivery({ connect: async () => Promise.reject(new Error('ECONNREFUSED')), spill: new SpillDirectory(notADirectory), maxBuffered: 10, log: () => {} })
+    delivery.add(Array.from({ length: 20 }, (_, i) => row(i)), () => handled.push(0))
+    await delivery.close(100)
+    expect(delivery.stats.dropped).toBe(20)
+    expect(handled).toEqual([])
   })
 })
