@@ -59,6 +59,8 @@ export class InferenceLog {
   readonly enabled: boolean
   readonly storeDescription: string
   readonly #options: InferenceLogOptions
+  /** The privacy rules in force (setPrivacy), for a writer started after a failure. */
+  #privacy: PrivacyByModel
   readonly #log: Logger
   #worker: Worker | null = null
   /** Events not yet posted. */
@@ -84,6 +86,7 @@ export class InferenceLog {
 
   constructor(options: InferenceLogOptions, log: Logger) {
     this.#options = options
+    this.#privacy = options.privacy
     this.#log = log
     this.enabled = options.store.kind !== 'none'
     this.storeDescription = describeStoreSpec(options.store)
@@ -93,8 +96,8 @@ export class InferenceLog {
 
   /** `recoverFiles`: this process's own journal files, for a writer started after one failed. */
   #startWorker(recoverFiles: string[]): void {
-    const { store, spillDir, maxBuffered, hashKey, privacy } = this.#options
-    const data: WriterData = { store: store as WriterData['store'], spillDir, maxBuffered, hashKey, privacy, bootId: this.#bootId, recoverFiles }
+    const { store, spillDir, maxBuffered, hashKey } = this.#options
+    const data: WriterData = { store: store as WriterData['store'], spillDir, maxBuffered, hashKey, privacy: this.#privacy, bootId: this.#bootId, recoverFiles }
     const worker = startWorker('./writer-worker', import.meta.url, { workerData: data })
     worker.on('message', (m: FromWriter) => this.#onMessage(m))
     worker.on('error', (err) => {
@@ -137,6 +140,11 @@ export class InferenceLog {
   #post(chunk: EventChunk, place: JournalPlace | null): void {
     const worker = this.#worker
     const limit = place === null ? MAX_IN_FLIGHT_BYTES_WITHOUT_JOURNAL : MAX_IN_FLIGHT_BYTES
+    if (worker === null && place !== null) {
+      // the writer failed just now: the one started after it reads this chunk from the journal
+      this.#chunks.giveBack(chunk.buffer)
+      return
+    }
     if (worker === null || (place === null && this.#inFlightBytes > limit)) {
       this.lost += chunk.events
       this.#log.error('inference records dropped: the writer is not taking them and the journal cannot hold them', { dropped: chunk.events, lost_total: this.lost })
@@ -177,6 +185,7 @@ export class InferenceLog {
   }
 
   setPrivacy(privacy: PrivacyByModel): void {
+    this.#privacy = privacy // a writer started after a failure applies it too
     if (this.#worker !== null) this.#postAfterChunks({ code: 'PRIVACY', privacy })
   }
 
