@@ -53,10 +53,8 @@ const MIRROR_SETTLE_MS = 5_000 // at stop, how long shadows and challengers in f
 /** Where the scrape-time metrics read from. */
 function metricSources(pool: ModelPool, routes: RoutesHolder, mirrors: Mirrors): MetricSources {
   return {
-    mirrors: () => [...mirrors.stats].map(([key, stat]) => {
-      const [model, version, role] = key.split('\u0000')
-      return { model, version, role, compared: stat.comparedRows, agreed: stat.agreedRows }
-    }).filter((m) => m.role !== 'baseline-check'),
+    mirrors: () => mirrors.stats().filter((m) => m.role !== 'baseline-check')
+      .map(({ model, version, role, stat }) => ({ model, version, role, compared: stat.comparedRows, agreed: stat.agreedRows })),
     routeWeights: () => [...routes.current.routes.values()].flatMap((route) =>
       [...route.weightsNow()].map(([version, percent]) => ({ model: route.model, version, percent }))),
     canaries: () => [...routes.current.routes.values()].flatMap((r) => (r.canary === null ? [] : [{ model: r.model, percent: r.canary.percent, status: r.canary.status }])),

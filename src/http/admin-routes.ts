@@ -28,10 +28,7 @@ export function adminRoutesRouter(routes: RoutesHolder, mirrors: Mirrors, pool: 
         labels: Object.fromEntries(route.labels),
         canary: route.canary?.describe() ?? null,
       }])),
-      mirrors: [...mirrors.stats].map(([key, stat]) => {
-        const [model, version, role] = key.split('\u0000')
-        return { model, version, role, ...stat.describe() }
-      }),
+      mirrors: mirrors.stats().map(({ model, version, role, stat }) => ({ model, version, role, ...stat.describe() })),
       last_rejection: routes.lastRejection,
       route_problems: routes.recheck(),
       history: routes.history,

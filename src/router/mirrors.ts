@@ -58,9 +58,7 @@ export class Mirrors {
   readonly #log: Logger
   readonly #inferenceLog: InferenceLog
   readonly #metrics: ServingMetrics
-  /** Every mirror's counts, by `model\u0000version\u0000role`, for listing. */
-  readonly stats = new Map<string, MirrorStat>()
-  /** The same, found without building a key: model -> version -> role. */
+  /** Every mirror's counts: model -> version -> role (found without building a key). */
   readonly #statsByVersion = new Map<string, Map<string, Map<MirrorRole, MirrorStat>>>()
   constructor(runner: MirrorRunner, pool: ModelPool, log: Logger, inferenceLog: InferenceLog, metrics: ServingMetrics) {
     this.#runner = runner
@@ -98,9 +96,14 @@ export class Mirrors {
     if (stat === undefined) {
       stat = new MirrorStat()
       byRole.set(role, stat)
-      this.stats.set(`${model}\u0000${version}\u0000${role}`, stat)
     }
     return stat
+  }
+
+  /** Every mirror's counts, for listing. */
+  stats(): { model: string; version: string; role: MirrorRole; stat: MirrorStat }[] {
+    return [...this.#statsByVersion].flatMap(([model, byVersion]) =>
+      [...byVersion].flatMap(([version, byRole]) => [...byRole].map(([role, stat]) => ({ model, version, role, stat }))))
   }
 
   #mirror(role: MirrorRole, versionName: string, primary: PrimaryRun, deciding: DecidingRows | null, onCompared?: (agreed: boolean) => void): void {

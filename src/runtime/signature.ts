@@ -94,22 +94,11 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
     }
     const base = r * width
     const ownKeys = Object.keys(record)
-    if (id === undefined && inSignatureOrder(ownKeys, sig.featureNames)) {
-      // the usual record, built from the signature: its values in one pass, no lookup by name
-      const values = Object.values(record)
-      for (let c = 0; c < width; c++) {
-        const feature = features[c]
-        const value = values[c]
-        if (typeof value !== 'number' || !Number.isFinite(value) || (feature.type === 'integer' && !Number.isInteger(value))) {
-          throw featureError(sig, r, feature, record)
-        }
-        data[base + c] = value
-      }
-      continue
-    }
+    // the usual record, built from the signature: its values in one pass, not a lookup by name each
+    const values = id === undefined && inSignatureOrder(ownKeys, sig.featureNames) ? Object.values(record) : null
     for (let c = 0; c < width; c++) {
       const feature = features[c]
-      const value = record[feature.name]
+      const value = values !== null ? values[c] : record[feature.name]
       if (typeof value !== 'number' || !Number.isFinite(value) || (feature.type === 'integer' && !Number.isInteger(value))) {
         throw featureError(sig, r, feature, record)
       }
