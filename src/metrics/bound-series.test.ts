@@ -56,3 +56,23 @@ describe('bound series that were never used', () => {
     expect(text).not.toMatch(/^unused_/m)
   })
 })
+
+describe('bound series after Registry.resetMetrics', () => {
+  it('start again from zero, and a series bound before still counts', async () => {
+    const registry = new Registry()
+    const counter = new BoundCounter({ name: 'kept_total', help: 'c', labelNames: ['a'], registers: [registry] })
+    const histogram = new BoundHistogram({ name: 'kept_seconds', help: 'h', labelNames: ['a'], buckets: BUCKETS, registers: [registry] })
+    const c = counter.labels('x')
+    const h = histogram.labels('x')
+    c.inc(5)
+    h.observe(0.5)
+    registry.resetMetrics()
+    expect(await registry.metrics()).not.toMatch(/^kept_/m)
+    c.inc()
+    h.observe(0.002)
+    const text = await registry.metrics()
+    expect(text).toMatch(/^kept_total\{a="x"\} 1$/m)
+    expect(text).toMatch(/^kept_seconds_count\{a="x"\} 1$/m)
+    expect(text).toMatch(/^kept_seconds_sum\{a="x"\} 0.002$/m)
+  })
+})

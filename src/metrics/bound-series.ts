@@ -53,10 +53,6 @@ class SeriesTable<S> {
   entries(): IterableIterator<{ labels: Labels; series: S }> {
     return this.#series.values()
   }
-
-  clear(): void {
-    this.#series.clear()
-  }
 }
 
 export interface CounterSeries {
@@ -70,6 +66,11 @@ class CounterValue implements CounterSeries {
   inc(by = 1): void {
     this.value += by
     this.isCounted = true
+  }
+
+  reset(): void {
+    this.value = 0
+    this.isCounted = false
   }
 }
 
@@ -96,8 +97,9 @@ export class BoundCounter {
     return { name: this.name, help: this.help, type: 'counter', values, aggregator: 'sum' }
   }
 
+  /** Every series back to nothing counted (Registry.resetMetrics); the series handed out stay bound. */
   reset(): void {
-    this.#table.clear()
+    for (const { series } of this.#table.entries()) series.reset()
   }
 }
 
@@ -125,6 +127,12 @@ class HistogramValue implements HistogramSeries {
     this.counts[i]++
     this.sum += value
     this.count++
+  }
+
+  reset(): void {
+    this.counts.fill(0)
+    this.sum = 0
+    this.count = 0
   }
 }
 
@@ -164,7 +172,8 @@ export class BoundHistogram {
     return { name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' }
   }
 
+  /** Every series back to zero (Registry.resetMetrics); the series handed out stay bound. */
   reset(): void {
-    this.#table.clear()
+    for (const { series } of this.#table.entries()) series.reset()
   }
 }
