@@ -156,7 +156,7 @@ export class MirrorRunner {
   /** Resolves when no mirror is in flight, or after `timeoutMs` (at stop, so that finished mirrors are recorded). */
   async settle(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
-    while ((this.#pending.size > 0 || this.#outbox.size > 0 || this.#loose.length > 0) && Date.now() < deadline) {
+    while (this.inFlight > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
   }

@@ -112,7 +112,14 @@ function runBatch(batch: MirrorBatch): void {
       (outputs) => {
         const named = namedOutputs(outputs)
         if (!named.every((t) => t.dims[0] === totalRows)) return runEach(batch)
-        const copied = stackRows([named], totalRows) // fresh buffers of our own, to transfer
+        let copied: ReturnType<typeof stackRows>
+        try {
+          copied = stackRows([named], totalRows) // fresh buffers of our own, to transfer
+        } catch (err) {
+          // every id gets an answer, or the request thread's in-flight bound would never come down
+          for (const id of batch.ids) failed(id, String((err as Error)?.message ?? err))
+          return
+        }
         const ms = performance.now() - started
         schedule()
         alone.push({ ids: batch.ids, ms: batch.ids.map(() => ms), rows: batch.rows, outputs: outputsOf(copied) })

@@ -213,10 +213,14 @@ function rowsEqual(a: ArrayLike<unknown>, b: ArrayLike<unknown>, row: number, si
  */
 const INLINE_RUN_BUDGET_MS = 1
 
-/** Whether mirrors of `v` run on the request thread's coalescer rather than on the mirror worker. */
+/**
+ * Whether mirrors of `v` run on the request thread's coalescer rather than on the mirror
+ * worker: local versions whose requests share runs (a fixed-shape version runs each request
+ * alone, so a turn's mirrors would cost its one-row time that many times over).
+ */
 export function runsInline(v: ServingVersion): boolean {
-  const ms = v.upstream === null ? v.session?.batchRunMs : null
-  return ms !== null && ms !== undefined && ms <= INLINE_RUN_BUDGET_MS
+  const session = v.upstream === null ? v.session : null
+  return session != null && session.isBatchable && session.batchRunMs !== null && session.batchRunMs <= INLINE_RUN_BUDGET_MS
 }
 
 const targets = new WeakMap<ServingVersion, MirrorTarget>()

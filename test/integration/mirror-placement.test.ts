@@ -31,10 +31,20 @@ function heavyModel(): Uint8Array {
   return g.output('label', 'float32', ['N']).encode()
 }
 
+/** features [1, 22] -> a sum: cheap, but of a fixed shape, so its requests cannot share a run. */
+function fixedShapeModel(): Uint8Array {
+  const g = new GraphBuilder('fixed').input('features', 'float32', [1, 22])
+  g.initializer('axis', 'int64', [1], [1])
+  g.node('ReduceSum', ['features', 'axis'], ['label'], { keepdims: 0 })
+  return g.output('label', 'float32', [1]).encode()
+}
+
 beforeAll(async () => {
   repo = makeRepository({ 'credit-risk': { v1: 'v1', v3: 'v3' } })
   mkdirSync(join(repo, 'credit-risk', 'heavy'))
   writeFileSync(join(repo, 'credit-risk', 'heavy', 'model.onnx'), heavyModel())
+  mkdirSync(join(repo, 'credit-risk', 'fixed'))
+  writeFileSync(join(repo, 'credit-risk', 'fixed', 'model.onnx'), fixedShapeModel())
   const routes = join(repo, 'routes.yaml')
   writeFileSync(routes, 'routes:\n  credit-risk:\n    split: { v1: 100 }\n    shadow: { v3: 100, heavy: 100 }\n')
   gw = await startGateway({ modelsDir: repo, routesPath: routes, watchRoutes: false })
@@ -69,5 +79,12 @@ describe('where mirrors run', () => {
     // the cheap shadow ran on the request thread's own coalescer of v3; the heavy one did not
     expect(gw.gateway.pool.getReadyVersion('credit-risk', 'v3').runner!.stats.requests - v3Runs).toBe(records.length)
     expect(gw.gateway.pool.getReadyVersion('credit-risk', 'heavy').runner!.stats.requests).toBe(0)
+  })
+
+  it('a version of a fixed shape runs on the mirror worker however cheap its run: its requests would each run alone', () => {
+    const fixed = gw.gateway.pool.getReadyVersion('credit-risk', 'fixed')
+    expect(fixed.session!.isBatchable).toBe(false)
+    expect(fixed.session!.batchRunMs).toBeLessThan(1)
+    expect(runsInline(fixed)).toBe(false)
   })
 })
