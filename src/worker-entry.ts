@@ -20,7 +20,7 @@ export function startWorker(name: string, fromUrl: string, options: WorkerOption
 /**
  * Let the calling worker thread run only when the request thread and everything else at
  * normal priority leave a core free: Linux's SCHED_IDLE, set with `chrt` (util-linux, on every
- * Debian system and in the node images), else the lowest nice value. The inference log's
+ * Debian system and in the node images), else nice 19, the lowest priority. The inference log's
  * writer and the mirror worker do work that can wait a few milliseconds; on a machine whose
  * cores are all busy, running them at the request thread's priority took its time slices
  * (nice 19 helped little: nice still shares by weight, SCHED_IDLE does not preempt). Returns

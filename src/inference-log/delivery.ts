@@ -67,12 +67,15 @@ export class Delivery {
   #retryMs = RETRY_MIN_MS
   /** Spill files still to deliver (from earlier runs, or spilled during this outage). */
   #spillWaiting = true
-  /** Rows of the batch being inserted. */
-  #inFlight = 0
+  /** The batch being inserted. */
   #inFlightBatch: { rows: StoredInference[]; groups: (RowGroup | null)[] } | null = null
 
   constructor(opts: DeliveryOptions) {
     this.#opts = opts
+  }
+
+  get #inFlightRows(): number {
+    return this.#inFlightBatch?.rows.length ?? 0
   }
 
   get store(): InferenceStore | null {
@@ -119,10 +122,10 @@ export class Delivery {
    * Rows arriving meanwhile are not waited for, so a call cannot wait forever under load.
    */
   async drain(): Promise<boolean> {
-    const target = this.#handledRows + this.#buffer.length + this.#inFlight
+    const target = this.#handledRows + this.#buffer.length + this.#inFlightRows
     await this.pump()
     while (this.stats.storeUp && this.#handledRows < target && this.#buffer.length > 0) await this.pump()
-    return this.#handledRows >= target || (this.#buffer.length === 0 && this.#inFlight === 0)
+    return this.#handledRows >= target || (this.#buffer.length === 0 && this.#inFlightRows === 0)
   }
 
   /** At stop: deliver what can be delivered within `deadlineMs`, spill the rest for the next start. */
@@ -155,7 +158,6 @@ export class Delivery {
         // during a PostgreSQL insert) cannot take it too; back at the front if the insert fails
         const batch = this.#buffer.splice(0, MAX_INSERT_ROWS)
         const groups = this.#groups.splice(0, batch.length)
-        this.#inFlight = batch.length
         this.#inFlightBatch = { rows: batch, groups }
         this.stats.buffered = this.#buffer.length
         try {
@@ -166,7 +168,6 @@ export class Delivery {
           this.stats.buffered = this.#buffer.length
           throw err
         } finally {
-          this.#inFlight = 0
           this.#inFlightBatch = null
         }
         this.stats.written += batch.length

@@ -67,10 +67,6 @@ export class EventChunkWriter {
     return this.#events
   }
 
-  get bytes(): number {
-    return this.#offset
-  }
-
   /**
    * Append one event. Returns the chunk it filled, when the event did not fit: the caller
    * hands that one on; the event itself is in the fresh chunk.

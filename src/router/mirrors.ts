@@ -69,9 +69,10 @@ export class Mirrors {
   }
 
   afterPrimary(route: CompiledRoute, primary: PrimaryRun): void {
-    // what the mirrors are compared with, copied out once: a pending mirror keeps neither the
-    // primary's outputs nor its feeds (kept across a scavenge, they were most of what the
-    // request thread's collector promoted with a shadow on: 1 MB every 50 ms at 18,000 a second)
+    // what the mirrors are compared with, copied out once: a pending mirror does not keep the
+    // primary's outputs, and one waiting in the worker's outbox not its feeds either (RowStack
+    // copies them; kept across a scavenge, they were most of what the request thread's
+    // collector promoted with a shadow on: 1 MB every 50 ms at 18,000 a second)
     let deciding: DecidingRows | null = null
     for (const s of route.shadows) {
       if (s.version !== primary.version.version && Math.random() * 100 < s.percent) this.#mirror('shadow', s.version, primary, (deciding ??= decidingRows(primary)))
@@ -158,7 +159,7 @@ function mirrorAnswer(record: RecordContext, mirror: ServingVersion, outputs: Ru
  * The primary's values of the output that decides agreement: the signature's first field (the
  * label in our samples), else the model's first output. A copy: nothing of the run is kept.
  */
-export interface DecidingRows {
+interface DecidingRows {
   /** The primary's output name; a mirror without a signature is read under the same name. */
   readonly name: string
   readonly rows: number
@@ -166,7 +167,7 @@ export interface DecidingRows {
   readonly values: readonly unknown[]
 }
 
-export function decidingRows(primary: PrimaryRun): DecidingRows | null {
+function decidingRows(primary: PrimaryRun): DecidingRows | null {
   const name = primary.version.signature?.outputs[0].output ?? primary.version.outputs[0]?.name
   const tensor = name === undefined ? undefined : primary.outputs[name]
   if (name === undefined || tensor === undefined) return null
@@ -175,7 +176,7 @@ export function decidingRows(primary: PrimaryRun): DecidingRows | null {
 }
 
 /** Row-by-row agreement of a mirror's outputs with the primary's deciding values. Floats agree within 1e-6. */
-export function compareWithPrimary(deciding: DecidingRows | null, mirror: ServingVersion, outputs: RunOutputs): { compared: number; agreed: number } {
+function compareWithPrimary(deciding: DecidingRows | null, mirror: ServingVersion, outputs: RunOutputs): { compared: number; agreed: number } {
   if (deciding === null) return NOTHING_COMPARED
   const b = outputs[mirror.signature?.outputs[0].output ?? deciding.name]
   const rows = deciding.rows
