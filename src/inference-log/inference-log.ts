@@ -10,7 +10,7 @@ import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compar
 import { gatewayError, SwitchyardError } from '../errors.js'
 import type { ErrorCode } from '../errors.js'
 import type { Logger } from '../log.js'
-import { startWorker } from '../worker-entry.js'
+import { restoreNormalPriority, startWorker } from '../worker-entry.js'
 import type { LIFECYCLE_OPERATIONS, LifecycleOperationName } from '../lifecycle/registry.js'
 import type { DeliveryStats } from './delivery.js'
 import { EventChunkWriter } from './event-codec.js'
@@ -77,6 +77,8 @@ export class InferenceLog {
   readonly #calls = new Map<number, PendingCall>()
   #nextCallId = 1
   #closed: Promise<void> | null = null
+  /** The writer's thread and the priority it lowered itself to (its PRIORITY message), put back at close. */
+  #writerLowered: { tid: number | null; priority: string } | null = null
   /** The worker's latest figures (STATS messages), for metrics. */
   workerStats: DeliveryStats = EMPTY_STATS
   /** Events that could not be handed to the worker (it had stopped, or the backlog was full without a journal): counted, never silent. */
@@ -257,7 +259,25 @@ export class InferenceLog {
       case 'CLOSED':
         this.workerStats = m.stats
         return
+      case 'PRIORITY':
+        this.#writerLowered = m.lowered
+        if (this.#closed !== null) this.#restoreWriterPriority()
+        return
     }
+  }
+
+  /**
+   * What the writer has left must be delivered now, not when a core is free: on a machine kept
+   * busy by other processes the idle writer got almost no time, and a stop under load took
+   * longer than the close timeout (the rest then waited in the journal for the next start).
+   */
+  #restoreWriterPriority(): void {
+    const lowered = this.#writerLowered
+    if (lowered === null) return // its PRIORITY message is still on the way; it is restored on arrival
+    this.#writerLowered = null
+    restoreNormalPriority(lowered, (err) => {
+      if (err !== null) this.#log.info('the inference log writer stays at idle priority for the stop (raising it needs root or CAP_SYS_NICE); it has until the close timeout', { timeout_ms: CLOSE_TIMEOUT_MS, err: err.message })
+    })
   }
 
   /** Hand over what is enqueued, let the worker deliver it (or spill it), then stop the worker. */
@@ -269,6 +289,7 @@ export class InferenceLog {
   async #close(): Promise<void> {
     const worker = this.#worker
     if (worker === null) return
+    this.#restoreWriterPriority()
     this.#send()
     await new Promise<void>((resolve) => {
       const timeout = setTimeout(() => {

@@ -40,6 +40,8 @@ export type ToWriter =
   | { code: 'CLOSE' }
 
 export type FromWriter =
+  /** Sent first: the writer's kernel thread id and the priority it set (worker-entry.ts runOnlyWhenIdle). */
+  | { code: 'PRIORITY'; lowered: { tid: number | null; priority: string } }
   | { code: 'STATS'; stats: DeliveryStats }
   /** An EVENTS chunk, decoded and no longer needed: handed back (transferred) for reuse. */
   | { code: 'CHUNK_BACK'; chunk: ArrayBuffer }

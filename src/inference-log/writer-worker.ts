@@ -4,7 +4,8 @@
  * and counts run here too, after the records already received, so that a caller who posts
  * ground truth right after an inference finds it.
  *
- * It runs only when a core is free (runOnlyWhenIdle): records can wait, requests cannot. What
+ * Once records flow it runs only when a core is free (runOnlyWhenIdle): records can wait,
+ * requests cannot. What
  * it has not handled yet is in the journal (journal.ts), and at start it delivers what an
  * earlier process's journal still holds.
  */
@@ -30,8 +31,8 @@ const STATS_EVERY_MS = 500
 const CLOSE_DEADLINE_MS = 10_000 // at stop, how long the store may take before the rest is spilled (the main thread waits 15 s)
 
 const data = workerData as WriterData
-const priority = runOnlyWhenIdle()
 let privacy: PrivacyByModel = data.privacy
+let isLowered = false
 const send = (m: FromWriter): void => parentPort!.postMessage(m)
 const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void => send({ code: 'LOG', level, message, fields })
 
@@ -123,6 +124,19 @@ async function handle(call: WriterCall): Promise<unknown> {
   }
 }
 
+/**
+ * From the first live records on, the writer runs only when a core is free. Not before: opening
+ * the store, migrating it and the lifecycle's first calls are what the gateway waits for to
+ * start, and at idle priority on a busy machine they took ten seconds. The request thread puts
+ * the priority back for the stop (inference-log.ts).
+ */
+function lowerPriority(): void {
+  isLowered = true
+  const lowered = runOnlyWhenIdle()
+  send({ code: 'PRIORITY', lowered })
+  log('info', 'inference log writer runs when a core is free from now on', { priority: lowered.priority })
+}
+
 let lastStats = ''
 const statsTimer = setInterval(() => {
   const text = JSON.stringify(delivery.stats)
@@ -133,6 +147,7 @@ const statsTimer = setInterval(() => {
 parentPort!.on('message', (m: ToWriter) => {
   switch (m.code) {
     case 'EVENTS': {
+      if (!isLowered) lowerPriority()
       if (m.chunk === null) {
         // the request thread sent only where the chunk lies: this worker was far behind
         deliverChunk(readJournalPlace(m.place!), data.bootId, m.place, true)
@@ -162,6 +177,6 @@ parentPort!.on('message', (m: ToWriter) => {
   }
 })
 
-log('info', 'inference log writer started', { priority })
+log('info', 'inference log writer started')
 void delivery.pump() // connect, migrate and deliver what an earlier run spilled
 void recoverJournals()
