@@ -136,7 +136,9 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   metrics.sources = metricSources(pool, routes, mirrors)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
   const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log })
+  let stopping = false
   const server = createServer((req, res) => {
+    if (stopping) res.setHeader('connection', 'close') // a request that came on a kept-alive connection: the client reconnects elsewhere
     if (!dataPlane(req, res)) controlPlane(req, res)
   })
   pool.onChange = (outcome) => {
@@ -177,8 +179,15 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
       for (const w of watchers) w.close()
       clearInterval(canaryTicker)
       lifecycle.close()
+      stopping = true
       await new Promise<void>((resolve) => {
-        server.close(() => resolve())
+        // close() ends the connections idle at that moment; one that finishes its response later
+        // would stay open for its keep-alive timeout (5 s), holding the stop back
+        const closeIdle = setInterval(() => server.closeIdleConnections(), 20)
+        server.close(() => {
+          clearInterval(closeIdle)
+          resolve()
+        })
         server.closeIdleConnections()
       })
       await loaded
