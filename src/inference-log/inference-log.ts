@@ -10,7 +10,8 @@ import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compar
 import { gatewayError, SwitchyardError } from '../errors.js'
 import type { ErrorCode } from '../errors.js'
 import type { Logger } from '../log.js'
-import { restoreNormalPriority, startWorker } from '../worker-entry.js'
+import { IdleThread } from '../thread-priority.js'
+import { startWorker } from '../worker-entry.js'
 import type { LIFECYCLE_OPERATIONS, LifecycleOperationName } from '../lifecycle/registry.js'
 import type { DeliveryStats } from './delivery.js'
 import { EventChunkWriter } from './event-codec.js'
@@ -37,6 +38,7 @@ const MAX_IN_FLIGHT_BYTES = 64 << 20 // 64 MiB
 /** The same when the journal cannot be written: beyond this, records are dropped and counted. */
 const MAX_IN_FLIGHT_BYTES_WITHOUT_JOURNAL = 512 << 20 // 512 MiB
 const CLOSE_TIMEOUT_MS = 15_000
+const RELAX_AFTER_MS = 1_000 // the writer, hurried for calls, goes back to idle priority once none came for this long
 
 export interface InferenceLogOptions {
   readonly store: StoreSpec
@@ -77,8 +79,9 @@ export class InferenceLog {
   readonly #calls = new Map<number, PendingCall>()
   #nextCallId = 1
   #closed: Promise<void> | null = null
-  /** The writer's thread and the priority it lowered itself to (its PRIORITY message), put back at close. */
-  #writerLowered: { tid: number | null; priority: string } | null = null
+  /** The writer's thread once it lowered its priority (its PRIORITY message): hurried while a call waits and for the stop. */
+  #writerPriority: IdleThread | null = null
+  #relaxTimer: NodeJS.Timeout | null = null
   /** The worker's latest figures (STATS messages), for metrics. */
   workerStats: DeliveryStats = EMPTY_STATS
   /** Events that could not be handed to the worker (it had stopped, or the backlog was full without a journal): counted, never silent. */
@@ -107,6 +110,7 @@ export class InferenceLog {
       for (const call of this.#calls.values()) call.reject(err)
       this.#calls.clear()
       this.#worker = null
+      this.#writerPriority = null // the next writer sends its own
       this.#inFlightBytes = 0
       if (this.#closed !== null) return
       // the files written so far, whole: the new writer delivers them again (the store keeps each record once)
@@ -229,6 +233,7 @@ export class InferenceLog {
       this.#journal.barrier(() => {
         if (this.#worker === null) return reject(gatewayError('INFERENCE_STORE_UNAVAILABLE')) // its writer failed just now
         this.#calls.set(id, { resolve, reject })
+        this.#hurryWriter()
         this.#worker.postMessage({ code: 'CALL', id, call } satisfies ToWriter)
       })
     })
@@ -250,6 +255,7 @@ export class InferenceLog {
         this.workerStats = m.stats // a caller who just flushed sees figures that include its records
         const call = this.#calls.get(m.id)
         this.#calls.delete(m.id)
+        this.#relaxWriterSoon()
         if (m.ok) call?.resolve(m.value)
         else if (m.unavailable) call?.reject(gatewayError('INFERENCE_STORE_UNAVAILABLE'))
         else if (m.gateway !== undefined) call?.reject(new SwitchyardError(m.gateway.code as ErrorCode, m.gateway.status, m.message, { details: m.gateway.details }))
@@ -260,24 +266,31 @@ export class InferenceLog {
         this.workerStats = m.stats
         return
       case 'PRIORITY':
-        this.#writerLowered = m.lowered
-        if (this.#closed !== null) this.#restoreWriterPriority()
+        this.#writerPriority = new IdleThread(m.lowered, 'inference log writer', this.#log)
+        if (this.#closed !== null || this.#calls.size > 0) this.#writerPriority.hurry()
         return
     }
   }
 
   /**
-   * What the writer has left must be delivered now, not when a core is free: on a machine kept
-   * busy by other processes the idle writer got almost no time, and a stop under load took
-   * longer than the close timeout (the rest then waited in the journal for the next start).
+   * A call waits for the writer to catch up with every record before it, and the stop for it to
+   * deliver the rest: at idle priority on a machine kept busy by other processes, both waited as
+   * long as the machine stayed busy (a stop under the whole test suite outlasted the test's minute).
    */
-  #restoreWriterPriority(): void {
-    const lowered = this.#writerLowered
-    if (lowered === null) return // its PRIORITY message is still on the way; it is restored on arrival
-    this.#writerLowered = null
-    restoreNormalPriority(lowered, (err) => {
-      if (err !== null) this.#log.info('the inference log writer stays at idle priority for the stop (raising it needs root or CAP_SYS_NICE); it has until the close timeout', { timeout_ms: CLOSE_TIMEOUT_MS, err: err.message })
-    })
+  #hurryWriter(): void {
+    if (this.#relaxTimer !== null) clearTimeout(this.#relaxTimer)
+    this.#relaxTimer = null
+    this.#writerPriority?.hurry()
+  }
+
+  /** Once no call has waited for RELAX_AFTER_MS: calls come in bursts (a dashboard's refresh), each `chrt` is a process. */
+  #relaxWriterSoon(): void {
+    if (this.#calls.size > 0 || this.#closed !== null || this.#writerPriority === null) return
+    if (this.#relaxTimer !== null) clearTimeout(this.#relaxTimer)
+    this.#relaxTimer = setTimeout(() => {
+      this.#relaxTimer = null
+      if (this.#calls.size === 0 && this.#closed === null) this.#writerPriority?.relax()
+    }, RELAX_AFTER_MS).unref()
   }
 
   /** Hand over what is enqueued, let the worker deliver it (or spill it), then stop the worker. */
@@ -289,7 +302,7 @@ export class InferenceLog {
   async #close(): Promise<void> {
     const worker = this.#worker
     if (worker === null) return
-    this.#restoreWriterPriority()
+    this.#hurryWriter()
     this.#send()
     await new Promise<void>((resolve) => {
       const timeout = setTimeout(() => {

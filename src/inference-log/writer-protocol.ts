@@ -1,4 +1,5 @@
 /** Messages between the request thread (inference-log.ts) and the writer worker (writer-worker.ts). */
+import type { LoweredThread } from '../thread-priority.js'
 import type { CompareFilter } from '../compare/compare-sql.js'
 import type { LifecycleOperationName } from '../lifecycle/registry.js'
 import type { DeliveryStats } from './delivery.js'
@@ -40,8 +41,8 @@ export type ToWriter =
   | { code: 'CLOSE' }
 
 export type FromWriter =
-  /** Sent first: the writer's kernel thread id and the priority it set (worker-entry.ts runOnlyWhenIdle). */
-  | { code: 'PRIORITY'; lowered: { tid: number | null; priority: string } }
+  /** With the first records: the writer's kernel thread id and the priority it set (thread-priority.ts runOnlyWhenIdle). */
+  | { code: 'PRIORITY'; lowered: LoweredThread }
   | { code: 'STATS'; stats: DeliveryStats }
   /** An EVENTS chunk, decoded and no longer needed: handed back (transferred) for reuse. */
   | { code: 'CHUNK_BACK'; chunk: ArrayBuffer }

@@ -11,7 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { isGatewayError } from '../errors.js'
-import { runOnlyWhenIdle } from '../worker-entry.js'
+import { runOnlyWhenIdle } from '../thread-priority.js'
 import type { Operation } from './operation.js'
 import { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
 import { Delivery } from './delivery.js'
@@ -134,7 +134,7 @@ function lowerPriority(): void {
   isLowered = true
   const lowered = runOnlyWhenIdle()
   send({ code: 'PRIORITY', lowered })
-  log('info', 'inference log writer runs when a core is free from now on', { priority: lowered.priority })
+  log('info', 'inference log writer runs when a core is free from now on, unless hurried', { priority: lowered.priority })
 }
 
 let lastStats = ''

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DEFAULTS } from '../../src/config/options.js'
+import { journalFrames } from '../../src/inference-log/journal.js'
 import { CREDIT_FEATURES, generateCreditRows } from '../../src/sample-data/credit-default.js'
 import { eventually } from '../integration/helpers.js'
 import { createTestDatabase } from '../integration/postgres.js'
@@ -49,6 +50,15 @@ function load(gw: GatewayProcess, concurrency: number): { stop(): void; done: Pr
   }
   const done = Promise.all(Array.from({ length: concurrency }, worker)).then(() => answered)
   return { stop: () => (stopped = true), done }
+}
+
+/** Events in the whole frames of every journal file in `spill`. */
+function journaledEvents(spill: string): number {
+  let events = 0
+  for (const name of readdirSync(spill).filter((f) => f.startsWith('journal-'))) {
+    for (const frame of journalFrames(join(spill, name))) events += frame.events
+  }
+  return events
 }
 
 function storedIds(path: string): Set<string> {
@@ -121,7 +131,8 @@ describe('the journal', () => {
       const statuses = await Promise.all(ids.slice(i, i + 20).map((id) => predict(down, id).then((r) => r.status)))
       expect(statuses).toEqual(Array(statuses.length).fill(200))
     }
-    await new Promise((r) => setTimeout(r, 2 * DEFAULTS.flushIntervalMs)) // every record is in the journal by now
+    // within half a flush interval on a quiet machine; a busy one may take longer
+    await eventually(async () => expect(journaledEvents(spill)).toBe(ids.length))
     down.child.kill('SIGKILL')
     await down.exited()
     expect(readdirSync(spill).filter((f) => f.startsWith('journal-')).length).toBeGreaterThan(0)
@@ -147,7 +158,9 @@ describe('two gateway processes sharing one PostgreSQL', () => {
     try {
       const ids = Array.from({ length: 40 }, (_, i) => `shared-${i}`)
       for (const id of ids) expect((await predict(a, id)).status).toBe(200)
-      await new Promise((r) => setTimeout(r, 3 * DEFAULTS.flushIntervalMs)) // A commits within one flush interval
+      // A has written them: a query waits for its writer to catch up
+      const written: any = await (await fetch(`${a.url}/v1/models/credit-risk/inferences?limit=1000`, { headers: AUTH })).json()
+      expect(written.inferences).toHaveLength(ids.length)
       const truth = ids.map((inference_id, i) => ({ inference_id, label: i % 2 }))
       const res = await fetch(`${b.url}/v1/models/credit-risk/ground-truth`, { method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify(truth) })
       expect(await res.json()).toMatchObject({ joined: 40, records: 40, unknown_ids: [] })

@@ -1,0 +1,119 @@
+/**
+ * The writer and the mirror worker run only when a core is free; the request thread hurries
+ * the writer when a call or the stop waits for it (src/thread-priority.ts). Shown on a machine
+ * kept busy by real processes at normal priority, one more than it has cores.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Worker } from 'node:worker_threads'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { IdleThread } from '../../src/thread-priority.js'
+import type { LoweredThread } from '../../src/thread-priority.js'
+import { createLogger } from '../../src/log.js'
+import { startWorker } from '../../src/worker-entry.js'
+import { creditRecords, post, startGateway } from './helpers.js'
+
+// raising a priority needs root or CAP_SYS_NICE; lowering does not
+const BATCH_ROWS = 100
+const canRaise = process.getuid?.() === 0
+const dir = mkdtempSync(join(tmpdir(), 'switchyard-priority-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+let busy: ChildProcess[] = []
+afterEach(() => {
+  for (const p of busy) p.kill('SIGKILL')
+  busy = []
+})
+
+/** Keep every core busy at normal priority (one process more than there are cores). */
+async function keepCoresBusy(): Promise<void> {
+  busy = Array.from({ length: availableParallelism() + 1 }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
+  await new Promise((r) => setTimeout(r, 300))
+}
+
+/** How far the spinner got in `ms` of wall time. */
+function progress(worker: Worker, ms: number): Promise<number> {
+  return new Promise((resolve) => {
+    let first: number | null = null
+    let last = 0
+    const onMessage = (m: { spins?: number }) => {
+      if (m.spins === undefined) return
+      first ??= m.spins
+      last = m.spins
+    }
+    worker.on('message', onMessage)
+    setTimeout(() => {
+      worker.off('message', onMessage)
+      resolve(first === null ? 0 : last - first)
+    }, ms)
+  })
+}
+
+describe('a worker thread at idle priority on a busy machine', () => {
+  it.skipIf(!canRaise)('gets almost no time, a fair share once hurried, and almost none again once relaxed', async () => {
+    const worker = startWorker('./spinner', new URL('../fixtures/workers/spinner.ts', import.meta.url).href)
+    try {
+      const lowered = await new Promise<LoweredThread>((resolve) => worker.once('message', (m: { lowered: LoweredThread }) => resolve(m.lowered)))
+      expect(lowered.priority).toBe('SCHED_IDLE')
+      const thread = new IdleThread(lowered, 'spinner', createLogger('silent'))
+      await progress(worker, 1_000) // its start (tsx) while the cores are free
+      await keepCoresBusy()
+      const idle = await progress(worker, 1_000)
+      thread.hurry()
+      await new Promise((r) => setTimeout(r, 200))
+      const hurried = await progress(worker, 1_000)
+      thread.relax()
+      await new Promise((r) => setTimeout(r, 200))
+      const relaxed = await progress(worker, 1_000)
+      // SCHED_IDLE weighs 3 against a normal thread's 1,024: a tenth is generous
+      expect(idle).toBeLessThan(hurried / 10)
+      expect(relaxed).toBeLessThan(hurried / 10)
+    } finally {
+      await worker.terminate()
+    }
+  })
+})
+
+describe('the inference log writer on a busy machine', () => {
+  it.skipIf(!canRaise)('answers a call that waits for it, and writes every record at the stop, without waiting for a free core', async () => {
+    const gw = await startGateway({ store: `sqlite:${join(dir, 'busy.db')}`, spillDir: join(dir, 'spill') })
+    let closed = false
+    try {
+      const rows = creditRecords(20, 5)
+      const batch = creditRecords(BATCH_ROWS, 6)
+      const sendBatches = async (prefix: string) => {
+        for (let i = 0; i < 20; i++) {
+          expect((await post(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, { instances: batch }, { 'x-inference-id': `${prefix}-${i}` })).status).toBe(200)
+        }
+      }
+      for (let i = 0; i < rows.length; i++) {
+        expect((await post(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, { instances: [rows[i]] }, { 'x-inference-id': `busy-${i}` })).status).toBe(200)
+      }
+      expect(await gw.gateway.inferenceLog.count('credit-risk')).toBe(20) // the writer has had records: it runs at idle priority now
+      await keepCoresBusy()
+      await sendBatches('busy-more') // 2,000 records for the writer to catch up with: seconds of CPU at idle priority's share
+      const started = Date.now()
+      const truth = await post(`${gw.url}/v1/models/credit-risk/ground-truth`, rows.map((_, i) => ({ inference_id: `busy-more-${i}:0`, label: i % 2 })))
+      expect(truth.body).toMatchObject({ joined: 20, unknown_ids: [] })
+      expect(Date.now() - started).toBeLessThan(3_000)
+      await sendBatches('busy-last')
+      await new Promise((r) => setTimeout(r, 1_500)) // the writer has relaxed again
+      const stopping = Date.now()
+      await gw.close()
+      closed = true
+      expect(Date.now() - stopping).toBeLessThan(3_000)
+    } finally {
+      if (!closed) await gw.close()
+    }
+    for (const p of busy) p.kill('SIGKILL')
+    const again = await startGateway({ store: `sqlite:${join(dir, 'busy.db')}`, spillDir: join(dir, 'spill') })
+    try {
+      expect(await again.gateway.inferenceLog.count('credit-risk')).toBe(20 + 2 * 20 * BATCH_ROWS)
+    } finally {
+      await again.close()
+    }
+  })
+})
