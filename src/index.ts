@@ -129,7 +129,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     ...inferenceLog.workerStats, queueDepth: inferenceLog.queueDepth, dropped: inferenceLog.workerStats.dropped + inferenceLog.lost,
     journalFailures: inferenceLog.journalFailures, writerBacklogBytes: inferenceLog.writerBacklogBytes,
   })
-  const mirrorRunner = new MirrorRunner(options.maxMirrorsInFlight)
+  const mirrorRunner = new MirrorRunner(options.maxMirrorsInFlight, log)
   metrics.mirrorsDroppedSource = () => mirrorRunner.dropped
   const mirrors = new Mirrors(mirrorRunner, pool, log, inferenceLog, metrics.serving)
   const handlers = createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics: metrics.serving, guard, log }, options)

@@ -9,10 +9,16 @@ import type { Worker } from 'node:worker_threads'
 import type { Runner } from '../runtime/runner.js'
 import type { RunOutputs } from '../runtime/tensors.js'
 import type { Feed } from '../runtime/tensors.js'
+import type { Logger } from '../log.js'
+import { IdleThread } from '../thread-priority.js'
 import { startWorker } from '../worker-entry.js'
 import { RowStack, sameRowLayout, takeOutputRows } from '../runtime/rows.js'
 import { BATCH_MS } from './mirror-protocol.js'
 import type { FromMirrorWorker, MirrorBatch, MirrorTarget, ToMirrorWorker } from './mirror-protocol.js'
+
+const STARVATION_CHECK_MS = 250
+const STARVED_MS = 1_000 // how long the oldest mirror may wait for a free core before the worker is hurried...
+const REQUEST_THREAD_BUSY = 0.5 // ...unless the request thread's event loop was busier than this meanwhile
 
 /** Called once with the mirror's outputs and how long its run took, or with why it failed. */
 export type MirrorCallback = (err: Error | null, outputs: RunOutputs | null, ms: number) => void
@@ -37,7 +43,11 @@ interface LooseJob {
 
 export class MirrorRunner {
   #worker: Worker | null = null
-  readonly #pending = new Map<number, MirrorCallback>()
+  readonly #pending = new Map<number, { done: MirrorCallback; at: number }>()
+  /** The worker's thread, once it said how it lowered its priority. */
+  #priority: IdleThread | null = null
+  #starvationCheck: NodeJS.Timeout | null = null
+  #elu = performance.eventLoopUtilization()
   readonly #maxInFlight: number
   #nextId = 1
   /** Jobs of the last BATCH_MS, posted together: those that stack, a group a target (its first job's row layout)... */
@@ -45,13 +55,35 @@ export class MirrorRunner {
   /** ...and those that do not. */
   #loose: LooseJob[] = []
   #sendTimer: NodeJS.Timeout | null = null
+  readonly #log: Logger
   /** Mirrors refused because too many were in flight. */
   dropped = 0
   /** Mirrors running on the request thread's coalescers. */
   #inline = 0
 
-  constructor(maxInFlight: number) {
+  constructor(maxInFlight: number, log: Logger) {
     this.#maxInFlight = maxInFlight
+    this.#log = log
+  }
+
+  /**
+   * The mirror worker runs when a core is free, so that mirrors never take the primary's time.
+   * But when something else keeps the cores busy, a free core may not come for as long as that
+   * lasts, and every mirror waits and is dropped at the bound. So: when the oldest mirror has
+   * waited STARVED_MS while the request thread was mostly idle (it is not the one keeping the
+   * cores busy), the worker runs at normal priority until no mirror is waiting.
+   */
+  readonly #checkStarvation = (): void => {
+    const elu = performance.eventLoopUtilization(this.#elu)
+    this.#elu = performance.eventLoopUtilization()
+    const oldest = this.#pending.values().next().value
+    if (oldest === undefined) {
+      this.#priority?.relax()
+      if (this.#starvationCheck !== null) clearInterval(this.#starvationCheck)
+      this.#starvationCheck = null
+      return
+    }
+    if (performance.now() - oldest.at > STARVED_MS && elu.utilization < REQUEST_THREAD_BUSY) this.#priority?.hurry()
   }
 
   /** Started on the first mirror: a gateway without shadows or challengers never pays for it. */
@@ -63,8 +95,9 @@ export class MirrorRunner {
     worker.on('error', (err) => {
       const pending = [...this.#pending.values()]
       this.#pending.clear()
-      for (const done of pending) done(err, null, 0)
+      for (const { done } of pending) done(err, null, 0)
       this.#worker = null // the next mirror starts a fresh one
+      this.#priority = null
     })
     this.#worker = worker
     return worker
@@ -94,7 +127,8 @@ export class MirrorRunner {
   run(target: MirrorTarget, feeds: readonly Feed[], rows: number, done: MirrorCallback): boolean {
     if (this.#isFull()) return false
     const id = this.#nextId++
-    this.#pending.set(id, done)
+    this.#pending.set(id, { done, at: performance.now() })
+    this.#starvationCheck ??= setInterval(this.#checkStarvation, STARVATION_CHECK_MS).unref()
     if (this.#outbox.size === 0 && this.#loose.length === 0) this.#sendTimer = setTimeout(this.#sendJobs, BATCH_MS)
     let group = this.#outbox.get(target)
     if (rows <= 0 || (group !== undefined && !sameRowLayout(group.layout, feeds))) {
@@ -134,7 +168,10 @@ export class MirrorRunner {
   }
 
   #onMessage(m: FromMirrorWorker): void {
-    if (m.code !== 'OUTCOMES') throw new Error(`mirror runner: unexpected message ${JSON.stringify(m)}`)
+    if (m.code === 'PRIORITY') {
+      this.#priority = new IdleThread(m.lowered, 'mirror worker', this.#log)
+      return
+    }
     for (const group of m.groups) {
       let firstRow = 0
       for (let i = 0; i < group.ids.length; i++) {
@@ -150,11 +187,12 @@ export class MirrorRunner {
   #take(id: number): MirrorCallback | undefined {
     const pending = this.#pending.get(id)
     this.#pending.delete(id)
-    return pending
+    return pending?.done
   }
 
   /** Resolves when no mirror is in flight, or after `timeoutMs` (at stop, so that finished mirrors are recorded). */
   async settle(timeoutMs: number): Promise<void> {
+    this.#priority?.hurry() // the stop: no primary is left to protect
     const deadline = Date.now() + timeoutMs
     while (this.inFlight > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10))
@@ -166,9 +204,11 @@ export class MirrorRunner {
     this.#sendTimer = null
     this.#outbox.clear()
     this.#loose = []
+    if (this.#starvationCheck !== null) clearInterval(this.#starvationCheck)
+    this.#starvationCheck = null
     const pending = [...this.#pending.values()]
     this.#pending.clear()
-    for (const done of pending) done(new Error('the gateway is stopping'), null, 0)
+    for (const { done } of pending) done(new Error('the gateway is stopping'), null, 0)
     await this.#worker?.terminate()
     this.#worker = null
   }

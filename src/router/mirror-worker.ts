@@ -16,8 +16,9 @@ import { BATCH_MS } from './mirror-protocol.js'
 import type { FromMirrorWorker, MirrorBatch, MirrorFailure, MirrorTarget, OutcomeGroup, ToMirrorWorker } from './mirror-protocol.js'
 
 const MAX_RUN_ROWS = 1_024 // rows a coalesced mirror run
-runOnlyWhenIdle() // a mirror answers nobody: it waits for a free core, the primary does not
 const runners = new Map<string, Promise<Runner>>()
+// a mirror answers nobody: it waits for a free core, the primary does not (unless the runner hurries it)
+parentPort!.postMessage({ code: 'PRIORITY', lowered: runOnlyWhenIdle() } satisfies FromMirrorWorker)
 
 /** Remote calls happen here too: even their JSON and HTTP work stays off the request thread. */
 function runnerFor(target: MirrorTarget): Promise<Runner> {

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MirrorTarget } from '../../src/router/mirror-protocol.js'
+import { createLogger } from '../../src/log.js'
 import { MirrorRunner } from '../../src/router/mirror-runner.js'
 import { loadSession } from '../../src/runtime/session.js'
 import type { LoadedSession } from '../../src/runtime/session.js'
@@ -19,7 +20,7 @@ let runner: MirrorRunner
 
 beforeAll(async () => {
   direct = await loadSession(onnxPath, undefined)
-  runner = new MirrorRunner(100)
+  runner = new MirrorRunner(100, createLogger('silent'))
 })
 
 afterAll(async () => {

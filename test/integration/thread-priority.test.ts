@@ -13,6 +13,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { IdleThread } from '../../src/thread-priority.js'
 import type { LoweredThread } from '../../src/thread-priority.js'
 import { createLogger } from '../../src/log.js'
+import { MirrorRunner } from '../../src/router/mirror-runner.js'
+import { loadSession } from '../../src/runtime/session.js'
 import { startWorker } from '../../src/worker-entry.js'
 import { creditRecords, post, startGateway } from './helpers.js'
 
@@ -28,9 +30,9 @@ afterEach(() => {
   busy = []
 })
 
-/** Keep every core busy at normal priority (one process more than there are cores). */
-async function keepCoresBusy(): Promise<void> {
-  busy = Array.from({ length: availableParallelism() + 1 }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
+/** Keep every core busy at normal priority (`extra` processes more than there are cores). */
+async function keepCoresBusy(extra = 1): Promise<void> {
+  busy = Array.from({ length: availableParallelism() + extra }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
   await new Promise((r) => setTimeout(r, 300))
 }
 
@@ -114,6 +116,30 @@ describe('the inference log writer on a busy machine', () => {
       expect(await again.gateway.inferenceLog.count('credit-risk')).toBe(20 + 2 * 20 * BATCH_ROWS)
     } finally {
       await again.close()
+    }
+  })
+})
+
+describe('the mirror worker on a busy machine', () => {
+  it.skipIf(!canRaise)('runs the mirrors that waited a second while the request thread was idle', async () => {
+    const runner = new MirrorRunner(100, createLogger('silent'))
+    const onnxPath = join(import.meta.dirname, '../../models/credit-risk/v3/model.onnx')
+    const loaded = await loadSession(onnxPath, undefined)
+    const { name, shape } = loaded.inputs[0]
+    const width = shape[1] as number
+    await loaded.session.release()
+    try {
+      await keepCoresBusy(4) // from before the worker starts: it lowers its priority first thing
+      const started = Date.now()
+      const runs = Array.from({ length: 20 }, (_, i) => new Promise<void>((resolve, reject) => {
+        const data = Float32Array.from({ length: width }, (_, k) => ((k + i) * 37) % 100)
+        const accepted = runner.run({ kind: 'onnx', key: 'credit-risk/v3/busy', onnxPath }, [{ name, type: 'float32', data, dims: [1, width] }], 1, (err) => (err === null ? resolve() : reject(err)))
+        if (!accepted) reject(new Error('dropped'))
+      }))
+      await Promise.race([Promise.all(runs), new Promise((r) => setTimeout(r, 8_000))])
+      expect(Date.now() - started).toBeLessThan(5_000) // without hurrying: over 8 s
+    } finally {
+      await runner.close()
     }
   })
 })
