@@ -2,6 +2,7 @@
 # Switchyard: staged so that the image holds production dependencies and compiled
 # JavaScript only. Build: docker build -t switchyard .   Run: docker run -p 8080:8080 switchyard
 # Mount your own models and routes with -v ./models:/app/models:ro -v ./routes.yaml:/app/routes.yaml:ro
+# --ulimit nice=20 lets the user below hurry the idle writer and mirror threads when they must not wait
 
 # better-sqlite3 (the inference log) compiles when no prebuilt binary can be fetched
 FROM node:24-slim AS toolchain

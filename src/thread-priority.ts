@@ -3,16 +3,19 @@
  * wait. The inference log's writer and the mirror worker do work that can wait: on a machine
  * whose cores are all busy, running them at the request thread's priority took its time slices.
  * But an idle thread on a busy machine gets almost no time (SCHED_IDLE's weight is 3 against
- * 1,024): the stop, and a control-plane call waiting for the writer (ground truth, a query, a
- * stage approval), would wait for as long as the machine stays busy.
+ * 1,024), for as long as the machine stays busy. So the request thread hurries:
+ *   - the writer, while a control-plane call waits for it (ground truth, a query, a stage
+ *     approval: each first catches up with the records before it) and for the stop;
+ *   - the mirror worker, when its oldest mirror has waited a second while the request thread
+ *     itself was mostly idle (something else keeps the cores busy), and for the stop.
  *
  *   worker thread:   runOnlyWhenIdle()  ──{ tid, priority }──▶  request thread: IdleThread
  *   request thread:  hurry() (normal priority)   relax() (idle again)
  *
  * The request thread changes the worker's priority, not the worker itself: a starved thread
- * cannot be counted on to run the command. Linux lets any thread lower a priority but only a
- * privileged one (root, or CAP_SYS_NICE) raise it: without that, hurry() logs once and the
- * thread stays idle.
+ * cannot be counted on to run the command. Linux lets any thread lower a priority, but raising
+ * one needs root, CAP_SYS_NICE, or an RLIMIT_NICE of 20 (`docker run --ulimit nice=20`).
+ * Without them hurry() logs once and the thread stays idle.
  */
 import { execFile, execFileSync } from 'node:child_process'
 import { readlinkSync } from 'node:fs'
