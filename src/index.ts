@@ -79,6 +79,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     spillDir: options.spillDir,
     flushIntervalMs: options.flushIntervalMs,
     maxBuffered: options.maxBufferedRecords,
+    maxWriterLagBytes: options.maxWriterLagBytes,
     hashKey: options.hashKey,
     privacy,
   }, log)

@@ -32,6 +32,8 @@ export interface GatewayOptions {
   flushIntervalMs: number
   /** Records kept in memory while the store is unreachable, before they spill to disk. */
   maxBufferedRecords: number
+  /** Bytes of records the idle writer may fall behind (they wait in the journal) before it is hurried. */
+  maxWriterLagBytes: number
   /** Key for hashing private input fields (model.yaml privacy.hash); null hashes without a key. */
   hashKey: string | null
   /** Require tokens on admin, lifecycle and data endpoints (false: everyone is an anonymous admin). */
@@ -62,6 +64,7 @@ export const DEFAULTS: GatewayOptions = {
   spillDir: 'data/spill',
   flushIntervalMs: 100, // ms
   maxBufferedRecords: 50_000, // records
+  maxWriterLagBytes: 256 * 1024 * 1024, // about 20 s of this machine's full load
   hashKey: null,
   auth: true,
   tokensPath: 'tokens.yaml',

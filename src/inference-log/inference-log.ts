@@ -46,6 +46,8 @@ export interface InferenceLogOptions {
   /** At most this long between an answer and its record being in the journal (kill -9 loses at most this much). */
   readonly flushIntervalMs: number
   readonly maxBuffered: number
+  /** Bytes of records the writer may fall behind before it is hurried (they wait in the journal meanwhile). */
+  readonly maxWriterLagBytes: number
   readonly hashKey: string | null
   readonly privacy: PrivacyByModel
 }
@@ -74,6 +76,11 @@ export class InferenceLog {
   readonly #journal: Journal
   /** Chunk bytes the writer holds (EVENTS sent, CHUNK_BACK not yet received). */
   #inFlightBytes = 0
+  /** Events and bytes handed to the current writer, and what it said it has taken (STATS): the difference is its lag. */
+  #posted = { events: 0, bytes: 0 }
+  #taken = { events: 0, bytes: 0 }
+  /** The writer is more than maxWriterLagBytes behind (until it is back under half of that). */
+  #isLagging = false
   /** When the journal last failed to take a chunk (its errors are logged at most once a minute). */
   #journalErrorLoggedAt = 0
   readonly #calls = new Map<number, PendingCall>()
@@ -112,6 +119,9 @@ export class InferenceLog {
       this.#worker = null
       this.#writerPriority = null // the next writer sends its own
       this.#inFlightBytes = 0
+      this.#posted = { events: 0, bytes: 0 } // the next writer reads what this one had not taken from the journal files
+      this.#taken = { events: 0, bytes: 0 }
+      this.#isLagging = false
       if (this.#closed !== null) return
       // the files written so far, whole: the new writer delivers them again (the store keeps each record once)
       this.#journal.barrier(() => this.#startWorker(this.#journal.rotate()))
@@ -156,6 +166,9 @@ export class InferenceLog {
       this.#log.error('inference records dropped: the writer is not taking them and the journal cannot hold them', { dropped: chunk.events, lost_total: this.lost })
       return
     }
+    this.#posted.events += chunk.events
+    this.#posted.bytes += chunk.bytes
+    this.#checkLag()
     if (this.#inFlightBytes > limit) {
       // the writer is far behind: it reads this chunk from the journal when it gets there
       worker.postMessage({ code: 'EVENTS', chunk: null, bytes: chunk.bytes, events: chunk.events, place } satisfies ToWriter)
@@ -180,14 +193,32 @@ export class InferenceLog {
     this.#journal.barrier(() => this.#worker?.postMessage(message))
   }
 
-  /** Chunk bytes handed to the writer and not yet taken in. */
+  /** Bytes of records handed to the writer and not yet taken in, in memory or only in the journal. */
   get writerBacklogBytes(): number {
-    return this.#inFlightBytes
+    return this.#posted.bytes - this.#taken.bytes
   }
 
-  /** Records waiting on this thread plus in the worker's memory. */
+  /** Records waiting on this thread, on their way to the writer (in memory or the journal) and in its memory. */
   get queueDepth(): number {
-    return this.#chunks.events + this.workerStats.buffered
+    return this.#chunks.events + (this.#posted.events - this.#taken.events) + this.workerStats.buffered
+  }
+
+  /**
+   * Records can wait for a free core, but not without bound: the journal holding them grows on
+   * disk, and a crash or a stop leaves more for the next start. Beyond maxWriterLagBytes the
+   * writer is hurried until it is back under half of that.
+   */
+  #checkLag(): void {
+    const behind = this.writerBacklogBytes
+    const max = this.#options.maxWriterLagBytes
+    if (!this.#isLagging && behind > max) {
+      this.#isLagging = true
+      this.#log.warn('the inference log writer is far behind (the machine has had no free core for it): it runs at normal priority until it has caught up', { behind_bytes: behind, max_lag_bytes: max })
+      this.#hurryWriter()
+    } else if (this.#isLagging && behind < max / 2) {
+      this.#isLagging = false
+      this.#relaxWriterSoon()
+    }
   }
 
   setPrivacy(privacy: PrivacyByModel): void {
@@ -243,6 +274,8 @@ export class InferenceLog {
     switch (m.code) {
       case 'STATS':
         this.workerStats = m.stats
+        this.#taken = m.taken
+        this.#checkLag()
         return
       case 'CHUNK_BACK':
         this.#inFlightBytes -= m.chunk.byteLength
@@ -253,6 +286,7 @@ export class InferenceLog {
         return
       case 'REPLY': {
         this.workerStats = m.stats // a caller who just flushed sees figures that include its records
+        this.#taken = m.taken
         const call = this.#calls.get(m.id)
         this.#calls.delete(m.id)
         this.#relaxWriterSoon()
@@ -267,7 +301,7 @@ export class InferenceLog {
         return
       case 'PRIORITY':
         this.#writerPriority = new IdleThread(m.lowered, 'inference log writer', this.#log)
-        if (this.#closed !== null || this.#calls.size > 0) this.#writerPriority.hurry()
+        if (this.#closed !== null || this.#calls.size > 0 || this.#isLagging) this.#writerPriority.hurry()
         return
     }
   }
@@ -283,13 +317,13 @@ export class InferenceLog {
     this.#writerPriority?.hurry()
   }
 
-  /** Once no call has waited for RELAX_AFTER_MS: calls come in bursts (a dashboard's refresh), each `chrt` is a process. */
+  /** Once no call has waited (and the writer is not lagging) for RELAX_AFTER_MS: calls come in bursts (a dashboard's refresh), each `chrt` is a process. */
   #relaxWriterSoon(): void {
-    if (this.#calls.size > 0 || this.#closed !== null || this.#writerPriority === null) return
+    if (this.#calls.size > 0 || this.#closed !== null || this.#isLagging || this.#writerPriority === null) return
     if (this.#relaxTimer !== null) clearTimeout(this.#relaxTimer)
     this.#relaxTimer = setTimeout(() => {
       this.#relaxTimer = null
-      if (this.#calls.size === 0 && this.#closed === null) this.#writerPriority?.relax()
+      if (this.#calls.size === 0 && this.#closed === null && !this.#isLagging) this.#writerPriority?.relax()
     }, RELAX_AFTER_MS).unref()
   }
 

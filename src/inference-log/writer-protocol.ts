@@ -40,13 +40,20 @@ export type ToWriter =
   | { code: 'CALL'; id: number; call: WriterCall }
   | { code: 'CLOSE' }
 
+/** Events and chunk bytes the writer has received so far (transferred or read from the journal). */
+export interface Taken {
+  readonly events: number
+  readonly bytes: number
+}
+
 export type FromWriter =
   /** With the first records: the writer's kernel thread id and the priority it set (thread-priority.ts runOnlyWhenIdle). */
   | { code: 'PRIORITY'; lowered: LoweredThread }
-  | { code: 'STATS'; stats: DeliveryStats }
+  /** `taken` (here and in REPLY): for the request thread's figures of how far behind the writer is. */
+  | { code: 'STATS'; stats: DeliveryStats; taken: Taken }
   /** An EVENTS chunk, decoded and no longer needed: handed back (transferred) for reuse. */
   | { code: 'CHUNK_BACK'; chunk: ArrayBuffer }
-  | { code: 'REPLY'; id: number; ok: true; value: unknown; stats: DeliveryStats }
-  | { code: 'REPLY'; id: number; ok: false; message: string; unavailable: boolean; stats: DeliveryStats; gateway?: { code: string; status: number; details?: Record<string, unknown> } }
+  | { code: 'REPLY'; id: number; ok: true; value: unknown; stats: DeliveryStats; taken: Taken }
+  | { code: 'REPLY'; id: number; ok: false; message: string; unavailable: boolean; stats: DeliveryStats; taken: Taken; gateway?: { code: string; status: number; details?: Record<string, unknown> } }
   | { code: 'LOG'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
   | { code: 'CLOSED'; stats: DeliveryStats }

@@ -137,10 +137,11 @@ function lowerPriority(): void {
   log('info', 'inference log writer runs when a core is free from now on, unless hurried', { priority: lowered.priority })
 }
 
+const taken = { events: 0, bytes: 0 }
 let lastStats = ''
 const statsTimer = setInterval(() => {
-  const text = JSON.stringify(delivery.stats)
-  if (text !== lastStats) send({ code: 'STATS', stats: delivery.stats })
+  const text = `${JSON.stringify(delivery.stats)} ${taken.bytes}`
+  if (text !== lastStats) send({ code: 'STATS', stats: delivery.stats, taken })
   lastStats = text
 }, STATS_EVERY_MS)
 
@@ -148,6 +149,8 @@ parentPort!.on('message', (m: ToWriter) => {
   switch (m.code) {
     case 'EVENTS': {
       if (!isLowered) lowerPriority()
+      taken.events += m.events
+      taken.bytes += m.bytes
       if (m.chunk === null) {
         // the request thread sent only where the chunk lies: this worker was far behind
         deliverChunk(readJournalPlace(m.place!), data.bootId, m.place, true)
@@ -162,9 +165,9 @@ parentPort!.on('message', (m: ToWriter) => {
       return
     case 'CALL':
       handle(m.call).then(
-        (value) => send({ code: 'REPLY', id: m.id, ok: true, value, stats: delivery.stats }),
+        (value) => send({ code: 'REPLY', id: m.id, ok: true, value, stats: delivery.stats, taken }),
         (err: unknown) => send({
-          code: 'REPLY', id: m.id, ok: false, message: String((err as Error)?.message ?? err), unavailable: err instanceof StoreUnavailable, stats: delivery.stats,
+          code: 'REPLY', id: m.id, ok: false, message: String((err as Error)?.message ?? err), unavailable: err instanceof StoreUnavailable, stats: delivery.stats, taken,
           gateway: isGatewayError(err) ? { code: err.code, status: err.status, details: err.details as Record<string, unknown> | undefined } : undefined,
         }),
       )

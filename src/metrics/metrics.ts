@@ -134,7 +134,7 @@ export class GatewayMetrics {
     const figures = () => this.inferenceLogSource()
     const counter = (name: string, help: string, read: (f: InferenceLogFigures) => number) =>
       new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(read(figures())) } })
-    new Gauge({ name: 'switchyard_inference_log_queue_depth', help: 'Inference records waiting to be written (request thread and writer memory)', registers: [this.registry], collect() { this.set(figures().queueDepth) } })
+    new Gauge({ name: 'switchyard_inference_log_queue_depth', help: 'Inference records waiting to be written (on the request thread, on their way to the writer in memory or in the journal, and in its memory)', registers: [this.registry], collect() { this.set(figures().queueDepth) } })
     new Gauge({ name: 'switchyard_inference_log_store_up', help: '1 when the inference log store accepts writes, else 0', registers: [this.registry], collect() { this.set(figures().storeUp ? 1 : 0) } })
     counter('switchyard_inference_log_written_total', 'Inference records written to the store', (f) => f.written)
     counter('switchyard_inference_log_spilled_total', 'Inference records written to the local spill file while the store was unreachable', (f) => f.spilled)
@@ -142,6 +142,6 @@ export class GatewayMetrics {
     counter('switchyard_inference_log_dropped_total', 'Inference records lost: the store was unreachable and the spill file could not be written', (f) => f.dropped)
     counter('switchyard_inference_log_rejected_total', 'Inference records the store refused for their content, kept in the dead-letter file', (f) => f.rejected)
     counter('switchyard_inference_log_journal_failures_total', 'Chunks of inference records the journal could not take (they were delivered from memory; a crash before that would have lost them)', (f) => f.journalFailures)
-    new Gauge({ name: 'switchyard_inference_log_writer_backlog_bytes', help: 'Bytes of inference records handed to the writer and not yet taken in (beyond 64 MiB the writer reads them from the journal)', registers: [this.registry], collect() { this.set(figures().writerBacklogBytes) } })
+    new Gauge({ name: 'switchyard_inference_log_writer_backlog_bytes', help: 'Bytes of inference records handed to the writer and not yet taken in (beyond 64 MiB the writer reads them from the journal; beyond 256 MiB it is hurried)', registers: [this.registry], collect() { this.set(figures().writerBacklogBytes) } })
   }
 }

@@ -20,6 +20,7 @@ import { creditRecords, post, startGateway } from './helpers.js'
 
 // raising a priority needs root or CAP_SYS_NICE; lowering does not
 const BATCH_ROWS = 100
+const LAG_REQUESTS = 100
 const canRaise = process.getuid?.() === 0
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-priority-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -116,6 +117,29 @@ describe('the inference log writer on a busy machine', () => {
       expect(await again.gateway.inferenceLog.count('credit-risk')).toBe(20 + 2 * 20 * BATCH_ROWS)
     } finally {
       await again.close()
+    }
+  })
+})
+
+describe('the inference log writer falling behind', () => {
+  it.skipIf(!canRaise)('is hurried once it is more than maxWriterLagBytes behind, with no call waiting', async () => {
+    const gw = await startGateway({ store: `sqlite:${join(dir, 'lag.db')}`, spillDir: join(dir, 'spill-lag'), maxWriterLagBytes: 256 * 1024 })
+    try {
+      const batch = creditRecords(BATCH_ROWS, 7)
+      expect((await post(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, { instances: batch }, { 'x-inference-id': 'lag-first' })).status).toBe(200)
+      expect(await gw.gateway.inferenceLog.count('credit-risk')).toBe(BATCH_ROWS) // it has had records, so it runs at idle priority
+      await new Promise((r) => setTimeout(r, 1_500)) // relaxed after the call
+      await keepCoresBusy(4)
+      for (let i = 0; i < LAG_REQUESTS; i++) {
+        expect((await post(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, { instances: batch }, { 'x-inference-id': `lag-${i}` })).status).toBe(200)
+      }
+      const sent = Date.now()
+      // about 4 MB of events: over the lag bound, so the writer is hurried; workerStats come from the writer's own reports, not a call
+      while (gw.gateway.inferenceLog.workerStats.written < (LAG_REQUESTS + 1) * BATCH_ROWS && Date.now() - sent < 10_000) await new Promise((r) => setTimeout(r, 100))
+      expect(gw.gateway.inferenceLog.workerStats.written).toBe((LAG_REQUESTS + 1) * BATCH_ROWS)
+      expect(Date.now() - sent).toBeLessThan(1_500) // 0.3-0.5 s here; about 2.5 s without the bound
+    } finally {
+      await gw.close()
     }
   })
 })
