@@ -6,13 +6,14 @@
  */
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { resolveOptions } from './config/options.js'
 import { watchModelRepository, watchRoutesFile } from './config/watch.js'
 import type { GatewayOptions } from './config/options.js'
 import { createControlPlane } from './http/control-plane.js'
 import { createDataPlane } from './http/data-plane.js'
 import { createInferenceHandlers } from './http/inference-handlers.js'
+import { closeAfterAnswers } from './http/respond.js'
 import { InferenceLog } from './inference-log/inference-log.js'
 import type { PrivacyByModel } from './inference-log/privacy.js'
 import { parseStoreSpec } from './inference-log/store-spec.js'
@@ -137,10 +138,13 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   metrics.sources = metricSources(pool, routes, mirrors)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
   const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log })
-  let stopping = false
   const server = createServer((req, res) => {
-    if (stopping) res.setHeader('connection', 'close') // a request that came on a kept-alive connection: the client reconnects elsewhere
     if (!dataPlane(req, res)) controlPlane(req, res)
+  })
+  const connections = new Set<Socket>() // for the stop (closeAfterAnswers)
+  server.on('connection', (socket) => {
+    connections.add(socket)
+    socket.once('close', () => connections.delete(socket))
   })
   pool.onChange = (outcome) => {
     inferenceLog.setPrivacy(privacyOf(pool))
@@ -180,15 +184,11 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
       for (const w of watchers) w.close()
       clearInterval(canaryTicker)
       lifecycle.close()
-      stopping = true
+      // close() ends the connections idle at this moment; the others close after their answer in
+      // flight, which would otherwise keep them alive until their keep-alive timeout (5 s)
+      for (const socket of connections) closeAfterAnswers(socket)
       await new Promise<void>((resolve) => {
-        // close() ends the connections idle at that moment; one that finishes its response later
-        // would stay open for its keep-alive timeout (5 s), holding the stop back
-        const closeIdle = setInterval(() => server.closeIdleConnections(), 20)
-        server.close(() => {
-          clearInterval(closeIdle)
-          resolve()
-        })
+        server.close(() => resolve())
         server.closeIdleConnections()
       })
       await loaded

@@ -1,9 +1,25 @@
 /** Writing JSON answers, shared by the data plane and the control plane. */
 import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { toErrorResponse } from '../errors.js'
 import type { Logger } from '../log.js'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
+const STOPPING = Symbol('switchyard: the gateway is stopping')
+
+/**
+ * The gateway is stopping: every answer on `socket` from now on, including the one in flight,
+ * says `Connection: close` and closes it after. Without this, an answer in flight at the stop
+ * kept the connection alive, and the stop's sweep of idle connections cut the client's next
+ * request on it.
+ */
+export function closeAfterAnswers(socket: Socket): void {
+  (socket as unknown as Record<symbol, boolean>)[STOPPING] = true
+}
+
+function closeIfStopping(res: ServerResponse): void {
+  if ((res.socket as unknown as Record<symbol, boolean> | null)?.[STOPPING] === true) res.shouldKeepAlive = false
+}
 
 /**
  * An inference answer names the version that served it, its role, and for routed calls the
@@ -12,12 +28,14 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 export function sendAnswer(res: ServerResponse, json: string, version: string, role: string, revision: number | null): void {
   const headers = ['content-type', JSON_TYPE, 'content-length', String(Buffer.byteLength(json)), 'x-model-version', version, 'x-model-role', role]
   if (revision !== null) headers.push('x-routes-revision', String(revision))
+  closeIfStopping(res)
   res.writeHead(200, headers)
   res.end(json)
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   const json = JSON.stringify(body)
+  closeIfStopping(res)
   res.writeHead(status, { ...headers, 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(json) })
   res.end(json)
 }
