@@ -60,6 +60,8 @@ export class IdleThread {
   #isApplying = false
   /** Raising was refused (no privilege): it is not tried again. */
   #cannotRaise = false
+  /** A change failed otherwise: the thread has ended, nothing more is tried. */
+  #isGone = false
 
   constructor(lowered: LoweredThread, what: string, log: Logger) {
     this.#lowered = lowered
@@ -82,14 +84,18 @@ export class IdleThread {
 
   #apply(): void {
     const to = this.#wanted
-    if (this.#isApplying || to === this.#applied || (to === 'normal' && this.#cannotRaise)) return
+    if (this.#isApplying || this.#isGone || to === this.#applied || (to === 'normal' && this.#cannotRaise)) return
     this.#isApplying = true
     this.#set(to, (err) => {
       this.#isApplying = false
       if (err === null) this.#applied = to
-      else if (to === 'normal') {
+      else if (to === 'normal' && isNotPermitted(err)) {
         this.#cannotRaise = true
-        this.#log.info(`the ${this.#what} stays at idle priority when it should hurry (raising a priority needs root or CAP_SYS_NICE); on a busy machine its work waits for a free core`, { err: err.message })
+        this.#log.info(`the ${this.#what} stays at idle priority when it should hurry (raising a priority needs root, CAP_SYS_NICE or an RLIMIT_NICE of 20); on a busy machine its work waits for a free core`, { err: err.message })
+      } else {
+        // the thread is gone (its worker stopped), or chrt timed out: never retried in a loop
+        this.#isGone = true
+        return
       }
       this.#apply()
     })
@@ -105,8 +111,15 @@ export class IdleThread {
         return done(err as Error)
       }
     }
-    execFile('chrt', [to === 'normal' ? '--other' : '--idle', '-p', '0', String(tid)], { timeout: 2_000 }, (err) => done(err))
+    execFile('chrt', [to === 'normal' ? '--other' : '--idle', '-p', '0', String(tid)], { timeout: 2_000 }, (err, _stdout, stderr) => {
+      done(err === null ? null : new Error(`${err.message.trim()} ${String(stderr).trim()}`))
+    })
   }
+}
+
+/** EPERM from setPriority, or chrt's "Operation not permitted". */
+function isNotPermitted(err: Error): boolean {
+  return (err as { info?: { code?: string } }).info?.code === 'EPERM' || /EPERM|not permitted/i.test(err.message)
 }
 
 /** This thread's id in the kernel (Linux), or null elsewhere. */

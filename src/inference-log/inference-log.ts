@@ -351,6 +351,7 @@ export class InferenceLog {
       this.#postAfterChunks({ code: 'CLOSE' })
     })
     this.#worker = null
+    this.#writerPriority = null
     await this.#journal.close()
     await worker.terminate()
   }

@@ -48,6 +48,8 @@ export class MirrorRunner {
   #priority: IdleThread | null = null
   #starvationCheck: NodeJS.Timeout | null = null
   #elu = performance.eventLoopUtilization()
+  /** The stop has begun (settle): the worker stays hurried. */
+  #isSettling = false
   readonly #maxInFlight: number
   #nextId = 1
   /** Jobs of the last BATCH_MS, posted together: those that stack, a group a target (its first job's row layout)... */
@@ -78,12 +80,16 @@ export class MirrorRunner {
     this.#elu = performance.eventLoopUtilization()
     const oldest = this.#pending.values().next().value
     if (oldest === undefined) {
-      this.#priority?.relax()
+      if (!this.#isSettling) this.#priority?.relax()
       if (this.#starvationCheck !== null) clearInterval(this.#starvationCheck)
       this.#starvationCheck = null
       return
     }
-    if (performance.now() - oldest.at > STARVED_MS && elu.utilization < REQUEST_THREAD_BUSY) this.#priority?.hurry()
+    const waited = performance.now() - oldest.at
+    if (waited > STARVED_MS && elu.utilization < REQUEST_THREAD_BUSY) this.#priority?.hurry()
+    // under steady mirroring something is always pending: relax once mirrors no longer wait
+    // long, or as soon as the request thread is the busy one
+    else if (!this.#isSettling && (waited < STARVED_MS / 2 || elu.utilization >= REQUEST_THREAD_BUSY)) this.#priority?.relax()
   }
 
   /** Started on the first mirror: a gateway without shadows or challengers never pays for it. */
@@ -192,6 +198,7 @@ export class MirrorRunner {
 
   /** Resolves when no mirror is in flight, or after `timeoutMs` (at stop, so that finished mirrors are recorded). */
   async settle(timeoutMs: number): Promise<void> {
+    this.#isSettling = true
     this.#priority?.hurry() // the stop: no primary is left to protect
     const deadline = Date.now() + timeoutMs
     while (this.inFlight > 0 && Date.now() < deadline) {
@@ -206,6 +213,7 @@ export class MirrorRunner {
     this.#loose = []
     if (this.#starvationCheck !== null) clearInterval(this.#starvationCheck)
     this.#starvationCheck = null
+    this.#priority = null // its thread ends below; a mirror after close() starts a new worker, which reports its own
     const pending = [...this.#pending.values()]
     this.#pending.clear()
     for (const { done } of pending) done(new Error('the gateway is stopping'), null, 0)

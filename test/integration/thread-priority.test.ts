@@ -3,7 +3,7 @@
  * the writer when a call or the stop waits for it (src/thread-priority.ts). Shown on a machine
  * kept busy by real processes at normal priority, one more than it has cores.
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -18,10 +18,10 @@ import { loadSession } from '../../src/runtime/session.js'
 import { startWorker } from '../../src/worker-entry.js'
 import { creditRecords, post, startGateway } from './helpers.js'
 
-// raising a priority needs root or CAP_SYS_NICE; lowering does not
 const BATCH_ROWS = 100
 const LAG_REQUESTS = 100
-const canRaise = process.getuid?.() === 0
+/** Raising a priority needs root with CAP_SYS_NICE, or an RLIMIT_NICE of 20; lowering does not. Tried on a throwaway process. */
+const canRaise = spawnSync('sh', ['-c', 'sleep 5 & p=$!; chrt --idle -p 0 $p && chrt --other -p 0 $p; r=$?; kill $p; exit $r'], { stdio: 'ignore' }).status === 0
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-priority-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -80,6 +80,25 @@ describe('a worker thread at idle priority on a busy machine', () => {
   })
 })
 
+describe('an IdleThread whose thread has ended', () => {
+  it.skipIf(!canRaise)('gives up on it instead of retrying: no error, no stream of chrt processes', async () => {
+    const log = createLogger('silent')
+    const worker = startWorker('./spinner', new URL('../fixtures/workers/spinner.ts', import.meta.url).href)
+    const lowered = await new Promise<LoweredThread>((resolve) => worker.once('message', (m: { lowered: LoweredThread }) => resolve(m.lowered)))
+    const viaChrt = new IdleThread(lowered, 'test', log)
+    const viaNice = new IdleThread({ tid: lowered.tid, priority: 'nice 19' }, 'test', log)
+    viaChrt.hurry()
+    viaNice.hurry()
+    await new Promise((r) => setTimeout(r, 300)) // both raised
+    await worker.terminate()
+    viaNice.relax() // setPriority on a thread that is gone fails at once: this recursed until the stack overflowed
+    viaChrt.relax() // chrt on it fails: this started a new chrt for ever
+    await new Promise((r) => setTimeout(r, 500))
+    const running = spawnSync('pgrep', ['-P', String(process.pid), 'chrt'], { encoding: 'utf8' }).stdout.trim()
+    expect(running).toBe('')
+  })
+})
+
 describe('the inference log writer on a busy machine', () => {
   it.skipIf(!canRaise)('answers a call that waits for it, and writes every record at the stop, without waiting for a free core', async () => {
     const gw = await startGateway({ store: `sqlite:${join(dir, 'busy.db')}`, spillDir: join(dir, 'spill') })
@@ -96,6 +115,7 @@ describe('the inference log writer on a busy machine', () => {
         expect((await post(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, { instances: [rows[i]] }, { 'x-inference-id': `busy-${i}` })).status).toBe(200)
       }
       expect(await gw.gateway.inferenceLog.count('credit-risk')).toBe(20) // the writer has had records: it runs at idle priority now
+      await new Promise((r) => setTimeout(r, 1_500)) // once relaxed after that call
       await keepCoresBusy()
       await sendBatches('busy-more') // 2,000 records for the writer to catch up with: seconds of CPU at idle priority's share
       const started = Date.now()
