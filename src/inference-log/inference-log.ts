@@ -301,7 +301,7 @@ export class InferenceLog {
         return
       case 'PRIORITY':
         this.#writerPriority = new IdleThread(m.lowered, 'inference log writer', this.#log)
-        if (this.#closed !== null || this.#calls.size > 0 || this.#isLagging) this.#writerPriority.hurry()
+        if (this.#writerMustHurry()) this.#writerPriority.hurry()
         return
     }
   }
@@ -317,13 +317,18 @@ export class InferenceLog {
     this.#writerPriority?.hurry()
   }
 
-  /** Once no call has waited (and the writer is not lagging) for RELAX_AFTER_MS: calls come in bursts (a dashboard's refresh), each `chrt` is a process. */
+  /** A call waits for the writer, the stop has begun, or the writer is too far behind. */
+  #writerMustHurry(): boolean {
+    return this.#calls.size > 0 || this.#closed !== null || this.#isLagging
+  }
+
+  /** Once nothing has needed it hurried for RELAX_AFTER_MS: calls come in bursts (a dashboard's refresh), each `chrt` is a process. */
   #relaxWriterSoon(): void {
-    if (this.#calls.size > 0 || this.#closed !== null || this.#isLagging || this.#writerPriority === null) return
+    if (this.#writerMustHurry() || this.#writerPriority === null) return
     if (this.#relaxTimer !== null) clearTimeout(this.#relaxTimer)
     this.#relaxTimer = setTimeout(() => {
       this.#relaxTimer = null
-      if (this.#calls.size === 0 && this.#closed === null && !this.#isLagging) this.#writerPriority?.relax()
+      if (!this.#writerMustHurry()) this.#writerPriority?.relax()
     }, RELAX_AFTER_MS).unref()
   }
 

@@ -5,9 +5,8 @@
  * ground truth right after an inference finds it.
  *
  * Once records flow it runs only when a core is free (runOnlyWhenIdle): records can wait,
- * requests cannot. What
- * it has not handled yet is in the journal (journal.ts), and at start it delivers what an
- * earlier process's journal still holds.
+ * requests cannot. What it has not handled yet is in the journal (journal.ts), and at start it
+ * delivers what an earlier process's journal still holds.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { isGatewayError } from '../errors.js'
