@@ -15,12 +15,52 @@ export function checkJsonContentType(req: IncomingMessage): void {
 }
 
 /**
- * Read the body and parse it, then call `onBody` with the value and its text (the inference
- * log stores inputs from the text, off the request thread). Whatever goes wrong, the limit
- * (413), bad JSON (400) or an error thrown by `onBody` itself, goes to `onError`, once.
+ * A request body, decoded as text and parsed as JSON only when something asks: the common
+ * inference bodies are read from the bytes themselves (runtime/plain-bodies.ts), and parsing
+ * them as well would cost what that saves.
+ */
+export class JsonBody {
+  readonly bytes: Buffer
+  #text: string | null = null
+  #value: unknown = undefined
+  #isParsed = false
+
+  constructor(bytes: Buffer) {
+    this.bytes = bytes
+  }
+
+  /** The body as UTF-8 text (the inference log stores inputs from it, off the request thread). */
+  get text(): string {
+    this.#text ??= this.bytes.toString('utf8')
+    return this.#text
+  }
+
+  get isParsed(): boolean {
+    return this.#isParsed
+  }
+
+  /** The parsed value; throws BODY_MALFORMED_JSON (400) when the text is not JSON. */
+  value(): unknown {
+    if (!this.#isParsed) {
+      try {
+        this.#value = JSON.parse(this.text)
+      } catch (err) {
+        throw gatewayError('BODY_MALFORMED_JSON', this.text.length === 0 ? 'the body is empty' : (err as Error).message)
+      }
+      this.#isParsed = true
+    }
+    return this.#value
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * Read the body, then call `onBody` with it. Whatever goes wrong, the
+ * limit (413), bad JSON (400) or an error thrown by `onBody` itself, goes to `onError`, once.
  * Callbacks rather than a promise: this runs for every request.
  */
-export function readJsonBody(req: IncomingMessage, maxBytes: number, onBody: (value: unknown, text: string) => void, onError: (err: unknown) => void): void {
+export function readJsonBody(req: IncomingMessage, maxBytes: number, onBody: (body: JsonBody) => void, onError: (err: unknown) => void): void {
   checkJsonContentType(req)
   const declared = Number(req.headers['content-length'])
   if (declared > maxBytes) throw gatewayError('BODY_TOO_LARGE', maxBytes)
@@ -47,16 +87,9 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number, onBody: (va
   const onEnd = (): void => {
     if (isSettled) return
     isSettled = true
-    const text = more !== null ? Buffer.concat(more, received).toString('utf8') : first === null ? '' : first.toString('utf8')
-    let value: unknown
+    const bytes = more !== null ? Buffer.concat(more, received) : first ?? EMPTY
     try {
-      value = JSON.parse(text)
-    } catch (err) {
-      onError(gatewayError('BODY_MALFORMED_JSON', text.length === 0 ? 'the body is empty' : (err as Error).message))
-      return
-    }
-    try {
-      onBody(value, text)
+      onBody(new JsonBody(bytes))
     } catch (err) {
       onError(err)
     }

@@ -18,7 +18,9 @@ import type { InferenceLog } from '../inference-log/inference-log.js'
 import type { RecordContext } from '../inference-log/record-context.js'
 import { assertReady } from '../runtime/model-pool.js'
 import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
-import { encodeInstances, encodePredictions } from '../runtime/signature.js'
+import { decodePlainInferRequest, decodePlainInstances } from '../runtime/plain-bodies.js'
+import { defaultRowId, encodeInstances, encodePredictions } from '../runtime/signature.js'
+import type { CompiledSignature, EncodedInstances } from '../runtime/signature.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
 import { decodeInferRequest, encodeInferResponse } from '../runtime/v2-infer.js'
 import type { Guard } from '../auth/guard.js'
@@ -28,6 +30,7 @@ import { NO_FACTS, requestFacts } from '../router/request-facts.js'
 import type { CompiledRoute, Decision } from '../router/route-table.js'
 import type { RoutesHolder } from '../router/routes-holder.js'
 import { readJsonBody } from './body.js'
+import type { JsonBody } from './body.js'
 import { callerInferenceId, callerMeta } from './caller-meta.js'
 import type { CallerMeta } from './caller-meta.js'
 import { sendAnswer } from './respond.js'
@@ -85,9 +88,10 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
     return target.kind === 'direct' ? pool.getReadyVersion(target.model, target.version) : null
   }
 
-  function choose(req: IncomingMessage, body: unknown, target: Target, direct: ServingVersion | null): Chosen {
+  /** The version that answers; the body is parsed here only for /predict (it names the model) or a route that reads a field. */
+  function choose(req: IncomingMessage, body: JsonBody, target: Target, direct: ServingVersion | null): Chosen {
     if (direct !== null) return { version: direct, role: 'direct', routeName: null, route: null, decision: null, revision: null }
-    const model = target.model === null ? modelFromBody(body) : pool.getModel(target.model)
+    const model = target.model === null ? modelFromBody(body.value()) : pool.getModel(target.model)
     const table = routes.current // one read: the whole request sees one revision
     const revision = table.revision.number
     const route = table.routes.get(model.name) ?? null
@@ -115,6 +119,29 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
     const names = pool.modelNames()
     if (names.length === 1) return pool.getModel(names[0])
     throw gatewayError('MODEL_NOT_NAMED', names)
+  }
+
+  /**
+   * The instances as the version's input tensor, their ids and the caller's metadata: from
+   * the text when the body is the plain kind, else from the parsed body, which says what is
+   * wrong with it.
+   */
+  function encodePredictBody(req: IncomingMessage, body: JsonBody, signature: CompiledSignature): EncodedInstances & { meta: CallerMeta } {
+    const baseId = callerInferenceId(req)
+    const plain = body.isParsed ? null : decodePlainInstances(body.bytes, signature, maxRequestRows)
+    if (plain !== null) {
+      const { data, rows } = plain
+      const ids = new Array<string>(rows)
+      for (let r = 0; r < rows; r++) ids[r] = defaultRowId(baseId, rows, r)
+      const feed = { name: signature.input, type: signature.ortType, data, dims: [rows, signature.features.length] }
+      return { feed, rows, ids, meta: callerMeta(req, null) } // a plain body has no timestamp or attributes
+    }
+    const value = body.value()
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw gatewayError('BODY_INVALID', 'the body must be an object: {"instances":[{...}, ...]}')
+    }
+    const encoded = encodeInstances((value as { instances?: unknown }).instances, signature, maxRequestRows, baseId)
+    return { ...encoded, meta: callerMeta(req, value as Record<string, unknown>) }
   }
 
   /** What this request's records share; null when the log is off (nothing is built). */
@@ -181,18 +208,14 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
       checkCaller?.(req)
       const direct = resolveDirect(target)
       const onError = (err: unknown): void => fail(req, res, err)
-      readJsonBody(req, maxBodyBytes, (body, text) => {
-        if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-          throw gatewayError('BODY_INVALID', 'the body must be an object: {"instances":[{...}, ...]}')
-        }
+      readJsonBody(req, maxBodyBytes, (body) => {
         const chosen = choose(req, body, target, direct)
         const { version, role } = chosen
         const signature = version.signature
         if (signature === null) throw gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version)
-        const meta = callerMeta(req, body as Record<string, unknown>)
-        const { feed, rows, ids } = encodeInstances((body as { instances?: unknown }).instances, signature, maxRequestRows, callerInferenceId(req))
+        const { feed, rows, ids, meta } = encodePredictBody(req, body, signature)
         const feeds = [feed]
-        const record = recordContext('predict', chosen, ids, text, meta)
+        const record = recordContext('predict', chosen, ids, body.text, meta)
         run(chosen, feeds, rows, record, onError, (outputs, ms) => {
           const json = `{"model":${version.modelJson},"version":${version.versionJson},"role":"${role}","predictions":${encodePredictions(outputs, signature, ids)}}`
           sendAnswer(res, json, version.version, role, chosen.revision)
@@ -206,13 +229,14 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
       checkCaller?.(req)
       const direct = resolveDirect(target)
       const onError = (err: unknown): void => fail(req, res, err)
-      readJsonBody(req, maxBodyBytes, (body, text) => {
+      readJsonBody(req, maxBodyBytes, (body) => {
         const chosen = choose(req, body, target, direct)
         const { version, role } = chosen
-        const decoded = decodeInferRequest(body, version.inputs, version.outputs, maxRequestRows)
+        const decoded = (body.isParsed ? null : decodePlainInferRequest(body.bytes, version.inputs, maxRequestRows))
+          ?? decodeInferRequest(body.value(), version.inputs, version.outputs, maxRequestRows)
         const meta = callerMeta(req, null)
         const id = decoded.id ?? callerInferenceId(req) ?? newInferenceId() // the protocol's request id is the inference id
-        const record = recordContext('infer', chosen, [id], text, meta)
+        const record = recordContext('infer', chosen, [id], body.text, meta)
         run(chosen, decoded.feeds, decoded.rows, record, onError, (outputs, ms) => {
           const json = encodeInferResponse(version.model, version.version, id, outputs, version.outputs, decoded.outputs)
           sendAnswer(res, json, version.version, role, chosen.revision)

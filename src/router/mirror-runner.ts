@@ -160,8 +160,13 @@ export class MirrorRunner {
       for (const f of feeds) if (!Array.isArray(f.data)) transfer.push(f.data.buffer as ArrayBuffer)
       batches.push({ target: group.target, ids: group.ids, rows: group.rows, feeds })
     }
-    // a loose job's feeds are cloned (they are the primary's, still shared with other mirrors)
-    for (const job of this.#loose) batches.push({ target: job.target, ids: [job.id], rows: [job.rows], feeds: job.feeds as Feed[] })
+    // a loose job's feeds are copied and the copies transferred: they are the primary's, views of a
+    // slab the next requests use (feed-slab.ts), which a clone would copy whole
+    for (const job of this.#loose) {
+      const feeds = job.feeds.map((f) => ({ ...f, data: f.data.slice() }))
+      for (const f of feeds) if (!Array.isArray(f.data)) transfer.push(f.data.buffer as ArrayBuffer)
+      batches.push({ target: job.target, ids: [job.id], rows: [job.rows], feeds })
+    }
     this.#outbox.clear()
     this.#loose = []
     this.#started().postMessage({ code: 'RUN', batches } satisfies ToMirrorWorker, transfer)

@@ -13,17 +13,22 @@ export interface RequestFacts {
 /** For routes that read nothing from the request. */
 export const NO_FACTS: RequestFacts = Object.freeze({ header: () => undefined, cookie: () => undefined, field: () => undefined })
 
-export function requestFacts(req: IncomingMessage, body: unknown): RequestFacts {
+/** A request's body as routing sees it: parsed only if a route reads one of its fields. */
+export interface RoutedBody {
+  value(): unknown
+}
+
+export function requestFacts(req: IncomingMessage, body: RoutedBody): RequestFacts {
   return new FactsOfRequest(req, body)
 }
 
 /** One object a request, its methods on the prototype: routing reads one or two facts. */
 class FactsOfRequest implements RequestFacts {
   readonly #req: IncomingMessage
-  readonly #body: unknown
+  readonly #body: RoutedBody
   #cookies: Map<string, string> | null = null
 
-  constructor(req: IncomingMessage, body: unknown) {
+  constructor(req: IncomingMessage, body: RoutedBody) {
     this.#req = req
     this.#body = body
   }
@@ -39,7 +44,7 @@ class FactsOfRequest implements RequestFacts {
   }
 
   field(name: string): string | undefined {
-    return bodyField(this.#body, name)
+    return bodyField(this.#body.value(), name)
   }
 }
 

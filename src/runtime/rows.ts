@@ -3,10 +3,10 @@
  * taking one request's rows back out. The coalescer stacks feeds for one session.run and
  * splits the outputs; mirrors stack a turn's feeds for one message to their worker.
  */
+import { joinedView } from './feed-slab.js'
+import type { NumericData } from './feed-slab.js'
 import { elementCount } from './tensors.js'
 import type { Feed, OutputTensor, RunOutputs, TensorData } from './tensors.js'
-
-type NumericData = Exclude<TensorData, string[]>
 
 /** Each part's feeds (same names, types and row shapes, in the same order) stacked: `totalRows` rows, fresh buffers. */
 export function stackRows(parts: readonly (readonly Feed[])[], totalRows: number): Feed[] {
@@ -27,6 +27,23 @@ export function stackRows(parts: readonly (readonly Feed[])[], totalRows: number
     }
     return { name: first.name, type: first.type, data, dims }
   })
+}
+
+/**
+ * Each part's feeds (as for stackRows) as one view an input, when every part's data already
+ * sits right after the previous part's in one buffer (feed-slab.ts): stackRows without the copy.
+ * Null when any input's parts do not; the caller then stacks them.
+ */
+export function joinRows(parts: readonly (readonly Feed[])[], totalRows: number): Feed[] | null {
+  const joined: Feed[] = []
+  for (let i = 0; i < parts[0].length; i++) {
+    const first = parts[0][i]
+    if (Array.isArray(first.data)) return null
+    const data = joinedView(parts.map((feeds) => feeds[i].data as NumericData))
+    if (data === null) return null
+    joined.push({ name: first.name, type: first.type, data, dims: [totalRows, ...first.dims.slice(1)] })
+  }
+  return joined
 }
 
 /** Rows firstRow..firstRow+rows of a tensor: a view on the same buffer (a copy for strings). */

@@ -16,7 +16,7 @@
  */
 import ort from 'onnxruntime-node'
 import type { InferenceSession } from 'onnxruntime-node'
-import { sameRowLayout, stackRows, takeOutputRows } from './rows.js'
+import { joinRows, sameRowLayout, stackRows, takeOutputRows } from './rows.js'
 import type { RunCallback } from './runner.js'
 import type { Feed, OutputTensor, RunOutputs, TensorData } from './tensors.js'
 
@@ -122,7 +122,8 @@ export class RunCoalescer {
     for (const job of group) totalRows += job.rows
     let outputs: RunOutputs
     try {
-      outputs = await this.#runAlone(stackRows(group.map((job) => job.feeds), totalRows))
+      const parts = group.map((job) => job.feeds)
+      outputs = await this.#runAlone(joinRows(parts, totalRows) ?? stackRows(parts, totalRows))
     } catch {
       return this.#runEachAlone(group)
     }

@@ -8,6 +8,7 @@ import { gatewayErrorWith } from '../errors.js'
 import type { SwitchyardError } from '../errors.js'
 import { isValidInferenceId, newInferenceId } from '../inference-log/inference-id.js'
 import type { Feature, OutputField, Signature } from '../registry/metadata.js'
+import { slabOf } from './feed-slab.js'
 import { elementCount } from './tensors.js'
 import type { Feed, OutputTensor, RunOutputs, TensorSpec } from './tensors.js'
 
@@ -17,6 +18,8 @@ export interface CompiledSignature {
   readonly features: readonly Feature[]
   /** The features' names, in order. */
   readonly featureNames: readonly string[]
+  /** Every feature name is printable ASCII without '"' or '\\', so it can be matched in the body's bytes as it is (plain-bodies.ts). */
+  readonly hasPlainFeatureNames: boolean
   readonly outputs: readonly OutputField[]
   /** Each output field's key as the answer writes it after the id: `,"probability":`. */
   readonly outputKeys: readonly string[]
@@ -47,6 +50,7 @@ export function compileSignature(signature: Signature, inputs: readonly TensorSp
     ortType: input.ortType,
     features: signature.features,
     featureNames: signature.features.map((f) => f.name),
+    hasPlainFeatureNames: signature.features.every((f) => /^[\x20-\x7e]*$/.test(f.name) && !/["\\]/.test(f.name)),
     outputs: signature.outputs,
     outputKeys: signature.outputs.map((o) => `,${JSON.stringify(o.name)}:`),
     expected: {
@@ -75,7 +79,7 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
   if (rows > maxRows) throw gatewayErrorWith('BATCH_TOO_LARGE', {}, rows, maxRows)
   const features = sig.features
   const width = features.length
-  const data = sig.ortType === 'float32' ? new Float32Array(rows * width) : new Float64Array(rows * width)
+  const data = slabOf<Float32Array | Float64Array>(sig, sig.ortType === 'float32' ? allocateFloat32 : allocateFloat64).take(rows * width)
   const ids: (string | number)[] = new Array(rows)
   for (let r = 0; r < rows; r++) {
     const row: unknown = instances[r]
@@ -90,7 +94,7 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
       ids[r] = id
       keys++
     } else {
-      ids[r] = baseId === null ? newInferenceId() : rows === 1 ? baseId : `${baseId}:${r}`
+      ids[r] = defaultRowId(baseId, rows, r)
     }
     const base = r * width
     const ownKeys = Object.keys(record)
@@ -112,6 +116,14 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
   }
   return { feed: { name: sig.input, type: sig.ortType, data, dims: [rows, width] }, rows, ids }
 }
+
+/** The id of row `r` of `rows` that brings none: the caller's X-Inference-Id (`<id>:<r>` for several rows), else a new UUIDv7. */
+export function defaultRowId(baseId: string | null, rows: number, r: number): string {
+  return baseId === null ? newInferenceId() : rows === 1 ? baseId : `${baseId}:${r}`
+}
+
+export const allocateFloat32 = (n: number): Float32Array => new Float32Array(n)
+export const allocateFloat64 = (n: number): Float64Array => new Float64Array(n)
 
 function inSignatureOrder(keys: readonly string[], names: readonly string[]): boolean {
   if (keys.length !== names.length) return false

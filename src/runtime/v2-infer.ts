@@ -21,7 +21,7 @@ export interface DecodedInferRequest {
   readonly outputs: readonly string[] | null
 }
 
-const MAX_RANK = 16 // dimensions; deeper nesting is rejected before it is walked
+export const MAX_RANK = 16 // dimensions; deeper nesting is rejected before it is walked
 
 export function decodeInferRequest(body: unknown, inputs: readonly TensorSpec[], outputs: readonly TensorSpec[], maxRows: number): DecodedInferRequest {
   if (!isPlainObject(body)) throw gatewayError('BODY_INVALID', 'an inference request is a JSON object with an "inputs" array')
