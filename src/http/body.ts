@@ -15,24 +15,18 @@ export function checkJsonContentType(req: IncomingMessage): void {
 }
 
 /**
- * A request body, decoded as text and parsed as JSON only when something asks: the common
- * inference bodies are read from the bytes themselves (runtime/plain-bodies.ts), and parsing
- * them as well would cost what that saves.
+ * A request body, decoded and parsed as JSON only when something asks for its value: the
+ * common inference bodies are read from the bytes themselves (runtime/plain-bodies.ts), and
+ * parsing them as well would cost what that saves.
  */
 export class JsonBody {
+  /** As it came (the inference log stores inputs from these, off the request thread). */
   readonly bytes: Buffer
-  #text: string | null = null
   #value: unknown = undefined
   #isParsed = false
 
   constructor(bytes: Buffer) {
     this.bytes = bytes
-  }
-
-  /** The body as UTF-8 text (the inference log stores inputs from it, off the request thread). */
-  get text(): string {
-    this.#text ??= this.bytes.toString('utf8')
-    return this.#text
   }
 
   get isParsed(): boolean {
@@ -43,9 +37,9 @@ export class JsonBody {
   value(): unknown {
     if (!this.#isParsed) {
       try {
-        this.#value = JSON.parse(this.text)
+        this.#value = JSON.parse(this.bytes.toString('utf8'))
       } catch (err) {
-        throw gatewayError('BODY_MALFORMED_JSON', this.text.length === 0 ? 'the body is empty' : (err as Error).message)
+        throw gatewayError('BODY_MALFORMED_JSON', this.bytes.length === 0 ? 'the body is empty' : (err as Error).message)
       }
       this.#isParsed = true
     }
@@ -56,8 +50,8 @@ export class JsonBody {
 const EMPTY = Buffer.alloc(0)
 
 /**
- * Read the body, then call `onBody` with it. Whatever goes wrong, the
- * limit (413), bad JSON (400) or an error thrown by `onBody` itself, goes to `onError`, once.
+ * Read the body, then call `onBody` with it. Whatever goes wrong, the limit (413), bad JSON
+ * (400) or an error thrown by `onBody` itself, goes to `onError`, once.
  * Callbacks rather than a promise: this runs for every request.
  */
 export function readJsonBody(req: IncomingMessage, maxBytes: number, onBody: (body: JsonBody) => void, onError: (err: unknown) => void): void {

@@ -145,11 +145,11 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
   }
 
   /** What this request's records share; null when the log is off (nothing is built). */
-  function recordContext(kind: 'predict' | 'infer', chosen: Chosen, ids: readonly (string | number)[], body: string, meta: CallerMeta): RecordContext | null {
+  function recordContext(kind: 'predict' | 'infer', chosen: Chosen, ids: readonly (string | number)[], body: JsonBody, meta: CallerMeta): RecordContext | null {
     if (!recording) return null
     const decision = chosen.decision
     return {
-      kind, ids, body, callerTs: meta.callerTs, attributes: meta.attributes,
+      kind, ids, body: body.bytes, callerTs: meta.callerTs, attributes: meta.attributes,
       route: chosen.routeName,
       reason: decision?.reason ?? null,
       stickyHash: decision?.keyHash ?? null,
@@ -215,7 +215,7 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
         if (signature === null) throw gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version)
         const { feed, rows, ids, meta } = encodePredictBody(req, body, signature)
         const feeds = [feed]
-        const record = recordContext('predict', chosen, ids, body.text, meta)
+        const record = recordContext('predict', chosen, ids, body, meta)
         run(chosen, feeds, rows, record, onError, (outputs, ms) => {
           const json = `{"model":${version.modelJson},"version":${version.versionJson},"role":"${role}","predictions":${encodePredictions(outputs, signature, ids)}}`
           sendAnswer(res, json, version.version, role, chosen.revision)
@@ -236,7 +236,7 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
           ?? decodeInferRequest(body.value(), version.inputs, version.outputs, maxRequestRows)
         const meta = callerMeta(req, null)
         const id = decoded.id ?? callerInferenceId(req) ?? newInferenceId() // the protocol's request id is the inference id
-        const record = recordContext('infer', chosen, [id], body.text, meta)
+        const record = recordContext('infer', chosen, [id], body, meta)
         run(chosen, decoded.feeds, decoded.rows, record, onError, (outputs, ms) => {
           const json = encodeInferResponse(version.model, version.version, id, outputs, version.outputs, decoded.outputs)
           sendAnswer(res, json, version.version, role, chosen.revision)

@@ -28,6 +28,15 @@ describe('event chunks', () => {
     expect(events[1]).toMatchObject({ ids: ['7'], callerTs: null, attributes: null, route: null, reason: null, stickyHash: null, revision: null, answer: null, status: 500, errorCode: 'INFERENCE_FAILED', firstSeq: 12 })
   })
 
+  it('carry a body given as the bytes it came in as the same text', () => {
+    const writer = new EventChunkWriter(4096)
+    writer.write({ ...ctx, body: Buffer.from(ctx.body as string) }, 1, 'm', 'v1', 'primary', 1, null, 200, null)
+    writer.write({ ...ctx, body: Buffer.from('x'.repeat(3_000)) }, 2, 'm', 'v1', 'primary', 1, null, 200, null)
+    const { events, corrupt } = decode(writer.take())
+    expect(corrupt).toBeNull()
+    expect(events.map((e) => e.body)).toEqual([ctx.body, 'x'.repeat(3_000)])
+  })
+
   it('hand back the full chunk when an event does not fit, and give an event larger than a chunk one of its own', () => {
     const writer = new EventChunkWriter(1024)
     const full: EventChunk[] = []

@@ -77,7 +77,8 @@ export class EventChunkWriter {
   ): EventChunk | null {
     const ids = ctx.ids.length === 1 ? String(ctx.ids[0]) : ctx.ids.join(ID_SEPARATOR)
     const most = FIXED_BYTES + 4 * STRINGS + ids.length + model.length + version.length + (ctx.route?.length ?? 0) + (ctx.reason?.length ?? 0) +
-      (errorCode?.length ?? 0) + 3 * ((ctx.attributes?.length ?? 0) + ctx.body.length + (answer?.length ?? 0)) // UTF-8: at most 3 bytes a UTF-16 unit
+      (errorCode?.length ?? 0) + 3 * ((ctx.attributes?.length ?? 0) + (answer?.length ?? 0)) + // UTF-8: at most 3 bytes a UTF-16 unit
+      (typeof ctx.body === 'string' ? 3 * ctx.body.length : ctx.body.length)
     let full: EventChunk | null = null
     if (this.#offset + most > this.#buffer.length) {
       full = this.take()
@@ -102,7 +103,8 @@ export class EventChunkWriter {
     this.#ascii(ctx.reason)
     this.#ascii(errorCode)
     this.#utf8(ctx.attributes)
-    this.#utf8(ctx.body)
+    if (typeof ctx.body === 'string') this.#utf8(ctx.body)
+    else this.#bytes(ctx.body)
     this.#utf8(answer)
     view.setUint32(start, this.#offset - start, true)
     this.#events++
@@ -144,6 +146,13 @@ export class EventChunkWriter {
     const written = this.#buffer.write(s, this.#offset + 4, 'utf8')
     this.#view.setUint32(this.#offset, written, true)
     this.#offset += 4 + written
+  }
+
+  /** Bytes that are UTF-8 already (a request body as it came), copied as they are. */
+  #bytes(b: Buffer): void {
+    b.copy(this.#buffer, this.#offset + 4)
+    this.#view.setUint32(this.#offset, b.length, true)
+    this.#offset += 4 + b.length
   }
 
   #null(): void {

@@ -12,13 +12,17 @@ let sequence = 0 // 12-bit counter in rand_a, so ids made in one millisecond sti
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
+let msPrefix = '' // the id's first 14 characters, unix_ts_ms: written once a millisecond, not once an id
+
 export function newInferenceId(nowMs: number = Date.now()): string {
   if (nowMs > lastMs) {
     lastMs = nowMs
     sequence = 0
+    msPrefix = timePrefix(lastMs)
   } else if (++sequence > 0xfff) {
     lastMs++ // more than 4096 ids in one millisecond: borrow the next one, keeping order
     sequence = 0
+    msPrefix = timePrefix(lastMs)
   }
   if (poolOffset + 8 > POOL_BYTES) {
     randomFillSync(pool)
@@ -26,16 +30,17 @@ export function newInferenceId(nowMs: number = Date.now()): string {
   }
   const r = poolOffset
   poolOffset += 8
-  const ms = lastMs
-  const hi = Math.floor(ms / 0x1_0000_0000)
-  const lo = ms >>> 0
-  return (
-    HEX[(hi >>> 8) & 0xff] + HEX[hi & 0xff] + HEX[lo >>> 24] + HEX[(lo >>> 16) & 0xff] + '-' +
-    HEX[(lo >>> 8) & 0xff] + HEX[lo & 0xff] + '-' +
-    HEX[0x70 | (sequence >>> 8)] + HEX[sequence & 0xff] + '-' +
+  const id = msPrefix + HEX[0x70 | (sequence >>> 8)] + HEX[sequence & 0xff] + '-' +
     HEX[0x80 | (pool[r] & 0x3f)] + HEX[pool[r + 1]] + '-' +
     HEX[pool[r + 2]] + HEX[pool[r + 3]] + HEX[pool[r + 4]] + HEX[pool[r + 5]] + HEX[pool[r + 6]] + HEX[pool[r + 7]]
-  )
+  return id
+}
+
+/** `xxxxxxxx-xxxx-`: 48 bits of milliseconds, as the first two groups of a UUIDv7. */
+function timePrefix(ms: number): string {
+  const hi = Math.floor(ms / 0x1_0000_0000)
+  const lo = ms >>> 0
+  return HEX[(hi >>> 8) & 0xff] + HEX[hi & 0xff] + HEX[lo >>> 24] + HEX[(lo >>> 16) & 0xff] + '-' + HEX[(lo >>> 8) & 0xff] + HEX[lo & 0xff] + '-'
 }
 
 const MAX_ID_LENGTH = 128 // characters
@@ -55,13 +60,9 @@ export function isValidInferenceId(id: unknown): id is string | number {
  * journal) gives the same ids, so the store keeps its records once.
  */
 export function recordIdOf(serverTsMs: number, seq: number, bootIdHex: string): string {
-  const ms = Math.max(0, Math.floor(serverTsMs))
-  const hi = Math.floor(ms / 0x1_0000_0000)
-  const lo = ms >>> 0
   const s = seq & 0x3ff_ffff
   return (
-    HEX[(hi >>> 8) & 0xff] + HEX[hi & 0xff] + HEX[lo >>> 24] + HEX[(lo >>> 16) & 0xff] + '-' +
-    HEX[(lo >>> 8) & 0xff] + HEX[lo & 0xff] + '-' +
+    timePrefix(Math.max(0, Math.floor(serverTsMs))) +
     HEX[0x70 | (s >>> 22)] + HEX[(s >>> 14) & 0xff] + '-' +
     HEX[0x80 | ((s >>> 8) & 0x3f)] + HEX[s & 0xff] + '-' +
     bootIdHex

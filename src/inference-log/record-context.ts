@@ -5,8 +5,8 @@
 export interface RecordContext {
   readonly kind: 'predict' | 'infer'
   readonly ids: readonly (string | number)[]
-  /** The request body text: the inputs. */
-  readonly body: string
+  /** The request body: the inputs, as UTF-8 bytes as they came (or as text). */
+  readonly body: Buffer | string
   readonly callerTs: number | null
   readonly attributes: string | null
   readonly route: string | null
