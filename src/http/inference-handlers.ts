@@ -113,6 +113,18 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
     return { version: pool.getReadyVersion(model.name, decision.version), role: 'primary', routeName: model.name, route, decision, revision }
   }
 
+  /**
+   * An error found before the body was parsed (routing, a version without a signature) is
+   * answered only once the body is known to be JSON of the right kind: a body that is not
+   * comes first, as it did when every body was parsed on arrival, so that a client is not told
+   * to retry (503) or fix its route for a body that can never work. Errors are the slow path.
+   */
+  function bodyErrorFirst(body: JsonBody, err: unknown, checkShape: ((value: unknown) => void) | null): never {
+    const value = body.value()
+    checkShape?.(value)
+    throw err
+  }
+
   function modelFromBody(body: unknown): ServingModel {
     const named = typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined
     if (typeof named === 'string') return pool.getModel(named)
@@ -137,9 +149,7 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
       return { feed, rows, ids, meta: callerMeta(req, null) } // a plain body has no timestamp or attributes
     }
     const value = body.value()
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw gatewayError('BODY_INVALID', 'the body must be an object: {"instances":[{...}, ...]}')
-    }
+    checkPredictBody(value)
     const encoded = encodeInstances((value as { instances?: unknown }).instances, signature, maxRequestRows, baseId)
     return { ...encoded, meta: callerMeta(req, value as Record<string, unknown>) }
   }
@@ -209,10 +219,15 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
       const direct = resolveDirect(target)
       const onError = (err: unknown): void => fail(req, res, err)
       readJsonBody(req, maxBodyBytes, (body) => {
-        const chosen = choose(req, body, target, direct)
+        let chosen: Chosen
+        try {
+          chosen = choose(req, body, target, direct)
+        } catch (err) {
+          bodyErrorFirst(body, err, checkPredictBody)
+        }
         const { version, role } = chosen
         const signature = version.signature
-        if (signature === null) throw gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version)
+        if (signature === null) bodyErrorFirst(body, gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version), checkPredictBody)
         const { feed, rows, ids, meta } = encodePredictBody(req, body, signature)
         const feeds = [feed]
         const record = recordContext('predict', chosen, ids, body, meta)
@@ -230,7 +245,12 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
       const direct = resolveDirect(target)
       const onError = (err: unknown): void => fail(req, res, err)
       readJsonBody(req, maxBodyBytes, (body) => {
-        const chosen = choose(req, body, target, direct)
+        let chosen: Chosen
+        try {
+          chosen = choose(req, body, target, direct)
+        } catch (err) {
+          bodyErrorFirst(body, err, null)
+        }
         const { version, role } = chosen
         const decoded = (body.isParsed ? null : decodePlainInferRequest(body.bytes, version.inputs, maxRequestRows))
           ?? decodeInferRequest(body.value(), version.inputs, version.outputs, maxRequestRows)
@@ -244,5 +264,12 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
         })
       }, onError)
     },
+  }
+}
+
+/** A native body is an object: `{"instances":[{...}, ...]}`. */
+function checkPredictBody(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw gatewayError('BODY_INVALID', 'the body must be an object: {"instances":[{...}, ...]}')
   }
 }

@@ -12,7 +12,7 @@ let sequence = 0 // 12-bit counter in rand_a, so ids made in one millisecond sti
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
-let msPrefix = '' // the id's first 14 characters, unix_ts_ms: written once a millisecond, not once an id
+let msPrefix = timePrefix(lastMs) // the id's first 14 characters, unix_ts_ms: written once a millisecond, not once an id
 
 export function newInferenceId(nowMs: number = Date.now()): string {
   if (nowMs > lastMs) {

@@ -101,6 +101,17 @@ describe('decodePlainInstances', () => {
     expect(two!.rows).toBe(2)
   })
 
+  it('reads rows wider than its buffer, the first time too (a signature of 5,000 features)', () => {
+    const names = Array.from({ length: 5_000 }, (_, k) => `f${k}`)
+    const wide = compileSignature(
+      { input: 'x', features: names.map((name) => ({ name, type: 'number' as const })), outputs: [] },
+      [{ name: 'x', datatype: 'FP32', ortType: 'float32', shape: [-1, names.length] }], [],
+    )
+    const body = JSON.stringify({ instances: [Object.fromEntries(names.map((n, k) => [n, k + 1]))] })
+    const fast = decodePlainInstances(Buffer.from(body), wide, MAX_ROWS)
+    expect(Array.from(fast!.data)).toEqual(names.map((_, k) => k + 1))
+  })
+
   it('is never taken when a feature name would need escaping in JSON', () => {
     const quoted = compileSignature(
       { input: 'x', features: [{ name: 'a"b', type: 'number' }], outputs: [] },

@@ -62,7 +62,7 @@ export function decodePlainInstances(b: Buffer, sig: CompiledSignature, maxRows:
     i = expect(b, i, LBRACE)
     if (i === -1 || rows === maxRows) return null
     const base = rows * width
-    if (base + width > values.length) growValues()
+    while (base + width > values.length) growValues()
     for (let c = 0; c < width; c++) {
       if (c > 0) i = expect(b, i, COMMA)
       const feature = features[c]

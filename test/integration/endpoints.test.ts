@@ -142,6 +142,10 @@ describe('bad input gets a clear 4xx with a stable code, never a 5xx', () => {
   const valid = () => ({ instances: [rows[0]] })
   const cases: { name: string; send: () => Promise<{ status: number; body: any; headers: Headers }>; status: number; code: string; says?: RegExp }[] = [
     { name: 'malformed JSON', send: () => post(predictUrl(), '{"instances": [{'), status: 400, code: 'BODY_MALFORMED_JSON' },
+    // routing runs before the body is parsed, yet a body that is not JSON is still what a caller hears about first
+    { name: 'malformed JSON to a routed model that does not exist', send: () => post(`${gw.url}/v1/models/fraud/predict`, '{"instances": [{'), status: 400, code: 'BODY_MALFORMED_JSON' },
+    { name: 'malformed JSON to V2 routed to a model that does not exist', send: () => post(`${gw.url}/v2/models/fraud/infer`, '{"inputs": ['), status: 400, code: 'BODY_MALFORMED_JSON' },
+    { name: 'an array body on /predict, which names no model', send: () => post(`${gw.url}/predict`, '[]'), status: 400, code: 'BODY_INVALID' },
     { name: 'NaN literal', send: () => post(predictUrl(), `{"instances":[${JSON.stringify(rows[0]).replace(/"age":\d+/, '"age":NaN')}]}`), status: 400, code: 'BODY_MALFORMED_JSON', says: /NaN and Infinity/ },
     { name: 'a number too large (Infinity)', send: () => post(predictUrl(), `{"instances":[${JSON.stringify(rows[0]).replace(/"limit_bal":\d+/, '"limit_bal":1e999')}]}`), status: 400, code: 'FEATURE_MISTYPED', says: /limit_bal/ },
     { name: 'empty body', send: () => post(predictUrl(), ''), status: 400, code: 'BODY_MALFORMED_JSON' },
