@@ -19,7 +19,7 @@ import type { RecordContext } from '../inference-log/record-context.js'
 import { assertReady } from '../runtime/model-pool.js'
 import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
 import { decodePlainInferRequest, decodePlainInstances } from '../runtime/plain-bodies.js'
-import { defaultRowId, encodeInstances, encodePredictions } from '../runtime/signature.js'
+import { encodeInstances, encodePredictions } from '../runtime/signature.js'
 import type { CompiledSignature, EncodedInstances } from '../runtime/signature.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
 import { decodeInferRequest, encodeInferResponse } from '../runtime/v2-infer.js'
@@ -125,6 +125,15 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
     throw err
   }
 
+  /** choose(), with the body's own error first (bodyErrorFirst). */
+  function chooseForBody(req: IncomingMessage, body: JsonBody, target: Target, direct: ServingVersion | null, checkShape: ((value: unknown) => void) | null): Chosen {
+    try {
+      return choose(req, body, target, direct)
+    } catch (err) {
+      return bodyErrorFirst(body, err, checkShape)
+    }
+  }
+
   function modelFromBody(body: unknown): ServingModel {
     const named = typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined
     if (typeof named === 'string') return pool.getModel(named)
@@ -140,14 +149,8 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
    */
   function encodePredictBody(req: IncomingMessage, body: JsonBody, signature: CompiledSignature): EncodedInstances & { meta: CallerMeta } {
     const baseId = callerInferenceId(req)
-    const plain = body.isParsed ? null : decodePlainInstances(body.bytes, signature, maxRequestRows)
-    if (plain !== null) {
-      const { data, rows } = plain
-      const ids = new Array<string>(rows)
-      for (let r = 0; r < rows; r++) ids[r] = defaultRowId(baseId, rows, r)
-      const feed = { name: signature.input, type: signature.ortType, data, dims: [rows, signature.features.length] }
-      return { feed, rows, ids, meta: callerMeta(req, null) } // a plain body has no timestamp or attributes
-    }
+    const plain = body.isParsed ? null : decodePlainInstances(body.bytes, signature, maxRequestRows, baseId)
+    if (plain !== null) return { ...plain, meta: callerMeta(req, null) } // a plain body has no timestamp or attributes
     const value = body.value()
     checkPredictBody(value)
     const encoded = encodeInstances((value as { instances?: unknown }).instances, signature, maxRequestRows, baseId)
@@ -219,12 +222,7 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
       const direct = resolveDirect(target)
       const onError = (err: unknown): void => fail(req, res, err)
       readJsonBody(req, maxBodyBytes, (body) => {
-        let chosen: Chosen
-        try {
-          chosen = choose(req, body, target, direct)
-        } catch (err) {
-          bodyErrorFirst(body, err, checkPredictBody)
-        }
+        const chosen = chooseForBody(req, body, target, direct, checkPredictBody)
         const { version, role } = chosen
         const signature = version.signature
         if (signature === null) bodyErrorFirst(body, gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version), checkPredictBody)
@@ -245,12 +243,7 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
       const direct = resolveDirect(target)
       const onError = (err: unknown): void => fail(req, res, err)
       readJsonBody(req, maxBodyBytes, (body) => {
-        let chosen: Chosen
-        try {
-          chosen = choose(req, body, target, direct)
-        } catch (err) {
-          bodyErrorFirst(body, err, null)
-        }
+        const chosen = chooseForBody(req, body, target, direct, null)
         const { version, role } = chosen
         const decoded = (body.isParsed ? null : decodePlainInferRequest(body.bytes, version.inputs, maxRequestRows))
           ?? decodeInferRequest(body.value(), version.inputs, version.outputs, maxRequestRows)

@@ -4,8 +4,9 @@ import type { EventChunk } from './event-codec.js'
 import { recordIdOf } from './inference-id.js'
 import type { RecordContext } from './record-context.js'
 
+const BODY = '{"instances":[\n {"x": "tab\\tand \\u0001", "city": "Gent – Ghent ✓"}]}'
 const ctx: RecordContext = {
-  kind: 'predict', ids: ['a', 'b:1'], body: '{"instances":[\n {"x": "tab\\tand \\u0001", "city": "Gent – Ghent ✓"}]}', callerTs: 123, attributes: '{"region":"eü"}',
+  kind: 'predict', ids: ['a', 'b:1'], body: Buffer.from(BODY), callerTs: 123, attributes: '{"region":"eü"}',
   route: 'm', reason: 'sticky', stickyHash: 0x00ff00ff, revision: 2,
 }
 const bare: RecordContext = { ...ctx, ids: [7], callerTs: null, attributes: null, route: null, reason: null, stickyHash: null, revision: null }
@@ -20,7 +21,7 @@ describe('event chunks', () => {
     const { events, corrupt } = decode(writer.take())
     expect(corrupt).toBeNull()
     expect(events[0]).toMatchObject({
-      kind: 'predict', ids: ['a', 'b:1'], body: ctx.body, callerTs: 123, attributes: ctx.attributes, route: 'm', reason: 'sticky',
+      kind: 'predict', ids: ['a', 'b:1'], body: BODY, callerTs: 123, attributes: ctx.attributes, route: 'm', reason: 'sticky',
       stickyHash: '00ff00ff', revision: 2, model: 'm', version: 'v2', role: 'shadow', latencyMs: 1.25, answer: '{"predictions":[]}',
       status: 200, errorCode: null, firstSeq: 10,
     })
@@ -30,11 +31,11 @@ describe('event chunks', () => {
 
   it('carry a body given as the bytes it came in as the same text', () => {
     const writer = new EventChunkWriter(4096)
-    writer.write({ ...ctx, body: Buffer.from(ctx.body as string) }, 1, 'm', 'v1', 'primary', 1, null, 200, null)
+    writer.write(ctx, 1, 'm', 'v1', 'primary', 1, null, 200, null)
     writer.write({ ...ctx, body: Buffer.from('x'.repeat(3_000)) }, 2, 'm', 'v1', 'primary', 1, null, 200, null)
     const { events, corrupt } = decode(writer.take())
     expect(corrupt).toBeNull()
-    expect(events.map((e) => e.body)).toEqual([ctx.body, 'x'.repeat(3_000)])
+    expect(events.map((e) => e.body)).toEqual([BODY, 'x'.repeat(3_000)])
   })
 
   it('hand back the full chunk when an event does not fit, and give an event larger than a chunk one of its own', () => {
@@ -44,7 +45,7 @@ describe('event chunks', () => {
       const chunk = writer.write({ ...ctx, ids: [`id-${i}`] }, i, 'm', 'v1', 'primary', 1, null, 200, null)
       if (chunk !== null) full.push(chunk)
     }
-    const huge = writer.write({ ...ctx, ids: ['huge'], body: 'x'.repeat(5_000) }, 20, 'm', 'v1', 'primary', 1, null, 200, null)
+    const huge = writer.write({ ...ctx, ids: ['huge'], body: Buffer.from('x'.repeat(5_000)) }, 20, 'm', 'v1', 'primary', 1, null, 200, null)
     if (huge !== null) full.push(huge)
     full.push(writer.take()!)
     expect(writer.take()).toBeNull() // nothing left

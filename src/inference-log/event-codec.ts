@@ -77,8 +77,7 @@ export class EventChunkWriter {
   ): EventChunk | null {
     const ids = ctx.ids.length === 1 ? String(ctx.ids[0]) : ctx.ids.join(ID_SEPARATOR)
     const most = FIXED_BYTES + 4 * STRINGS + ids.length + model.length + version.length + (ctx.route?.length ?? 0) + (ctx.reason?.length ?? 0) +
-      (errorCode?.length ?? 0) + 3 * ((ctx.attributes?.length ?? 0) + (answer?.length ?? 0)) + // UTF-8: at most 3 bytes a UTF-16 unit
-      (typeof ctx.body === 'string' ? 3 * ctx.body.length : ctx.body.length)
+      (errorCode?.length ?? 0) + 3 * ((ctx.attributes?.length ?? 0) + (answer?.length ?? 0)) + ctx.body.length // UTF-8: at most 3 bytes a UTF-16 unit
     let full: EventChunk | null = null
     if (this.#offset + most > this.#buffer.length) {
       full = this.take()
@@ -103,8 +102,7 @@ export class EventChunkWriter {
     this.#ascii(ctx.reason)
     this.#ascii(errorCode)
     this.#utf8(ctx.attributes)
-    if (typeof ctx.body === 'string') this.#utf8(ctx.body)
-    else this.#bytes(ctx.body)
+    this.#bytes(ctx.body)
     this.#utf8(answer)
     view.setUint32(start, this.#offset - start, true)
     this.#events++

@@ -30,10 +30,9 @@ export function newInferenceId(nowMs: number = Date.now()): string {
   }
   const r = poolOffset
   poolOffset += 8
-  const id = msPrefix + HEX[0x70 | (sequence >>> 8)] + HEX[sequence & 0xff] + '-' +
+  return msPrefix + HEX[0x70 | (sequence >>> 8)] + HEX[sequence & 0xff] + '-' +
     HEX[0x80 | (pool[r] & 0x3f)] + HEX[pool[r + 1]] + '-' +
     HEX[pool[r + 2]] + HEX[pool[r + 3]] + HEX[pool[r + 4]] + HEX[pool[r + 5]] + HEX[pool[r + 6]] + HEX[pool[r + 7]]
-  return id
 }
 
 /** `xxxxxxxx-xxxx-`: 48 bits of milliseconds, as the first two groups of a UUIDv7. */

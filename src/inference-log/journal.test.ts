@@ -9,7 +9,7 @@ import type { JournalPlace } from './journal.js'
 import type { RecordContext } from './record-context.js'
 
 const BOOT = 'a1b2c3d4e5f6'
-const ctx: RecordContext = { kind: 'predict', ids: ['x'], body: '{"instances":[{"a":1}]}', callerTs: null, attributes: null, route: null, reason: null, stickyHash: null, revision: null }
+const ctx: RecordContext = { kind: 'predict', ids: ['x'], body: Buffer.from('{"instances":[{"a":1}]}'), callerTs: null, attributes: null, route: null, reason: null, stickyHash: null, revision: null }
 let dir: string
 
 beforeEach(() => {

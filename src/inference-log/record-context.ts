@@ -5,8 +5,8 @@
 export interface RecordContext {
   readonly kind: 'predict' | 'infer'
   readonly ids: readonly (string | number)[]
-  /** The request body: the inputs, as UTF-8 bytes as they came (or as text). */
-  readonly body: Buffer | string
+  /** The request body: the inputs, as the UTF-8 bytes that came. */
+  readonly body: Buffer
   readonly callerTs: number | null
   readonly attributes: string | null
   readonly route: string | null

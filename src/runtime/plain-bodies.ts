@@ -16,8 +16,8 @@ import { isValidInferenceId } from '../inference-log/inference-id.js'
 import { datatypeInfo } from './datatypes.js'
 import type { DatatypeInfo } from './datatypes.js'
 import { expect, expectKey, expectKeyOf, isSpan, readNumber, readString, scanned, skipSpace } from './json-scanner.js'
-import { allocateFloat32, allocateFloat64 } from './signature.js'
-import type { CompiledSignature } from './signature.js'
+import { defaultRowId, inputSlab } from './signature.js'
+import type { CompiledSignature, EncodedInstances } from './signature.js'
 import type { Feed, TensorData, TensorSpec } from './tensors.js'
 import type { DecodedInferRequest } from './v2-infer.js'
 import { MAX_RANK } from './v2-infer.js'
@@ -48,8 +48,8 @@ function copyValues<T extends NumericData>(slab: FeedSlab<T>, first: number, cou
   return data
 }
 
-/** A native body of plain rows as the signature's input tensor data and its row count; null for any other body. */
-export function decodePlainInstances(b: Buffer, sig: CompiledSignature, maxRows: number): { data: Float32Array | Float64Array; rows: number } | null {
+/** A native body of plain rows as encodeInstances encodes it (rows without ids, so each gets defaultRowId's); null for any other body. */
+export function decodePlainInstances(b: Buffer, sig: CompiledSignature, maxRows: number, baseId: string | null): EncodedInstances | null {
   if (!sig.hasPlainFeatureNames) return null
   let i = expect(b, 0, LBRACE)
   if (i !== -1) i = expectKey(b, i, 'instances')
@@ -83,8 +83,10 @@ export function decodePlainInstances(b: Buffer, sig: CompiledSignature, maxRows:
   i = expect(b, i, RBRACKET)
   if (i !== -1) i = expect(b, i, RBRACE)
   if (i === -1 || skipSpace(b, i) !== b.length) return null
-  const slab = slabOf<Float32Array | Float64Array>(sig, sig.ortType === 'float32' ? allocateFloat32 : allocateFloat64)
-  return { data: copyValues(slab, 0, rows * width), rows }
+  const ids = new Array<string>(rows)
+  for (let r = 0; r < rows; r++) ids[r] = defaultRowId(baseId, rows, r)
+  const feed = { name: sig.input, type: sig.ortType, data: copyValues(inputSlab(sig), 0, rows * width), dims: [rows, width] }
+  return { feed, rows, ids }
 }
 
 

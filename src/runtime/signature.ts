@@ -9,6 +9,7 @@ import type { SwitchyardError } from '../errors.js'
 import { isValidInferenceId, newInferenceId } from '../inference-log/inference-id.js'
 import type { Feature, OutputField, Signature } from '../registry/metadata.js'
 import { slabOf } from './feed-slab.js'
+import type { FeedSlab } from './feed-slab.js'
 import { elementCount } from './tensors.js'
 import type { Feed, OutputTensor, RunOutputs, TensorSpec } from './tensors.js'
 
@@ -79,7 +80,7 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
   if (rows > maxRows) throw gatewayErrorWith('BATCH_TOO_LARGE', {}, rows, maxRows)
   const features = sig.features
   const width = features.length
-  const data = slabOf<Float32Array | Float64Array>(sig, sig.ortType === 'float32' ? allocateFloat32 : allocateFloat64).take(rows * width)
+  const data = inputSlab(sig).take(rows * width)
   const ids: (string | number)[] = new Array(rows)
   for (let r = 0; r < rows; r++) {
     const row: unknown = instances[r]
@@ -122,8 +123,13 @@ export function defaultRowId(baseId: string | null, rows: number, r: number): st
   return baseId === null ? newInferenceId() : rows === 1 ? baseId : `${baseId}:${r}`
 }
 
-export const allocateFloat32 = (n: number): Float32Array => new Float32Array(n)
-export const allocateFloat64 = (n: number): Float64Array => new Float64Array(n)
+const allocateFloat32 = (n: number): Float32Array => new Float32Array(n)
+const allocateFloat64 = (n: number): Float64Array => new Float64Array(n)
+
+/** Where the signature's input rows are written (feed-slab.ts): one slab a version. */
+export function inputSlab(sig: CompiledSignature): FeedSlab<Float32Array | Float64Array> {
+  return slabOf<Float32Array | Float64Array>(sig, sig.ortType === 'float32' ? allocateFloat32 : allocateFloat64)
+}
 
 function inSignatureOrder(keys: readonly string[], names: readonly string[]): boolean {
   if (keys.length !== names.length) return false
