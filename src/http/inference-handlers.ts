@@ -143,18 +143,16 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
   }
 
   /**
-   * The instances as the version's input tensor, their ids and the caller's metadata: from
-   * the text when the body is the plain kind, else from the parsed body, which says what is
-   * wrong with it.
+   * The instances as the version's input tensor and their ids: from the bytes when the body is
+   * the plain kind, else from the parsed body, which says what is wrong with it.
    */
-  function encodePredictBody(req: IncomingMessage, body: JsonBody, signature: CompiledSignature): EncodedInstances & { meta: CallerMeta } {
+  function encodePredictBody(req: IncomingMessage, body: JsonBody, signature: CompiledSignature): EncodedInstances {
     const baseId = callerInferenceId(req)
     const plain = body.isParsed ? null : decodePlainInstances(body.bytes, signature, maxRequestRows, baseId)
-    if (plain !== null) return { ...plain, meta: callerMeta(req, null) } // a plain body has no timestamp or attributes
+    if (plain !== null) return plain
     const value = body.value()
     checkPredictBody(value)
-    const encoded = encodeInstances((value as { instances?: unknown }).instances, signature, maxRequestRows, baseId)
-    return { ...encoded, meta: callerMeta(req, value as Record<string, unknown>) }
+    return encodeInstances((value as { instances?: unknown }).instances, signature, maxRequestRows, baseId)
   }
 
   /** What this request's records share; null when the log is off (nothing is built). */
@@ -226,7 +224,9 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
         const { version, role } = chosen
         const signature = version.signature
         if (signature === null) bodyErrorFirst(body, gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version), checkPredictBody)
-        const { feed, rows, ids, meta } = encodePredictBody(req, body, signature)
+        const { feed, rows, ids } = encodePredictBody(req, body, signature)
+        // a body read as plain has no timestamp or attributes; one parsed may (checked as an object above)
+        const meta = callerMeta(req, body.isParsed ? body.value() as Record<string, unknown> : null)
         const feeds = [feed]
         const record = recordContext('predict', chosen, ids, body, meta)
         run(chosen, feeds, rows, record, onError, (outputs, ms) => {
