@@ -8,7 +8,10 @@
 FROM node:24-slim AS toolchain
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+# onnxruntime-node's install step would download CUDA binaries a CPU gateway does not need;
+# npm 11 skips it anyway (package.json allowScripts), this covers an npm that does not know that
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 
 FROM toolchain AS deps
 RUN npm ci --omit=dev
