@@ -3,7 +3,7 @@
  * CSV or Parquet, for offline analysis. Reads the store directly (a SQLite file is opened
  * read-only, so a running gateway keeps writing), page by page in time order.
  */
-import { parseArgs } from 'node:util'
+import { Command, Option } from 'commander'
 import { parseTimestamp } from '../http/caller-meta.js'
 import { DEFAULTS } from '../config/options.js'
 import { INFERENCE_ROLES } from '../inference-log/event.js'
@@ -11,73 +11,70 @@ import type { InferenceFilter, InferenceRole } from '../inference-log/event.js'
 import { EXPORT_FORMATS, openExportWriter } from '../inference-log/export-writers.js'
 import type { ExportFormat } from '../inference-log/export-writers.js'
 import { openStore } from '../inference-log/store.js'
-import { parseStoreSpec } from '../inference-log/store-spec.js'
+import type { InferenceStore } from '../inference-log/store.js'
+import { describeStoreSpec, parseStoreSpec } from '../inference-log/store-spec.js'
+import type { StoreSpec } from '../inference-log/store-spec.js'
+import { exitWith, reader, usageError } from './command.js'
 import { ProgressBar } from './progress.js'
 
 const PAGE = 1_000 // records a query
 
-const HELP = `usage: switchyard export --model M [options]
+interface ExportValues {
+  model: string
+  since?: number
+  until?: number
+  version?: string
+  role?: InferenceRole
+  format: ExportFormat
+  out?: string
+  store?: StoreSpec
+}
 
-  --model M        the model whose records to export (required)
-  --since T        from this time on (ISO 8601 or ms since the epoch; default: the first record)
-  --until T        before this time (default: now)
-  --version V      only this version
-  --role R         only this role: ${INFERENCE_ROLES.join(', ')}
-  --format F       ${EXPORT_FORMATS.join(', ')} (default jsonl)
-  --out FILE       write here (default: stdout; parquet needs a file)
-  --store S        sqlite:PATH or postgres://... (SWITCHYARD_STORE, default ${DEFAULTS.store})
+export function exportCommand(): Command {
+  return new Command('export')
+    .description('write a model\'s inference log, with its ground truth, as jsonl, csv or parquet (a progress bar goes to stderr)')
+    .requiredOption('--model <model>', 'the model whose records to export')
+    .option('--since <time>', 'from this time on: ISO 8601 or ms since the epoch (default: the first record)', reader((t) => parseTimestamp(t, '--since')))
+    .option('--until <time>', 'before this time (default: now)', reader((t) => parseTimestamp(t, '--until')))
+    .option('--version <version>', 'only this version')
+    .addOption(new Option('--role <role>', 'only this role').choices(INFERENCE_ROLES))
+    .addOption(new Option('--format <format>', 'the file format').choices(EXPORT_FORMATS).default('jsonl'))
+    .option('--out <file>', 'write here (default: stdout; parquet needs a file)')
+    .option('--store <spec>', `sqlite:PATH or postgres://... (SWITCHYARD_STORE, default ${DEFAULTS.store})`, reader(parseStoreSpec))
+    .action(exitWith(async (values: ExportValues, self: Command) => {
+      if (values.format === 'parquet' && values.out === undefined) usageError(self, '--format parquet needs --out FILE')
+      let spec = values.store
+      if (spec === undefined) {
+        try {
+          spec = parseStoreSpec(process.env.SWITCHYARD_STORE ?? DEFAULTS.store)
+        } catch (err) {
+          usageError(self, `environment variable SWITCHYARD_STORE: ${(err as Error).message}`)
+        }
+      }
+      if (spec.kind === 'none') usageError(self, '--store none has no records to export')
+      const filter: InferenceFilter = { model: values.model, version: values.version, role: values.role, since: values.since, until: values.until }
+      return exportRecords(spec, filter, values.format, values.out ?? null)
+    }))
+}
 
-  A progress bar goes to stderr.`
-
-export async function exportCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      model: { type: 'string' },
-      since: { type: 'string' },
-      until: { type: 'string' },
-      version: { type: 'string' },
-      role: { type: 'string' },
-      format: { type: 'string', default: 'jsonl' },
-      out: { type: 'string' },
-      store: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
-  if (values.help) {
-    process.stdout.write(HELP + '\n')
-    return 0
-  }
-  const usage = (message: string): number => {
-    process.stderr.write(`switchyard export: ${message}\n\n${HELP}\n`)
-    return 2
-  }
-  if (values.model === undefined) return usage('--model is required')
-  const format = values.format as ExportFormat
-  if (!EXPORT_FORMATS.includes(format)) return usage(`--format must be one of ${EXPORT_FORMATS.join(', ')}`)
-  if (format === 'parquet' && values.out === undefined) return usage('--format parquet needs --out FILE')
-  if (values.role !== undefined && !INFERENCE_ROLES.includes(values.role as InferenceRole)) return usage(`--role must be one of ${INFERENCE_ROLES.join(', ')}`)
-  let filter: InferenceFilter
-  let spec: ReturnType<typeof parseStoreSpec>
+async function exportRecords(spec: Exclude<StoreSpec, { kind: 'none' }>, filter: InferenceFilter, format: ExportFormat, out: string | null): Promise<number> {
+  const where = describeStoreSpec(spec)
+  let store: InferenceStore
   try {
-    filter = {
-      model: values.model,
-      version: values.version,
-      role: values.role as InferenceRole | undefined,
-      since: values.since === undefined ? undefined : parseTimestamp(values.since, '--since'),
-      until: values.until === undefined ? undefined : parseTimestamp(values.until, '--until'),
-    }
-    spec = parseStoreSpec(values.store ?? process.env.SWITCHYARD_STORE ?? DEFAULTS.store)
+    store = await openStore(spec, { readonly: true })
   } catch (err) {
-    return usage((err as Error).message)
+    process.stderr.write(`switchyard export: cannot open ${where}: ${(err as Error).message}\n`)
+    return 1
   }
-  if (spec.kind === 'none') return usage('--store none has no records to export')
-
-  const store = await openStore(spec, { readonly: true })
   try {
+    // a misspelt model would otherwise write an empty file and look like success
+    if (await store.count(filter.model) === 0) {
+      process.stderr.write(`switchyard export: ${where} holds no records of model '${filter.model}'; check the name (switchyard models lists the served ones)\n`)
+      return 1
+    }
     const total = await store.countMatching(filter)
-    const bar = new ProgressBar(total, `exporting ${values.model}`)
-    const writer = await openExportWriter(format, values.out ?? null)
+    const bar = new ProgressBar(total, `exporting ${filter.model}`)
+    const writer = await openExportWriter(format, out)
     let after: { ts: number; recordId: string } | undefined
     for (;;) {
       const page = await store.query({ ...filter, limit: PAGE, order: 'asc', after })

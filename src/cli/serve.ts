@@ -1,79 +1,56 @@
-/** switchyard serve: flags, then environment (SWITCHYARD_*), then DEFAULTS. */
-import { parseArgs } from 'node:util'
-import { DEFAULTS } from '../config/options.js'
-import type { GatewayOptions, LogLevel } from '../config/options.js'
+/** switchyard serve: flags, then environment (SWITCHYARD_*), then DEFAULTS (config/options.ts). */
+import { createServer } from 'node:net'
+import { Command, Option } from 'commander'
+import { DEFAULTS, describeDefault, SERVE_OPTIONS } from '../config/options.js'
+import type { GatewayOptions } from '../config/options.js'
 import { formatProblem } from '../config/routes-load.js'
 import type { ConfigProblem } from '../config/routes-load.js'
 import { createGateway } from '../index.js'
+import { exitWith, reader, usageError } from './command.js'
 
-const HELP = `usage: switchyard serve [options]
-
-  --port N              port to listen on (SWITCHYARD_PORT, default ${DEFAULTS.port})
-  --host H              address to bind (SWITCHYARD_HOST, default ${DEFAULTS.host})
-  --models DIR          model repository (SWITCHYARD_MODELS, default ./${DEFAULTS.modelsDir})
-  --routes FILE         traffic config (SWITCHYARD_ROUTES, default ./${DEFAULTS.routesPath}); re-read on save and on SIGHUP
-  --no-watch            do not watch routes.yaml and models/ (SIGHUP and the /admin endpoints still apply changes)
-  --max-body-bytes N    largest request body (SWITCHYARD_MAX_BODY_BYTES, default ${DEFAULTS.maxBodyBytes})
-  --max-request-rows N  most rows a request (SWITCHYARD_MAX_REQUEST_ROWS, default ${DEFAULTS.maxRequestRows})
-  --no-coalesce         run every request on its own instead of sharing runs
-  --store S             inference log: sqlite:PATH, postgres://user@host:5432/db or none
-                        (SWITCHYARD_STORE, default ${DEFAULTS.store})
-  --spill-dir DIR       the journal of records not yet stored, and where records wait on disk
-                        while the store is unreachable (SWITCHYARD_SPILL_DIR, default ./${DEFAULTS.spillDir})
-  --flush-interval-ms N longest time from an answer to its record being in the journal; a kill -9
-                        loses at most this much (SWITCHYARD_FLUSH_INTERVAL_MS, default ${DEFAULTS.flushIntervalMs})
-                        SWITCHYARD_HASH_KEY (environment only) keys the hash of private input fields
-  --tokens FILE         API tokens (SWITCHYARD_TOKENS_FILE, default ./${DEFAULTS.tokensPath}); SWITCHYARD_TOKENS
-                        adds name:role:sha256,... from the environment. Create one: switchyard token new
-  --predict-auth        prediction endpoints need a token too (SWITCHYARD_PREDICT_AUTH=1)
-  --no-auth             no tokens anywhere: every caller is an anonymous admin (local development only)
-  --log-level L         debug, info, warn, error or silent (SWITCHYARD_LOG_LEVEL, default ${DEFAULTS.logLevel})`
-
-export async function serve(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      models: { type: 'string' },
-      routes: { type: 'string' },
-      'no-watch': { type: 'boolean' },
-      'max-body-bytes': { type: 'string' },
-      'max-request-rows': { type: 'string' },
-      'no-coalesce': { type: 'boolean' },
-      store: { type: 'string' },
-      'spill-dir': { type: 'string' },
-      'flush-interval-ms': { type: 'string' },
-      tokens: { type: 'string' },
-      'predict-auth': { type: 'boolean' },
-      'no-auth': { type: 'boolean' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
-  if (values.help) {
-    process.stdout.write(HELP + '\n')
-    return 0
+export function serveCommand(): Command {
+  const command = new Command('serve').description('serve the model repository (the default command)')
+  const attributes = new Map<string, string>() // option key -> commander's attribute name
+  for (const spec of SERVE_OPTIONS) {
+    if (spec.flag === null) continue
+    const option = new Option(spec.flag, `${spec.help} (${spec.env === null ? '' : `${spec.env}, `}default ${describeDefault(spec)})`)
+    if (option.required) option.argParser(reader(spec.parse))
+    command.addOption(option)
+    attributes.set(spec.key, option.attributeName())
   }
-  const env = process.env
-  const options: Partial<GatewayOptions> = {
-    port: integer('--port', values.port ?? env.SWITCHYARD_PORT),
-    host: values.host ?? env.SWITCHYARD_HOST,
-    modelsDir: values.models ?? env.SWITCHYARD_MODELS,
-    routesPath: values.routes ?? env.SWITCHYARD_ROUTES,
-    watchRoutes: values['no-watch'] ? false : undefined,
-    maxBodyBytes: integer('--max-body-bytes', values['max-body-bytes'] ?? env.SWITCHYARD_MAX_BODY_BYTES),
-    maxRequestRows: integer('--max-request-rows', values['max-request-rows'] ?? env.SWITCHYARD_MAX_REQUEST_ROWS),
-    coalesce: values['no-coalesce'] ? false : undefined,
-    logLevel: (values['log-level'] ?? env.SWITCHYARD_LOG_LEVEL) as LogLevel | undefined,
-    store: values.store ?? env.SWITCHYARD_STORE,
-    spillDir: values['spill-dir'] ?? env.SWITCHYARD_SPILL_DIR,
-    flushIntervalMs: integer('--flush-interval-ms', values['flush-interval-ms'] ?? env.SWITCHYARD_FLUSH_INTERVAL_MS),
-    hashKey: env.SWITCHYARD_HASH_KEY,
-    auth: values['no-auth'] ? false : undefined,
-    tokensPath: values.tokens ?? env.SWITCHYARD_TOKENS_FILE,
-    tokensFromEnv: env.SWITCHYARD_TOKENS,
-    predictRequiresToken: values['predict-auth'] || env.SWITCHYARD_PREDICT_AUTH === '1' ? true : undefined,
+  const environmentOnly = SERVE_OPTIONS.filter((s) => s.flag === null).map((s) => `  ${s.env}  ${s.help}`)
+  command.addHelpText('after', `\nFrom the environment only:\n${environmentOnly.join('\n')}`)
+  command.action(exitWith(async (_values: unknown, self: Command) => serve(readOptions(self, attributes))))
+  return command
+}
+
+/** Each option from its flag when given, else from its environment variable when set. */
+function readOptions(command: Command, attributes: ReadonlyMap<string, string>): Partial<GatewayOptions> {
+  const values = command.opts()
+  const options: Partial<Record<keyof GatewayOptions, unknown>> = {}
+  for (const spec of SERVE_OPTIONS) {
+    const attribute = attributes.get(spec.key)
+    if (attribute !== undefined && command.getOptionValueSource(attribute) === 'cli') {
+      options[spec.key] = values[attribute]
+    } else if (spec.env !== null && process.env[spec.env] !== undefined) {
+      try {
+        options[spec.key] = spec.parse(process.env[spec.env]!)
+      } catch (err) {
+        usageError(command, `environment variable ${spec.env} ${(err as Error).message}`)
+      }
+    }
+  }
+  return options as Partial<GatewayOptions>
+}
+
+async function serve(options: Partial<GatewayOptions>): Promise<number> {
+  const port = options.port ?? DEFAULTS.port
+  const host = options.host ?? DEFAULTS.host
+  // before anything loads: a busy port found after the models and the store would leave them running
+  const unavailable = await whyCannotListen(port, host)
+  if (unavailable !== null) {
+    process.stderr.write(`switchyard: ${unavailable}\n`)
+    return 1
   }
   let gateway: Awaited<ReturnType<typeof createGateway>>
   try {
@@ -84,8 +61,16 @@ export async function serve(args: string[]): Promise<number> {
     process.stderr.write(`switchyard: ${(err as Error).message}\n${problems.map((p) => `  ${formatProblem(p, options.routesPath ?? DEFAULTS.routesPath)}`).join('\n')}\n`)
     return 1
   }
-  const port = await gateway.listen()
-  gateway.log.info('listening', { url: `http://${gateway.options.host === '0.0.0.0' ? '127.0.0.1' : gateway.options.host}:${port}` })
+  let bound: number
+  try {
+    bound = await gateway.listen()
+  } catch (err) {
+    // taken between the check and now
+    process.stderr.write(`switchyard: ${listenFailure(err, port, host) ?? (err as Error).message}\n`)
+    await gateway.close()
+    return 1
+  }
+  gateway.log.info('listening', { url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${bound}` })
   await gateway.loaded
   for (const model of gateway.pool.models()) {
     for (const v of model.versions.values()) {
@@ -106,9 +91,21 @@ export async function serve(args: string[]): Promise<number> {
   return 0
 }
 
-function integer(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer, got '${value}'`)
-  return n
+/** Bind and release the address once; null when it is free (port 0 always is). */
+function whyCannotListen(port: number, host: string): Promise<string | null> {
+  if (port === 0) return Promise.resolve(null)
+  return new Promise((resolve) => {
+    const probe = createServer()
+    probe.once('error', (err) => resolve(listenFailure(err, port, host) ?? `cannot listen on ${host}:${port}: ${err.message}`))
+    probe.listen(port, host, () => probe.close(() => resolve(null)))
+  })
+}
+
+function listenFailure(err: unknown, port: number, host: string): string | null {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'EADDRINUSE': return `port ${port} is in use; pick another with --port`
+    case 'EACCES': return `port ${port} needs privileges this user does not have; pick one above 1023 with --port`
+    case 'EADDRNOTAVAIL': return `${host} is not an address of this machine; pick one with --host`
+    default: return null
+  }
 }

@@ -3,22 +3,27 @@
  * on reload (Envoy's validate mode), against the model repository on disk. Prints every
  * problem with its line and exits 1 when there are any; for a CI step before a deploy.
  */
-import { parseArgs } from 'node:util'
 import { readFile } from 'node:fs/promises'
+import { Command } from 'commander'
 import { DEFAULTS } from '../config/options.js'
 import { checkRoutes } from '../config/routes-check.js'
 import { formatProblem, parseRoutesSource } from '../config/routes-load.js'
 import { createLogger } from '../log.js'
 import { scanModelRepository } from '../registry/scan.js'
+import { exitWith } from './command.js'
 
-export async function validate(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { models: { type: 'string' }, help: { type: 'boolean', short: 'h' } } })
-  if (values.help) {
-    process.stdout.write('usage: switchyard validate [routes.yaml] [--models DIR]\n')
-    return 0
-  }
-  const path = positionals[0] ?? process.env.SWITCHYARD_ROUTES ?? DEFAULTS.routesPath
-  const modelsDir = values.models ?? process.env.SWITCHYARD_MODELS ?? DEFAULTS.modelsDir
+export function validateCommand(): Command {
+  return new Command('validate')
+    .description('check routes.yaml against the model repository; exit 1 and one line per problem')
+    .argument('[routes]', `the file to check (SWITCHYARD_ROUTES, default ${DEFAULTS.routesPath})`)
+    .option('--models <dir>', `the model repository (SWITCHYARD_MODELS, default ${DEFAULTS.modelsDir})`)
+    .action(exitWith(async (routes: string | undefined, values: { models?: string }) => validate(
+      routes ?? process.env.SWITCHYARD_ROUTES ?? DEFAULTS.routesPath,
+      values.models ?? process.env.SWITCHYARD_MODELS ?? DEFAULTS.modelsDir,
+    )))
+}
+
+async function validate(path: string, modelsDir: string): Promise<number> {
   let source: string
   try {
     source = await readFile(path, 'utf8')

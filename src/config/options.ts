@@ -1,4 +1,8 @@
-/** Server options: one DEFAULTS constant, overridden by flags and environment (see cli.ts). */
+/**
+ * Server options: one DEFAULTS constant, and one declaration per option (SERVE_OPTIONS) of its
+ * flag and environment variable, from which `switchyard serve` parses and writes its --help,
+ * and docs/configuration.md is generated. Flags win over the environment, which wins over DEFAULTS.
+ */
 
 export interface GatewayOptions {
   /** TCP port; 0 picks a free one (tests). */
@@ -46,7 +50,8 @@ export interface GatewayOptions {
   predictRequiresToken: boolean
 }
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
 
 export const DEFAULTS: GatewayOptions = {
   port: 8080,
@@ -75,4 +80,71 @@ export const DEFAULTS: GatewayOptions = {
 export function resolveOptions(overrides: Partial<GatewayOptions>): GatewayOptions {
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined))
   return { ...DEFAULTS, ...defined }
+}
+
+/**
+ * How one option is set from outside. `flag` is commander's syntax (`--port <n>`, or
+ * `--no-watch` for an option that is on by default); null for a secret read only from the
+ * environment, where `ps` cannot show it. `parse` reads the flag's or the variable's text
+ * and throws an Error whose message says what is expected.
+ */
+export interface OptionSpec {
+  readonly key: keyof GatewayOptions
+  readonly flag: string | null
+  readonly env: string | null
+  /** One line: what it does (the default and the variable are added where it is shown). */
+  readonly help: string
+  readonly parse: (text: string) => GatewayOptions[keyof GatewayOptions]
+}
+
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => (text: string): number => {
+  const n = Number(text)
+  if (text.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) throw new Error(`must be an integer from ${min} to ${max}, got '${text}'`)
+  return n
+}
+const text = (value: string): string => {
+  if (value === '') throw new Error('must not be empty')
+  return value
+}
+/** An on/off environment variable; a flag of its own takes no value. */
+const onOff = (value: string): boolean => {
+  if (/^(1|true|yes|on)$/i.test(value)) return true
+  if (/^(0|false|no|off)$/i.test(value)) return false
+  throw new Error(`must be 1 or 0 (true or false), got '${value}'`)
+}
+const logLevel = (value: string): LogLevel => {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}, got '${value}'`)
+  return value as LogLevel
+}
+
+export const SERVE_OPTIONS: readonly OptionSpec[] = [
+  { key: 'port', flag: '--port <n>', env: 'SWITCHYARD_PORT', help: 'TCP port to listen on (0 picks a free one)', parse: integer(0, 65_535) },
+  { key: 'host', flag: '--host <address>', env: 'SWITCHYARD_HOST', help: 'address to bind', parse: text },
+  { key: 'modelsDir', flag: '--models <dir>', env: 'SWITCHYARD_MODELS', help: 'the model repository: <dir>/<model>/<version>/model.onnx', parse: text },
+  { key: 'routesPath', flag: '--routes <file>', env: 'SWITCHYARD_ROUTES', help: 'the traffic config; re-read on save, on SIGHUP and on POST /admin/routes/reload', parse: text },
+  { key: 'watchRoutes', flag: '--no-watch', env: 'SWITCHYARD_WATCH', help: 'do not watch routes.yaml and models/ for changes (SIGHUP and the /admin endpoints still apply them)', parse: onOff },
+  { key: 'maxBodyBytes', flag: '--max-body-bytes <n>', env: 'SWITCHYARD_MAX_BODY_BYTES', help: 'largest request body; larger ones get 413', parse: integer(1) },
+  { key: 'maxRequestRows', flag: '--max-request-rows <n>', env: 'SWITCHYARD_MAX_REQUEST_ROWS', help: 'most rows (instances, or a tensor\'s first dimension) in one request', parse: integer(1) },
+  { key: 'maxRunRows', flag: '--max-run-rows <n>', env: 'SWITCHYARD_MAX_RUN_ROWS', help: 'most rows one coalesced model run may hold', parse: integer(1) },
+  { key: 'coalesce', flag: '--no-coalesce', env: 'SWITCHYARD_COALESCE', help: 'run every request on its own instead of sharing model runs', parse: onOff },
+  { key: 'maxMirrorsInFlight', flag: '--max-mirrors-in-flight <n>', env: 'SWITCHYARD_MAX_MIRRORS_IN_FLIGHT', help: 'shadow and challenger runs in flight at once; more are dropped and counted', parse: integer(0) },
+  { key: 'store', flag: '--store <spec>', env: 'SWITCHYARD_STORE', help: 'the inference log and lifecycle store: sqlite:PATH, a postgres:// URL, or none', parse: text },
+  { key: 'spillDir', flag: '--spill-dir <dir>', env: 'SWITCHYARD_SPILL_DIR', help: 'the journal of records not yet stored, and where they wait while the store is unreachable', parse: text },
+  { key: 'flushIntervalMs', flag: '--flush-interval-ms <ms>', env: 'SWITCHYARD_FLUSH_INTERVAL_MS', help: 'longest time from an answer to its record in the journal; a kill -9 loses at most this much', parse: integer(1, 60_000) },
+  { key: 'maxBufferedRecords', flag: '--max-buffered-records <n>', env: 'SWITCHYARD_MAX_BUFFERED_RECORDS', help: 'records held in memory while the store is unreachable, before they spill to disk', parse: integer(1) },
+  { key: 'maxWriterLagBytes', flag: '--max-writer-lag-bytes <n>', env: 'SWITCHYARD_MAX_WRITER_LAG_BYTES', help: 'bytes of records the idle-priority writer may fall behind before it is hurried', parse: integer(1) },
+  { key: 'hashKey', flag: null, env: 'SWITCHYARD_HASH_KEY', help: 'key of the HMAC-SHA256 that hashes private input fields (model.yaml privacy.hash); unset: plain SHA-256', parse: text },
+  { key: 'auth', flag: '--no-auth', env: 'SWITCHYARD_AUTH', help: 'no tokens anywhere: every caller is an anonymous admin (local development only)', parse: onOff },
+  { key: 'tokensPath', flag: '--tokens <file>', env: 'SWITCHYARD_TOKENS_FILE', help: 'API tokens as SHA-256 digests (switchyard token new writes them)', parse: text },
+  { key: 'tokensFromEnv', flag: null, env: 'SWITCHYARD_TOKENS', help: 'more tokens, as name:role:sha256,...', parse: text },
+  { key: 'predictRequiresToken', flag: '--predict-auth', env: 'SWITCHYARD_PREDICT_AUTH', help: 'prediction endpoints need a token with the predict right too', parse: onOff },
+  { key: 'logLevel', flag: '--log-level <level>', env: 'SWITCHYARD_LOG_LEVEL', help: `log lines at this level and above, JSON on stderr: ${LOG_LEVELS.join(', ')}`, parse: logLevel },
+]
+
+/** An option's default as a person reads it. */
+export function describeDefault(spec: OptionSpec): string {
+  const value = DEFAULTS[spec.key]
+  if (value === null) return 'none'
+  if (typeof value === 'boolean') return value ? 'on' : 'off'
+  return String(value)
 }
