@@ -27,7 +27,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY package.json routes.yaml ./
+COPY package.json routes.yaml README.md ./
+COPY docs ./docs
 COPY models ./models
 COPY dashboard ./dashboard
 RUN mkdir -p data && chown node:node data

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { Command } from 'commander'
 import { DEFAULTS } from '../config/options.js'
 import { checkRoutes } from '../config/routes-check.js'
-import { formatProblem, parseRoutesSource } from '../config/routes-load.js'
+import { formatProblem, inFileOrder, parseRoutesSource } from '../config/routes-load.js'
 import { createLogger } from '../log.js'
 import { scanModelRepository } from '../registry/scan.js'
 import { exitWith } from './command.js'
@@ -39,7 +39,8 @@ async function validate(path: string, modelsDir: string): Promise<number> {
   const models = await scanModelRepository(modelsDir, createLogger('silent'))
   const byName = new Map(models.map((m) => [m.name, m.versions.map((v) => v.version)]))
   const problems = checkRoutes(parsed.parsed.file, { versionsOf: (m) => byName.get(m) })
-  for (const p of problems) process.stderr.write(formatProblem({ path: p.path.join('.'), ...parsed.parsed.locate(p.path), message: p.message }, path) + '\n')
+  const located = inFileOrder(problems.map((p) => ({ path: p.path.join('.'), ...parsed.parsed.locate(p.path), message: p.message })))
+  for (const p of located) process.stderr.write(formatProblem(p, path) + '\n')
   if (problems.length > 0) return 1
   process.stdout.write(`${path}: valid (${Object.keys(parsed.parsed.file.routes).length} routes, models from ${modelsDir})\n`)
   return 0

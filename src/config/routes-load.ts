@@ -45,7 +45,7 @@ export function parseRoutesSource(source: string): ParseOutcome {
   }
   const locate = (path: readonly (string | number)[]) => locateIn(doc, lineCounter, path)
   const result = RoutesFileSchema.safeParse(doc.toJS() ?? {})
-  if (!result.success) return { ok: false, problems: result.error.issues.flatMap((issue) => toProblems(issue, locate)) }
+  if (!result.success) return { ok: false, problems: inFileOrder(result.error.issues.flatMap((issue) => toProblems(issue, locate))) }
   return { ok: true, parsed: { file: result.data, locate } }
 }
 
@@ -87,6 +87,12 @@ function locateIn(doc: Document, lineCounter: LineCounter, path: readonly (strin
     }
   }
   return { line: null, column: null }
+}
+
+/** Problems in the order of the file, as a person reads it; those with no place last. */
+export function inFileOrder(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const at = (p: ConfigProblem) => (p.line ?? Number.MAX_SAFE_INTEGER) * 1e6 + (p.column ?? 0)
+  return [...problems].sort((a, b) => at(a) - at(b))
 }
 
 export function formatProblem(p: ConfigProblem, file = 'routes.yaml'): string {

@@ -2,6 +2,7 @@
  * The control plane on Express: everything that is not the data plane's fast path.
  * Errors go through the same catalogue and the same mapping as on the data plane.
  */
+import { fileURLToPath } from 'node:url'
 import express from 'express'
 import type { NextFunction, Request, Response } from 'express'
 import { gatewayError, isGatewayError } from '../errors.js'
@@ -22,6 +23,10 @@ import { inferenceLogRouter } from './inference-log-routes.js'
 import { lifecycleRouter } from './lifecycle-routes.js'
 import { describeModel, describeModelSummary } from './catalog.js'
 import { sendError } from './respond.js'
+import { SERVER_INFO } from '../version.js'
+
+const DOCS_DIR = fileURLToPath(new URL('../../docs/', import.meta.url)) // the same from src/http and dist/http
+const README = fileURLToPath(new URL('../../README.md', import.meta.url))
 
 export interface ControlPlaneParts {
   readonly pool: ModelPool
@@ -47,6 +52,20 @@ export function createControlPlane({ pool, routes, mirrors, metrics, inferenceLo
   app.use(compareRouter(pool, routes, inferenceLog, guard))
   app.use(lifecycleRouter(pool, lifecycle, guard))
   app.use(dashboardRouter(guard.enabled))
+
+  // where a newcomer who opens the address in a browser or with curl finds everything else
+  app.get('/', (_req, res) => {
+    res.json({
+      name: SERVER_INFO.name,
+      version: SERVER_INFO.version,
+      links: {
+        inference: '/v2', health: '/v2/health/ready', models: '/v1/models', routes: '/admin/routes',
+        dashboard: '/dashboard', metrics: '/metrics', docs: '/docs/',
+      },
+    })
+  })
+  app.get('/docs/', (_req, res) => res.type('text/markdown').sendFile(README))
+  app.use('/docs', express.static(DOCS_DIR, { index: false, extensions: ['md'], setHeaders: (res, path) => path.endsWith('.md') && res.type('text/markdown') }))
 
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics())

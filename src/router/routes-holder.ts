@@ -8,7 +8,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { checkRoutes } from '../config/routes-check.js'
 import type { ModelCatalog } from '../config/routes-check.js'
-import { parseRoutesSource, sha256Of } from '../config/routes-load.js'
+import { inFileOrder, parseRoutesSource, sha256Of } from '../config/routes-load.js'
 import type { ConfigProblem } from '../config/routes-load.js'
 import type { CanaryConfig } from '../config/routes-schema.js'
 import { gatewayError } from '../errors.js'
@@ -40,7 +40,7 @@ export function buildRouteTable(
   if (!parsed.ok) return parsed
   const semantic = checkRoutes(parsed.parsed.file, catalog)
   if (semantic.length > 0) {
-    return { ok: false, problems: semantic.map((p) => ({ path: p.path.join('.'), ...parsed.parsed.locate(p.path), message: p.message })) }
+    return { ok: false, problems: inFileOrder(semantic.map((p) => ({ path: p.path.join('.'), ...parsed.parsed.locate(p.path), message: p.message }))) }
   }
   return { ok: true, table: new RouteTable(revision, source, parsed.parsed.file, canaries) }
 }

@@ -29,6 +29,8 @@ export interface ModelPoolOptions {
 export interface RescanOutcome {
   readonly added: string[]
   readonly removed: string[]
+  /** Models whose model.yaml changed (task, owner, privacy rules); a version's own files are read once, when it loads. */
+  readonly changed: string[]
 }
 
 const REMOTE_TIMEOUT_MS = 2_000 // default for a remote version's answer; version.yaml timeout_ms overrides
@@ -125,7 +127,7 @@ export class ModelPool {
   readonly #log: Logger
   #isLoaded = false
   #rescanning: Promise<RescanOutcome> | null = null
-  /** Called after a rescan that added or removed versions (routes are re-checked). */
+  /** Called after a rescan that added or removed versions or changed a model.yaml (routes are re-checked). */
   onChange: ((outcome: RescanOutcome) => void) | null = null
   /** Called when a version has finished loading, ready or failed (the activity log). */
   onLoaded: ((version: ServingVersion) => void) | null = null
@@ -163,12 +165,15 @@ export class ModelPool {
     const scanned = await scanModelRepository(this.#options.modelsDir, this.#log)
     const added: ServingVersion[] = []
     const removed: ServingVersion[] = []
+    const changed: string[] = []
     const seen = new Set<string>()
     for (const sm of scanned) {
       let model = this.#models.get(sm.name)
       if (model === undefined) {
         model = new ServingModel({ ...sm, versions: [] })
         this.#models.set(sm.name, model)
+      } else if (JSON.stringify(model.metadata) !== JSON.stringify(sm.metadata)) {
+        changed.push(sm.name)
       }
       model.metadata = sm.metadata
       for (const sv of sm.versions) {
@@ -188,11 +193,12 @@ export class ModelPool {
       }
       if (model.versions.size === 0 && !scanned.some((m) => m.name === model.name)) this.#models.delete(model.name)
     }
-    const outcome = { added: added.map((v) => `${v.model}/${v.version}`), removed: removed.map((v) => `${v.model}/${v.version}`) }
-    if (added.length + removed.length > 0) this.#log.info('model repository changed', outcome)
+    const outcome = { added: added.map((v) => `${v.model}/${v.version}`), removed: removed.map((v) => `${v.model}/${v.version}`), changed }
+    const isChange = added.length + removed.length + changed.length > 0
+    if (isChange) this.#log.info('model repository changed', outcome)
     for (const v of removed) void this.#drain(v)
     for (const v of added) await this.#load(v)
-    if (added.length + removed.length > 0) this.onChange?.(outcome)
+    if (isChange) this.onChange?.(outcome)
     return outcome
   }
 

@@ -34,8 +34,8 @@ describe('switchyard validate', () => {
     const run = switchyard('validate', file, '--models', 'models')
     expect(run.status).toBe(1)
     expect(run.stderr.trim().split('\n')).toEqual([
-      `${file}:4:15: routes.credit-risk.labels.stable: model 'credit-risk' has no version 'v9' (versions: v1, v2, v3)`,
       `${file}:3:5: routes.credit-risk.split: weights sum to 90, not 100`,
+      `${file}:4:15: routes.credit-risk.labels.stable: model 'credit-risk' has no version 'v9' (versions: v1, v2, v3)`,
       `${file}:5:3: routes.fraud: no model 'fraud' in the model repository`,
     ])
   })

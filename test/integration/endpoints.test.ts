@@ -21,6 +21,22 @@ beforeAll(async () => {
 })
 afterAll(async () => gw.close())
 
+// issue #13: GET / was a 404
+describe('GET /', () => {
+  it('answers a JSON index whose links all answer', async () => {
+    const res = await get(`${gw.url}/`)
+    expect(res.status).toBe(200)
+    expect(res.body).toMatchObject({ name: 'switchyard', version: expect.any(String) })
+    for (const link of Object.values(res.body.links as Record<string, string>)) {
+      const answer = await fetch(gw.url + link)
+      expect([200, 401], link).toContain(answer.status) // the catalog and the routes need a token when auth is on
+    }
+    const docs = await fetch(`${gw.url}/docs/errors.md`)
+    expect(docs.headers.get('content-type')).toMatch(/^text\/markdown/)
+    expect(await docs.text()).toContain('VERSION_NOT_FOUND')
+  })
+})
+
 describe('Open Inference Protocol: server and model metadata', () => {
   it('GET /v2 describes the server', async () => {
     const res = await get(`${gw.url}/v2`)

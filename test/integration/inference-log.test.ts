@@ -3,7 +3,7 @@
  * id, role, inputs, outputs and what the caller attached; ground truth joins all records of
  * an id; the query API filters and pages; privacy rules apply before anything is stored.
  */
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createHmac } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +18,7 @@ const HASH_KEY = 'test-hash-key'
 let dir: string
 let broken: Upstream
 let gw: Running
+let repo: string
 
 
 async function inferences(model: string, query = ''): Promise<any[]> {
@@ -29,7 +30,7 @@ async function inferences(model: string, query = ''): Promise<any[]> {
 beforeAll(async () => {
   broken = await startUpstream('fail')
   dir = mkdtempSync(join(tmpdir(), 'switchyard-log-'))
-  const repo = makeRepository({ 'credit-risk': { v1: 'v1', v2: 'v2', v3: 'v3' }, private: { v1: 'v1' } })
+  repo = makeRepository({ 'credit-risk': { v1: 'v1', v2: 'v2', v3: 'v3' }, private: { v1: 'v1' } })
   addRemoteVersion(repo, 'credit-risk', 'broken', broken.url('credit-risk', 'broken'))
   appendFileSync(join(repo, 'private', 'model.yaml'), '\nprivacy:\n  drop: [age]\n  hash: [limit_bal]\n')
   writeFileSync(join(dir, 'routes.yaml'), `
@@ -138,6 +139,23 @@ describe('the record of an inference', () => {
     const expectedHash = `hmac-sha256:${createHmac('sha256', HASH_KEY).update(JSON.stringify(records[7].limit_bal)).digest('hex')}`
     expect(row.inputs.limit_bal).toBe(expectedHash)
     expect(row.inputs.pay_amt1).toBe(records[7].pay_amt1)
+  })
+
+  // issue #13: a model.yaml edit needed a restart; a rescan read it but the writer kept the old rules
+  it('applies an edited model.yaml\'s privacy rules from the next rescan on', async () => {
+    const file = join(repo, 'private', 'model.yaml')
+    writeFileSync(file, readFileSync(file, 'utf8').replace('drop: [age]\n', 'drop: [age, pay_amt1]\n'))
+    const outcome = await gw.gateway.pool.rescan()
+    expect(outcome.changed).toEqual(['private'])
+    await post(`${gw.url}/v1/models/private/versions/v1/predict`, { instances: [records[9]] }, { 'x-inference-id': 'private-2' })
+    const row = await eventually(async () => {
+      const found = (await inferences('private')).find((r) => r.inference_id === 'private-2')
+      expect(found).toBeDefined()
+      return found
+    })
+    expect(row.inputs).not.toHaveProperty('age')
+    expect(row.inputs).not.toHaveProperty('pay_amt1')
+    expect(row.inputs.pay_amt2).toBe(records[9].pay_amt2)
   })
 
   it.each([
