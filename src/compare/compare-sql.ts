@@ -17,12 +17,19 @@ export interface Dialect {
   placeholder(n: number): string
   /** A join whose left side drives the loop (SQLite: CROSS JOIN; PostgreSQL's planner chooses). */
   readonly drivingJoin: string
+  /**
+   * A column the planner must not look up by index (SQLite: unary +). The inner side of each
+   * join is found by inference id; SQLite, without statistics on the table, rated its time
+   * index better and ran through the window once for each outer row (issue #13: 16.5 s for
+   * 13,000 records). PostgreSQL's planner chose the id index by itself.
+   */
+  unindexed(column: string): string
   greatest(a: string, b: string): string
   least(a: string, b: string): string
 }
 
-export const SQLITE: Dialect = { placeholder: () => '?', drivingJoin: 'CROSS JOIN', greatest: (a, b) => `max(${a}, ${b})`, least: (a, b) => `min(${a}, ${b})` }
-export const POSTGRES: Dialect = { placeholder: (n) => `$${n}`, drivingJoin: 'JOIN', greatest: (a, b) => `greatest(${a}, ${b})`, least: (a, b) => `least(${a}, ${b})` }
+export const SQLITE: Dialect = { placeholder: () => '?', drivingJoin: 'CROSS JOIN', unindexed: (c) => `+${c}`, greatest: (a, b) => `max(${a}, ${b})`, least: (a, b) => `min(${a}, ${b})` }
+export const POSTGRES: Dialect = { placeholder: (n) => `$${n}`, drivingJoin: 'JOIN', unindexed: (c) => c, greatest: (a, b) => `greatest(${a}, ${b})`, least: (a, b) => `least(${a}, ${b})` }
 
 /** Latency histogram: bucket b holds latencies in (1.05^b, 1.05^(b+1)] ms, about 5% wide. */
 export const LATENCY_GROWTH = 1.05
@@ -59,13 +66,15 @@ export type CompareQueries = Record<keyof CompareRaw, { sql: string; params: unk
  * (proportional to the judged cases), one driven by shadow and challenger records.
  */
 export function compareQueries(f: CompareFilter, d: Dialect): CompareQueries {
-  const build = (make: (where: (alias: string) => string, p: (v: unknown) => string) => string) => {
+  // `where(alias, true)` for a join's inner side, which is looked up by inference id, not by time
+  const build = (make: (where: (alias: string, isInner?: boolean) => string, p: (v: unknown) => string) => string) => {
     const params: unknown[] = []
     const p = (v: unknown) => d.placeholder(params.push(v))
-    const where = (a: string) => {
+    const where = (a: string, isInner = false) => {
+      const ts = isInner ? d.unindexed(`${a}.ts`) : `${a}.ts`
       const parts = [`${a}.model = ${p(f.model)}`]
-      if (f.since !== undefined) parts.push(`${a}.ts >= ${p(f.since)}`)
-      if (f.until !== undefined) parts.push(`${a}.ts < ${p(f.until)}`)
+      if (f.since !== undefined) parts.push(`${ts} >= ${p(f.since)}`)
+      if (f.until !== undefined) parts.push(`${ts} < ${p(f.until)}`)
       return parts.join(' AND ')
     }
     return { sql: make(where, p), params }
@@ -89,11 +98,11 @@ export function compareQueries(f: CompareFilter, d: Dialect): CompareQueries {
         coalesce(sum(abs(i.score - g.value)), 0) AS err_abs,
         coalesce(sum((i.score - g.value) * (i.score - g.value)), 0) AS err_sq
       FROM ground_truth g ${d.drivingJoin} inferences i ON i.model = g.model AND i.inference_id = g.inference_id
-      WHERE g.model = ${p(f.model)} AND ${w('i')} AND i.status = 200 GROUP BY 1, 2, 3, 4, 5`),
+      WHERE g.model = ${p(f.model)} AND ${w('i', true)} AND i.status = 200 GROUP BY 1, 2, 3, 4, 5`),
     agreement: build((w) => `SELECT m.version, m.role, count(*) AS compared,
         sum(CASE WHEN m.predicted_label = p.predicted_label THEN 1 ELSE 0 END) AS agreed
-      FROM inferences m JOIN inferences p ON p.model = m.model AND p.inference_id = m.inference_id AND p.role = 'primary' AND p.status = 200
-      WHERE ${w('m')} AND ${w('p')} AND m.role IN ('shadow', 'challenger') AND m.status = 200 GROUP BY 1, 2`),
+      FROM inferences m ${d.drivingJoin} inferences p ON p.model = m.model AND p.inference_id = m.inference_id AND p.role = 'primary' AND p.status = 200
+      WHERE ${w('m')} AND ${w('p', true)} AND m.role IN ('shadow', 'challenger') AND m.status = 200 GROUP BY 1, 2`),
   }
 }
 
