@@ -1,12 +1,12 @@
 // The dashboard: plain JavaScript over the gateway's own API, charts by Chart.js (served
-// by the gateway, no CDN). Refreshes every few seconds. window.dashboard exposes the charts
-// and the data they were drawn from, for the end-to-end test.
+// by the gateway, no CDN). Each kind of call polls on its own (poller below). window.dashboard
+// exposes the charts and the data they were drawn from, for the end-to-end test.
 /* global Chart */
 'use strict'
 
 const REFRESH_MS = 5000
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4b5563']
-const state = { model: null, charts: {}, data: null }
+const state = { model: null, charts: {}, data: {} }
 window.dashboard = state
 
 const $ = (id) => document.getElementById(id)
@@ -31,7 +31,7 @@ function askForToken(message) {
     e.preventDefault()
     localStorage.setItem(TOKEN_KEY, $('token').value.trim())
     $('login').hidden = true
-    loadModels().then(refresh).catch(() => {})
+    loadModels().then(refreshAll).catch(quiet)
   }
 }
 const fmt = (v, digits = 3) => (v === null || v === undefined ? '–' : Number(v).toFixed(digits))
@@ -65,33 +65,109 @@ async function loadModels() {
   select.onchange = () => {
     state.model = select.value
     history.replaceState(null, '', `?model=${encodeURIComponent(state.model)}`)
-    refresh()
+    askAgain(['compare', 'series'])
+    // the same answers, shown for the new model
+    if (state.data.routes) KINDS.routes.draw(state.data.routes)
+    if (state.data.activity) KINDS.activity.draw(state.data.activity)
   }
-  $('window').onchange = () => refresh()
+  $('window').onchange = () => askAgain(['compare', 'series'])
 }
 
-async function refresh() {
-  if (state.model === null) return
-  const model = encodeURIComponent(state.model)
+/** What the per-model calls ask now: the model and the window, with `since` counted back from now. */
+function question() {
   const windowS = Number($('window').value)
-  const since = new Date(Date.now() - windowS * 1000).toISOString()
-  const [compare, series, routes, activity] = await Promise.all([
-    getJson(`/v1/models/${model}/compare?since=${since}`),
-    getJson(`/v1/models/${model}/timeseries?since=${since}&bucket_seconds=${Math.max(1, Math.round(windowS / 60))}`),
-    getJson('/admin/routes'),
-    getJson(`/v1/activity?limit=50`).catch(() => ({ activity: [] })), // none without a store
-  ])
-  state.data = { compare, series, routes, activity }
-  drawTraffic(series)
-  drawLatency(compare)
-  drawErrors(series)
-  drawScores(compare)
-  drawTable(compare)
-  drawRoutes(routes)
-  drawActivity(activity.activity)
-  $('revision').textContent = `routes revision ${routes.revision.number}`
+  return { key: `${state.model} ${windowS}`, model: encodeURIComponent(state.model), since: new Date(Date.now() - windowS * 1000).toISOString(), windowS }
+}
+
+/** Each kind of call the page polls, and what it draws; `isPerModel`: asked for the model and window shown. */
+const KINDS = {
+  compare: { isPerModel: true, load: (q) => getJson(`/v1/models/${q.model}/compare?since=${q.since}`), draw: (d) => { drawLatency(d); drawScores(d); drawTable(d) } },
+  series: {
+    isPerModel: true,
+    load: (q) => getJson(`/v1/models/${q.model}/timeseries?since=${q.since}&bucket_seconds=${Math.max(1, Math.round(q.windowS / 60))}`),
+    draw: (d) => { drawTraffic(d); drawErrors(d) },
+  },
+  routes: { load: () => getJson('/admin/routes'), draw: (d) => { drawRoutes(d); $('revision').textContent = `routes revision ${d.revision.number}` } },
+  activity: { load: () => getJson('/v1/activity?limit=50').catch(() => ({ activity: [] })), draw: (d) => drawActivity(d.activity) }, // none without a store
+}
+
+/**
+ * One poller a kind of call: the next call goes REFRESH_MS after the last one answered or
+ * failed, so this page never has two calls of one kind out. Issue #13: on a fixed 5 s timer the
+ * calls piled up behind a slow comparison, and the page, which waited for all four, stayed blank.
+ * `run()` while a call is out asks again as soon as it answers; an answer to an earlier
+ * question (another model or window) is not drawn.
+ */
+function poller(kind) {
+  let isOut = false
+  let isAskedAgain = false
+  let timer = null
+  const run = async () => {
+    clearTimeout(timer)
+    timer = null
+    if (isOut) {
+      isAskedAgain = true
+      return
+    }
+    isOut = true
+    const q = question()
+    try {
+      const data = await KINDS[kind].load(q)
+      if (!KINDS[kind].isPerModel || question().key === q.key) {
+        state.data[kind] = data
+        KINDS[kind].draw(data)
+        showLoaded(kind)
+      }
+    } catch (err) {
+      showFailed(kind, err)
+    } finally {
+      isOut = false
+      if (isAskedAgain) {
+        isAskedAgain = false
+        run()
+      } else {
+        timer = setTimeout(run, REFRESH_MS)
+      }
+    }
+  }
+  return run
+}
+
+const pollers = {}
+
+/** Start the pollers, or ask them all now (after a token was given). */
+function refreshAll() {
+  if (state.model === null) return
+  for (const kind of Object.keys(KINDS)) (pollers[kind] ??= poller(kind))()
+}
+
+/** The model or the window changed: say so where those answers are drawn, and ask now. */
+function askAgain(kinds) {
+  for (const kind of kinds) {
+    notesOf(kind).forEach((note) => {
+      note.textContent = 'loading…'
+      note.hidden = false
+    })
+    pollers[kind]?.()
+  }
+}
+
+/** The "loading…" notes in the sections a kind of call draws (index.html). */
+const notesOf = (kind) => document.querySelectorAll(`.loading[data-kind="${kind}"]`)
+
+function showLoaded(kind) {
+  notesOf(kind).forEach((note) => (note.hidden = true))
   $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`
-  document.body.dataset.ready = 'true'
+  if (Object.keys(KINDS).every((k) => state.data[k] !== undefined)) document.body.dataset.ready = 'true'
+}
+
+function showFailed(kind, err) {
+  quiet(err)
+  if (err.message === 'a token is needed') return
+  notesOf(kind).forEach((note) => {
+    note.textContent = `could not load (${err.message}); trying again`
+    note.hidden = false
+  })
 }
 
 function times(series) {
@@ -209,5 +285,4 @@ function escapeHtml(text) {
 const quiet = (err) => {
   if (err.message !== 'a token is needed') console.error(err)
 }
-loadModels().then(refresh).catch(quiet)
-setInterval(() => refresh().catch(quiet), REFRESH_MS)
+loadModels().then(refreshAll).catch(quiet)

@@ -2,7 +2,9 @@
  * Issue #5, the dashboard, end to end: the built gateway as a process, real traffic from the
  * simulator with ground truth, then the page in headless Chromium (Debian's package, driven
  * by playwright-core). It loads with no console error, its charts and table hold the numbers
- * the API gives, and a screenshot is saved to test/artifacts/dashboard.png.
+ * the API gives, and a screenshot is saved to test/artifacts/dashboard.png. Issue #13: with the
+ * comparison held back, the page says "loading…" where it goes, draws the rest, and sends no
+ * second call of any kind before the first has answered.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -91,6 +93,62 @@ describe('/dashboard in Chromium', () => {
 
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true })
+  })
+
+  it('polls each kind of call only after its last answer, and says loading… meanwhile', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1500 } })
+    await page.clock.install() // the page's timers run only when the test moves the clock
+    await page.addInitScript((token) => localStorage.setItem('switchyard-token', token), ADMIN_TOKEN)
+    const apiPath = (url: string) => {
+      const path = new URL(url).pathname
+      return path.startsWith('/v1/') || path.startsWith('/admin/') ? path : null
+    }
+    const sent = new Map<string, number>()
+    const out = new Map<string, number>()
+    const mostOut = new Map<string, number>()
+    page.on('request', (r) => {
+      const path = apiPath(r.url())
+      if (path === null) return
+      sent.set(path, (sent.get(path) ?? 0) + 1)
+      out.set(path, (out.get(path) ?? 0) + 1)
+      mostOut.set(path, Math.max(mostOut.get(path) ?? 0, out.get(path)!))
+    })
+    const answered = (r: { url(): string }) => {
+      const path = apiPath(r.url())
+      if (path !== null) out.set(path, out.get(path)! - 1)
+    }
+    page.on('requestfinished', answered)
+    page.on('requestfailed', answered)
+    // a slow store: the comparison answers only when the test lets it
+    let letCompareAnswer!: () => void
+    const compareMayAnswer = new Promise<void>((resolve) => (letCompareAnswer = resolve))
+    await page.route('**/v1/models/*/compare?*', async (route) => {
+      await compareMayAnswer
+      await route.continue()
+    })
+    const compare = '/v1/models/credit-risk/compare'
+    const isShown = (selector: string) => page.locator(selector).evaluateAll((els) => els.map((e) => !(e as { hidden: boolean }).hidden))
+
+    await page.goto(`${gw.url}/dashboard?model=credit-risk`)
+    await page.waitForSelector('#activity li', { timeout: 20_000 })
+    await page.waitForSelector('.loading[data-kind="series"][hidden]', { state: 'attached', timeout: 20_000 })
+    expect(await isShown('.loading[data-kind="compare"]')).toEqual([true, true, true])
+    expect(await page.locator('.loading[data-kind="compare"]').first().textContent()).toBe('loading…')
+    expect(await isShown('.loading[data-kind="activity"], .loading[data-kind="routes"]')).toEqual([false, false])
+    expect(await page.locator('#route-config').textContent()).toContain('champion')
+
+    await page.clock.runFor(30_000) // six periods of a 5 s timer
+    await expect.poll(() => sent.get('/v1/activity')).toBe(2) // the others went on meanwhile (each answer comes after runFor)
+    expect(sent.get(compare)).toBe(1)
+
+    letCompareAnswer()
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 })
+    expect(await isShown('.loading')).toEqual([false, false, false, false, false, false, false])
+    expect(await page.locator('#versions tbody tr').count()).toBeGreaterThan(0)
+    await page.clock.runFor(6_000)
+    await expect.poll(() => sent.get(compare)).toBe(2)
+    for (const [path, most] of mostOut) expect([path, most]).toEqual([path, 1])
+    await page.close()
   })
 
   it('serves Chart.js itself: the page needs no network beyond the gateway', async () => {
