@@ -98,7 +98,7 @@ describe('/dashboard in Chromium', () => {
   it('polls each kind of call only after its last answer, and says loading… meanwhile', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1500 } })
     await page.clock.install() // the page's timers run only when the test moves the clock
-    await page.addInitScript((token) => localStorage.setItem('switchyard-token', token), ADMIN_TOKEN)
+    await page.addInitScript((token) => (globalThis as any).localStorage.setItem('switchyard-token', token), ADMIN_TOKEN)
     const apiPath = (url: string) => {
       const path = new URL(url).pathname
       return path.startsWith('/v1/') || path.startsWith('/admin/') ? path : null

@@ -126,7 +126,8 @@ describe('GET /v1/activity on a gateway', () => {
       expect(activity.status).toBe(200)
       const compared = await comparison
       expect(compared.status).toBe(200)
-      expect((await compared.json()).versions.reduce((n: number, v: { requests: number }) => n + v.requests, 0)).toBe(RECORDS)
+      const { versions } = (await compared.json()) as { versions: { requests: number }[] }
+      expect(versions.reduce((n, v) => n + v.requests, 0)).toBe(RECORDS)
       expect(elapsedMs).toBeLessThan(1_000)
     } finally {
       await gw.close()
