@@ -28,6 +28,7 @@ import autocannon from 'autocannon'
 import { execSync, fork, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { writeReadmeTable } from './readme-table.js'
 import { cpus, tmpdir } from 'node:os'
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
@@ -306,6 +307,17 @@ function report(scenarios: Scenario[], runs: Map<string, Measurement[]>, verific
   writeFileSync(`${stem}.md`, md)
   writeFileSync(`${stem}.json`, JSON.stringify({ commit: sha, machine, knobs: { CONNECTIONS, DURATION, RUNS, PIPELINING, ONLY }, rows, verification }, null, 2) + '\n')
   process.stdout.write(`wrote ${stem}.md and .json\n`)
+  if (ONLY === null) {
+    const summary = [
+      `${new Date().toISOString().slice(0, 10)}, commit ${sha}, ${machine}, ${knobs} ([full results](bench/results/${stem.split('/').pop()}.md)):`,
+      '',
+      '| scenario | what | req/s | p99 ms | ratio |',
+      '|---|---|---:|---:|---|',
+      ...rows.map((x) => `| ${x.scenario} | ${x.what} | ${x.reqPerSec} | ${x.p99Ms} | ${x.ratio} |`),
+    ].join('\n')
+    writeReadmeTable(join(root, 'README.md'), `${summary}\n\n${recorded}`)
+    process.stdout.write('updated the speed table in README.md\n')
+  }
 }
 
 function startFloor(): Promise<{ child: ChildProcess; port: number }> {
