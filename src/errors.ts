@@ -129,6 +129,17 @@ export const Errors = {
     status: 404,
     message: (model: string, label: string, labels: readonly string[]) => `model '${model}' has no label '${label}' in routes.yaml; labels: ${list(labels)}`,
   },
+  MODEL_NOT_ROUTED: {
+    status: 503,
+    message: (model: string) =>
+      `model '${model}' has no route in routes.yaml and no version in Production, so no version was chosen for its routed calls; ` +
+      `add a route to routes.yaml, move a version to Production (switchyard stage request ${model} VERSION Production), or call a version: /v1/models/${model}/versions/VERSION/predict`,
+  },
+  VERSION_ARCHIVED: {
+    status: 409,
+    message: (model: string, version: string) =>
+      `the request pins model '${model}' to version '${version}', which is Archived and answers no live traffic; pin a version in service, or drop the pin`,
+  },
   PINNED_VERSION_NOT_FOUND: {
     status: 404,
     message: (model: string, version: string, versions: readonly string[]) =>
@@ -195,8 +206,8 @@ export const Errors = {
   },
   VERSION_TAKES_LIVE_TRAFFIC: {
     status: 409,
-    message: (model: string, version: string, route: string) =>
-      `model '${model}' version '${version}' takes live traffic in routes.yaml (route '${route}'); move its traffic elsewhere before archiving it`,
+    message: (model: string, version: string, how: string) =>
+      `model '${model}' version '${version}' takes live traffic ${how}; move its traffic elsewhere before archiving it`,
   },
   STAGE_REQUEST_PENDING: {
     status: 409,

@@ -26,7 +26,9 @@ import { GatewayMetrics } from './metrics/metrics.js'
 import type { MetricSources } from './metrics/metrics.js'
 import { MirrorRunner } from './router/mirror-runner.js'
 import { Mirrors } from './router/mirrors.js'
+import { liveTraffic } from './router/live-traffic.js'
 import { RoutesHolder } from './router/routes-holder.js'
+import { RoutesChecker } from './config/routes-checker.js'
 import { ModelPool } from './runtime/model-pool.js'
 import { SERVER_INFO } from './version.js'
 
@@ -89,15 +91,19 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const guard = new Guard(tokens)
   if (tokens === null) log.warn('authentication is off (--no-auth): every caller is an anonymous admin; do not run this way in production')
   else if (!tokens.configured) log.warn(`no API tokens are configured in ${options.tokensPath} or SWITCHYARD_TOKENS: admin and lifecycle endpoints answer 401 until you create one with 'switchyard token new --name you --role admin'`)
-  // eslint-disable-next-line prefer-const -- the lifecycle reads the routes lazily, after they are opened below
+  let opened: RoutesHolder | null = null // the routes open below, once the lifecycle knows the stages they are checked against
+  const stageOf = (m: string, v: string): string | undefined => lifecycle.stages.stageOf(m, v)
+  const lifecycle: Lifecycle = new Lifecycle(inferenceLog, () => (opened === null ? {} : liveTraffic(opened.current, pool, stageOf)), log)
+  const routesChecker = new RoutesChecker()
   let routes: RoutesHolder
-  const lifecycle = new Lifecycle(inferenceLog, () => routes, log)
   try {
     await lifecycle.register(pool) // stages are known before routes.yaml is checked against them
     routes = await RoutesHolder.open(options.routesPath, {
+      modelNames: () => pool.modelNames(),
       versionsOf: (m) => (pool.hasModel(m) ? pool.getModel(m).versionNames() : undefined),
-      stageOf: (m, v) => lifecycle.stages.stageOf(m, v),
-    })
+      stageOf,
+    }, routesChecker)
+    opened = routes
   } catch (err) {
     // an invalid routes.yaml at start: stop the store worker, or it would keep the process alive
     lifecycle.close()
@@ -108,9 +114,14 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const metrics = new GatewayMetrics()
   metrics.configRevision.set(routes.current.revision.number)
   metrics.configLastSuccess.set(Date.now() / 1000)
+  pool.isRouted = (model, version) => routes.current.routes.get(model)?.names(version) ?? false
   routes.onOutcome = (outcome, trigger) => {
     metrics.configReloads.inc({ result: outcome.kind })
     if (outcome.kind === 'applied') {
+      for (const released of pool.releaseUnrouted()) {
+        const [model, version] = released.split('/')
+        lifecycle.record({ actor: 'system', kind: 'version-removed', model, version })
+      }
       metrics.configRevision.set(outcome.revision.number)
       metrics.configLastSuccess.set(Date.now() / 1000)
       metrics.configLastRejectionProblems.set(0)
@@ -134,7 +145,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const mirrorRunner = new MirrorRunner(options.maxMirrorsInFlight, log)
   metrics.mirrorsDroppedSource = () => mirrorRunner.dropped
   const mirrors = new Mirrors(mirrorRunner, pool, log, inferenceLog, metrics.serving)
-  const handlers = createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics: metrics.serving, guard, log }, options)
+  const handlers = createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics: metrics.serving, guard, log, stageOf }, options)
   metrics.sources = metricSources(pool, routes, mirrors)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
   const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log })
@@ -183,6 +194,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     close: async () => {
       for (const w of watchers) w.close()
       clearInterval(canaryTicker)
+      await routesChecker.close()
       lifecycle.close()
       // close() ends the connections idle at this moment; the others close after their answer in
       // flight, which would otherwise keep them alive until their keep-alive timeout (5 s)

@@ -83,7 +83,8 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
       gateway.close().then(resolve, resolve)
     }
     process.on('SIGHUP', () => {
-      void gateway.pool.rescan().then(() => gateway.routes.reload('SIGHUP'))
+      // reload() records its own failures as rejections; a rescan that throws must not end the process either
+      gateway.pool.rescan().then(() => gateway.routes.reload('SIGHUP')).catch((err: Error) => gateway.log.error('SIGHUP: the rescan failed', { err: err.message }))
     })
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))

@@ -3,11 +3,11 @@
  * on reload (Envoy's validate mode), against the model repository on disk. Prints every
  * problem with its line and exits 1 when there are any; for a CI step before a deploy.
  */
-import { readFile } from 'node:fs/promises'
 import { Command } from 'commander'
 import { DEFAULTS } from '../config/options.js'
-import { checkRoutes } from '../config/routes-check.js'
-import { formatProblem, inFileOrder, parseRoutesSource } from '../config/routes-load.js'
+import { readRegularFile } from '../config/regular-file.js'
+import { checkRoutesSource } from '../config/routes-check.js'
+import { formatProblem, MAX_ROUTES_BYTES } from '../config/routes-load.js'
 import { createLogger } from '../log.js'
 import { scanModelRepository } from '../registry/scan.js'
 import { exitWith } from './command.js'
@@ -24,24 +24,18 @@ export function validateCommand(): Command {
 }
 
 async function validate(path: string, modelsDir: string): Promise<number> {
-  let source: string
-  try {
-    source = await readFile(path, 'utf8')
-  } catch (err) {
-    process.stderr.write(`${path}: cannot read: ${(err as Error).message}\n`)
-    return 1
-  }
-  const parsed = parseRoutesSource(source)
-  if (!parsed.ok) {
-    for (const p of parsed.problems) process.stderr.write(formatProblem(p, path) + '\n')
+  const read = await readRegularFile(path, MAX_ROUTES_BYTES)
+  if (!read.ok) {
+    process.stderr.write(`${path}: ${read.reason}\n`)
     return 1
   }
   const models = await scanModelRepository(modelsDir, createLogger('silent'))
   const byName = new Map(models.map((m) => [m.name, m.versions.map((v) => v.version)]))
-  const problems = checkRoutes(parsed.parsed.file, { versionsOf: (m) => byName.get(m) })
-  const located = inFileOrder(problems.map((p) => ({ path: p.path.join('.'), ...parsed.parsed.locate(p.path), message: p.message })))
-  for (const p of located) process.stderr.write(formatProblem(p, path) + '\n')
-  if (problems.length > 0) return 1
-  process.stdout.write(`${path}: valid (${Object.keys(parsed.parsed.file.routes).length} routes, models from ${modelsDir})\n`)
+  const checked = checkRoutesSource(read.text, { versionsOf: (m) => byName.get(m) })
+  if (!checked.ok) {
+    for (const p of checked.problems) process.stderr.write(formatProblem(p, path) + '\n')
+    return 1
+  }
+  process.stdout.write(`${path}: valid (${Object.keys(checked.file.routes).length} routes, models from ${modelsDir})\n`)
   return 0
 }

@@ -3,6 +3,8 @@
  * loaded, one small named function per rule (Seldon validate.go). Each returns problems
  * with the YAML path; the caller adds line and column.
  */
+import { inFileOrder, parseRoutesSource } from './routes-load.js'
+import type { ConfigProblem } from './routes-load.js'
 import type { RouteConfig, RoutesFile } from './routes-schema.js'
 
 /** What the checks need to know about the model repository. */
@@ -12,6 +14,55 @@ export interface ModelCatalog {
   /** A version's lifecycle stage, when the registry knows it. */
   stageOf?(model: string, version: string): string | undefined
 }
+
+/** A catalog as plain data, to check a file on another thread: versions by model, stages by model/version. */
+export interface CatalogSnapshot {
+  readonly versions: Readonly<Record<string, readonly string[]>>
+  readonly stages: Readonly<Record<string, string>> | null
+}
+
+export function snapshotCatalog(catalog: ModelCatalog, models: readonly string[]): CatalogSnapshot {
+  const versions: Record<string, readonly string[]> = {}
+  const stages: Record<string, string> = {}
+  for (const model of models) {
+    const vs = catalog.versionsOf(model)
+    if (vs === undefined) continue
+    versions[model] = vs
+    for (const v of vs) {
+      const stage = catalog.stageOf?.(model, v)
+      if (stage !== undefined) stages[`${model}/${v}`] = stage
+    }
+  }
+  return { versions, stages: catalog.stageOf === undefined ? null : stages }
+}
+
+export function catalogFromSnapshot(snapshot: CatalogSnapshot): ModelCatalog {
+  return {
+    versionsOf: (m) => (Object.hasOwn(snapshot.versions, m) ? snapshot.versions[m] : undefined),
+    stageOf: snapshot.stages === null ? undefined : (m, v) => snapshot.stages![`${m}/${v}`],
+  }
+}
+
+export type CheckOutcome = { ok: true; file: RoutesFile } | { ok: false; problems: ConfigProblem[] }
+
+/**
+ * Steps 2 and 3 of the pipeline on one file's text: parse, schema, semantic checks against the
+ * catalog, every problem with its line, in file order. The same for the server's start, its
+ * reloads (on the config worker, routes-checker.ts) and `switchyard validate`.
+ */
+export function checkRoutesSource(source: string, catalog: ModelCatalog): CheckOutcome {
+  const parsed = parseRoutesSource(source)
+  if (!parsed.ok) return parsed
+  const semantic = checkRoutes(parsed.parsed.file, catalog)
+  if (semantic.length === 0) return { ok: true, file: parsed.parsed.file }
+  // finding a line is a walk of the file: thousands of problems would take seconds, and nobody reads past the first ones
+  const located = inFileOrder(semantic.slice(0, MAX_PROBLEMS).map((p) => ({ path: p.path.join('.'), ...parsed.parsed.locate(p.path), message: p.message })))
+  const rest = semantic.length - located.length
+  return { ok: false, problems: rest === 0 ? located : [...located, { path: '', line: null, column: null, message: `and ${rest} more problems like these` }] }
+}
+
+/** Problems reported for one file; the rest are counted. */
+export const MAX_PROBLEMS = 100
 
 export interface SemanticProblem {
   readonly path: (string | number)[]

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { checkRoutes } from './routes-check.js'
-import { formatProblem, parseRoutesSource } from './routes-load.js'
+import { checkRoutesSource } from './routes-check.js'
+import { formatProblem } from './routes-load.js'
 import { routesJsonSchema } from './routes-json-schema.js'
 
 const fixture = (name: string) => readFileSync(new URL(`../../test/fixtures/routes/${name}`, import.meta.url), 'utf8')
@@ -9,10 +9,10 @@ const catalog = {
   versionsOf: (m: string) => ({ 'credit-risk': ['v1', 'v2', 'v3'], fraud: ['v1', 'v2', 'v3'], churn: ['v1', 'v2'] } as Record<string, string[]>)[m],
 }
 
+/** The problems the server's own path finds (start, reload and switchyard validate all call checkRoutesSource). */
 function problemsOf(source: string): string[] {
-  const parsed = parseRoutesSource(source)
-  if (!parsed.ok) return parsed.problems.map((p) => formatProblem(p))
-  return checkRoutes(parsed.parsed.file, catalog).map((p) => formatProblem({ path: p.path.join('.'), ...parsed.parsed.locate(p.path), message: p.message }))
+  const checked = checkRoutesSource(source, catalog)
+  return checked.ok ? [] : checked.problems.map((p) => formatProblem(p))
 }
 
 describe('routes.yaml loading and checks', () => {
@@ -30,8 +30,8 @@ describe('routes.yaml loading and checks', () => {
   it('reports every semantic problem at once, each with its line', () => {
     const source = fixture('invalid-many.yaml').replace('    weights: { v1: 1 }\n', '').replace('v2: 101', 'v2: 100')
     expect(problemsOf(source)).toEqual([
-      "routes.yaml:4:15: routes.credit-risk.labels.stable: model 'credit-risk' has no version 'v9' (versions: v1, v2, v3)",
       'routes.yaml:3:5: routes.credit-risk.split: weights sum to 110, not 100',
+      "routes.yaml:4:15: routes.credit-risk.labels.stable: model 'credit-risk' has no version 'v9' (versions: v1, v2, v3)",
       "routes.yaml:7:20: routes.fraud.challengers.v1: 'v1' is the champion; it cannot also be a challenger",
       "routes.yaml:8:3: routes.nosuch: no model 'nosuch' in the model repository",
       'routes.yaml:11:29: routes.churn.canary.candidate: the candidate must differ from the baseline',
@@ -41,6 +41,18 @@ describe('routes.yaml loading and checks', () => {
 
   it('reports YAML syntax errors with their line', () => {
     expect(problemsOf('routes:\n  a: [1\n')[0]).toMatch(/^routes.yaml:\d+:\d+: YAML syntax: /)
+    expect(problemsOf('routes:\n  credit-risk:\n    split: { v1: 100 }\n  credit-risk:\n    split: { v3: 100 }\n'))
+      .toEqual(["routes.yaml:4:3: YAML syntax: the key 'credit-risk' appears twice in one map"])
+  })
+
+  // issue #14: each of these was applied as "no routes", sending traffic to the newest version
+  it.each([
+    ['', "routes.yaml: the file is empty or only comments; the last good routes still serve. To remove every route, write 'routes: {}'"],
+    ['# nothing\n', "routes.yaml: the file is empty or only comments; the last good routes still serve. To remove every route, write 'routes: {}'"],
+    ['routes:\n  __proto__:\n    split: { v3: 100 }\n', "routes.yaml:2:3: the key '__proto__' is not allowed"],
+    ['other: 1\n', "routes.yaml:1:1: routes: routes.yaml needs a 'routes:' key; write 'routes: {}' for no routes"],
+  ])('refuses %j instead of reading it as no routes', (source, problem) => {
+    expect(problemsOf(source)).toContain(problem)
   })
 
   it('refuses a version that both answers and shadows, and a route with no answering strategy', () => {

@@ -53,8 +53,11 @@ export const RouteSchema = z.strictObject({
 })
 
 export const RoutesFileSchema = z.strictObject({
-  routes: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a route is named after its model'), RouteSchema).default({}),
-})
+  // required: a file without it is a mistake; 'routes: {}' says "no routes" on purpose
+  routes: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a route is named after its model'), RouteSchema, {
+    error: (issue) => (issue.input === undefined ? "routes.yaml needs a 'routes:' key; write 'routes: {}' for no routes" : undefined),
+  }),
+}, { error: (issue) => (issue.code === 'invalid_type' ? "routes.yaml must be a mapping with a 'routes:' key" : undefined) })
 
 export type MatchRule = z.infer<typeof MatchRuleSchema>
 export type CanaryConfig = z.infer<typeof CanarySchema>

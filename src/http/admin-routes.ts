@@ -31,6 +31,7 @@ export function adminRoutesRouter(routes: RoutesHolder, mirrors: Mirrors, pool: 
       mirrors: mirrors.stats().map(({ model, version, role, stat }) => ({ model, version, role, ...stat.describe() })),
       last_rejection: routes.lastRejection,
       route_problems: routes.recheck(),
+      removed_from_disk_still_routed: pool.removedButRouted(),
       history: routes.history,
     })
   })

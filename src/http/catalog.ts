@@ -37,6 +37,8 @@ export function describeVersion(v: ServingVersion) {
     version: v.version,
     state: v.state,
     reason: v.reason,
+    /** Its folder is gone; it serves until routes.yaml stops sending it traffic. */
+    removed_from_disk: v.isRemovedFromDisk,
     label: v.metadata?.label ?? null,
     description: v.metadata?.description ?? null,
     created: v.metadata?.created ?? null,

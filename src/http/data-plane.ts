@@ -101,7 +101,7 @@ export function createDataPlane(pool: ModelPool, handlers: InferenceHandlers, in
     }
     if (action === '') {
       requireMethod(method, 'GET', s)
-      return sendJson(res, 200, modelMetadata(model, version === null ? model.defaultVersion() : assertReady(version)))
+      return sendJson(res, 200, modelMetadata(model, version === null ? model.newestReadyVersion() : assertReady(version)))
     }
     return false
   }

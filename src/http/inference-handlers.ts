@@ -29,6 +29,8 @@ import type { Mirrors } from '../router/mirrors.js'
 import { NO_FACTS, requestFacts } from '../router/request-facts.js'
 import type { CompiledRoute, Decision } from '../router/route-table.js'
 import type { RoutesHolder } from '../router/routes-holder.js'
+import { unroutedVersion } from '../router/unrouted.js'
+import type { StageOf } from '../router/unrouted.js'
 import { readJsonBody } from './body.js'
 import type { JsonBody } from './body.js'
 import { callerInferenceId, callerMeta } from './caller-meta.js'
@@ -75,9 +77,11 @@ export interface HandlerParts {
   readonly metrics: ServingMetrics
   readonly guard: Guard
   readonly log: Logger
+  /** A version's lifecycle stage: routed calls never reach an Archived version. */
+  readonly stageOf: StageOf
 }
 
-export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics, guard, log }: HandlerParts, options: GatewayOptions): InferenceHandlers {
+export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics, guard, log, stageOf }: HandlerParts, options: GatewayOptions): InferenceHandlers {
   const { maxBodyBytes, maxRequestRows } = options
   /** Prediction needs a token only when configured (--predict-auth); checked before the body is read. */
   const checkCaller = options.predictRequiresToken && guard.enabled ? (req: IncomingMessage) => void guard.check(req, 'predict') : null
@@ -101,13 +105,14 @@ export function createInferenceHandlers({ pool, routes, mirrors, inferenceLog, m
       return { version: pool.getReadyVersion(model.name, version), role: 'direct', routeName: `label:${target.label}`, route: null, decision: null, revision }
     }
     if (route === null) {
-      const version = model.defaultVersion()
+      const version = assertReady(unroutedVersion(model, stageOf))
       return { version, role: 'primary', routeName: model.name, route: null, decision: { version: version.version, reason: 'default', bucket: null }, revision }
     }
     const decision = route.decide(route.readsRequest ? requestFacts(req, body) : NO_FACTS)
     if ('pinned' in decision) {
       const pinned = model.versions.get(decision.pinned)
       if (pinned === undefined) throw gatewayError('PINNED_VERSION_NOT_FOUND', model.name, decision.pinned, model.versionNames())
+      if (stageOf(model.name, pinned.version) === 'Archived') throw gatewayError('VERSION_ARCHIVED', model.name, pinned.version)
       return { version: assertReady(pinned), role: 'primary', routeName: model.name, route, decision: { version: pinned.version, reason: 'pin', bucket: null }, revision }
     }
     return { version: pool.getReadyVersion(model.name, decision.version), role: 'primary', routeName: model.name, route, decision, revision }

@@ -6,7 +6,6 @@
  */
 import type { InferenceLog } from '../inference-log/inference-log.js'
 import type { Logger } from '../log.js'
-import type { RoutesHolder } from '../router/routes-holder.js'
 import type { ModelPool } from '../runtime/model-pool.js'
 import type { ActivityEntry, NewActivity, StageRequest, VersionStage } from './operations.js'
 import { StageCache } from './stage-cache.js'
@@ -17,13 +16,14 @@ const REFRESH_MS = 5_000 // how soon a change made on another replica is seen he
 export class Lifecycle {
   readonly stages = new StageCache()
   readonly #log: InferenceLog
-  readonly #routes: () => RoutesHolder
+  readonly #liveTraffic: () => Record<string, string>
   readonly #logger: Logger
   readonly #timer: NodeJS.Timeout | null
 
-  constructor(log: InferenceLog, routes: () => RoutesHolder, logger: Logger) {
+  /** `liveTraffic`: model/version → how it takes live traffic now (router/live-traffic.ts). */
+  constructor(log: InferenceLog, liveTraffic: () => Record<string, string>, logger: Logger) {
     this.#log = log
-    this.#routes = routes
+    this.#liveTraffic = liveTraffic
     this.#logger = logger
     this.#timer = log.enabled ? setInterval(() => void this.refresh(), REFRESH_MS).unref() : null
   }
@@ -51,19 +51,16 @@ export class Lifecycle {
     }
   }
 
-  /** model/version → the route sending it live traffic, from the routes in force. */
-  liveRoutes(): Record<string, string> {
-    const out: Record<string, string> = {}
-    for (const [model, route] of this.#routes().current.routes) for (const v of route.liveVersions()) out[`${model}/${v}`] = model
-    return out
+  liveTraffic(): Record<string, string> {
+    return this.#liveTraffic()
   }
 
   request(model: string, version: string, to: Stage, actor: string, comment: string | null): Promise<StageRequest> {
-    return this.#log.lifecycle('requestStage', { model, version, to, actor, comment, liveRoute: this.liveRoutes()[`${model}/${version}`] ?? null })
+    return this.#log.lifecycle('requestStage', { model, version, to, actor, comment, liveTraffic: this.liveTraffic()[`${model}/${version}`] ?? null })
   }
 
   async decide(id: string, action: 'approve' | 'reject' | 'cancel', actor: string, comment: string | null): Promise<StageRequest> {
-    const decided = await this.#log.lifecycle('decide', { id, action, actor, comment, liveRoutes: this.liveRoutes() })
+    const decided = await this.#log.lifecycle('decide', { id, action, actor, comment, liveTraffic: this.liveTraffic() })
     if (action === 'approve') await this.refresh()
     return decided
   }

@@ -121,15 +121,15 @@ export interface StageChange {
   readonly to: Stage
   readonly actor: string
   readonly comment: string | null
-  /** The route that sends live traffic to this version, if any (archiving it is refused). */
-  readonly liveRoute: string | null
+  /** How this version takes live traffic now, if it does (archiving it is refused). */
+  readonly liveTraffic: string | null
 }
 
 export function* requestStage(c: StageChange): Operation<StageRequest> {
   const current = yield* stageOf(c.model, c.version)
   if (current.locked) throw gatewayError('VERSION_LOCKED', c.model, c.version)
   if (current.stage === c.to) throw gatewayError('STAGE_UNCHANGED', c.model, c.version, c.to)
-  if (c.to === 'Archived' && c.liveRoute !== null) throw gatewayError('VERSION_TAKES_LIVE_TRAFFIC', c.model, c.version, c.liveRoute)
+  if (c.to === 'Archived' && c.liveTraffic !== null) throw gatewayError('VERSION_TAKES_LIVE_TRAFFIC', c.model, c.version, c.liveTraffic)
   const [pending] = yield q("SELECT id FROM stage_requests WHERE model = ? AND version = ? AND status = 'pending'", c.model, c.version)
   if (pending !== undefined) throw gatewayError('STAGE_REQUEST_PENDING', c.model, c.version, String(pending.id))
   const skipped = skippedStages(current.stage, c.to)
@@ -157,8 +157,8 @@ export interface Decision {
   readonly action: 'approve' | 'reject' | 'cancel'
   readonly actor: string
   readonly comment: string | null
-  /** model/version → the route sending it live traffic, for the versions that have one. */
-  readonly liveRoutes: Readonly<Record<string, string>>
+  /** model/version → how it takes live traffic, for the versions that do (router/live-traffic.ts). */
+  readonly liveTraffic: Readonly<Record<string, string>>
 }
 
 const STATUS = { approve: 'approved', reject: 'rejected', cancel: 'cancelled' } as const
@@ -177,7 +177,7 @@ export function* decide(d: Decision): Operation<StageRequest> {
   if (d.action === 'approve') {
     const current = yield* stageOf(model, version)
     if (current.locked) throw gatewayError('VERSION_LOCKED', model, version)
-    const live = d.liveRoutes[`${model}/${version}`]
+    const live = d.liveTraffic[`${model}/${version}`]
     if (request.to_stage === 'Archived' && live !== undefined) throw gatewayError('VERSION_TAKES_LIVE_TRAFFIC', model, version, live)
     yield q('UPDATE version_stages SET stage = ?, updated_at = ? WHERE model = ? AND version = ?', request.to_stage, Date.now(), model, version)
   }

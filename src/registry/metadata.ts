@@ -2,7 +2,7 @@
  * The files a person writes next to the models: models/<model>/model.yaml (the group) and
  * models/<model>/<version>/version.yaml (one version). Both are optional.
  */
-import { readFile } from 'node:fs/promises'
+import { readRegularFile } from '../config/regular-file.js'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 
@@ -62,15 +62,17 @@ export type Signature = z.infer<typeof SignatureSchema>
 export type VersionMetadata = z.infer<typeof VersionMetadataSchema>
 export type ModelGroupMetadata = z.infer<typeof ModelGroupMetadataSchema>
 
-/** Read and check a YAML file; a missing file is `null`, a bad one throws a readable Error. */
+const MAX_METADATA_BYTES = 1024 * 1024 // 1 MiB: a signature of thousands of features
+
+/**
+ * Read and check a YAML file; a missing file is `null`, a bad one throws a readable Error.
+ * What is not a regular file (a FIFO would hang every later rescan) is a bad one.
+ */
 export async function readYamlFile<T>(path: string, schema: z.ZodType<T>): Promise<T | null> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw err
-  }
+  const read = await readRegularFile(path, MAX_METADATA_BYTES)
+  if (!read.ok && read.isMissing) return null
+  if (!read.ok) throw new Error(`${path}: ${read.reason}`)
+  const text = read.text
   const parsed = schema.safeParse(parseYaml(text) ?? {})
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`)

@@ -111,6 +111,12 @@ export class CompiledRoute {
     return live
   }
 
+  /** Whether the route names the version anywhere: live, shadow, challenger, or a split weight of 0. */
+  names(version: string): boolean {
+    return this.liveVersions().has(version) || version in (this.config.split ?? {})
+      || this.shadows.some((m) => m.version === version) || this.challengers.some((m) => m.version === version)
+  }
+
   /** The share of routed traffic each version is configured to take now, in percent (split, champion, or the canary's step). */
   weightsNow(): Map<string, number> {
     if (this.canary !== null) {

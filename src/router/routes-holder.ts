@@ -1,14 +1,18 @@
 /**
  * Holds the live route table and applies routes.yaml: read and hash, parse, check, compile,
- * then swap one reference (STYLE.md §4). A file that fails any step leaves the last good
- * table serving; the rejection, with its problems and lines, is kept for GET /admin/routes.
- * Every applied config becomes a revision (number, sha256, time) with its source, so that
- * a rollback can write an earlier revision back to routes.yaml.
+ * then swap one reference (STYLE.md §4). A file that fails any step (unreadable, empty,
+ * invalid, or gone after a good one) leaves the last good table serving; the rejection, with
+ * its problems and lines, is kept for GET /admin/routes. Every applied config becomes a
+ * revision (number, sha256, time) with its source, so that a rollback can write an earlier
+ * revision back to routes.yaml. While requests are served, files are checked on the config
+ * worker (routes-checker.ts): a large or hostile file never holds a request up.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises'
-import { checkRoutes } from '../config/routes-check.js'
-import type { ModelCatalog } from '../config/routes-check.js'
-import { inFileOrder, parseRoutesSource, sha256Of } from '../config/routes-load.js'
+import { rename, writeFile } from 'node:fs/promises'
+import { checkRoutes, checkRoutesSource, snapshotCatalog } from '../config/routes-check.js'
+import type { CheckOutcome, ModelCatalog } from '../config/routes-check.js'
+import type { RoutesChecker } from '../config/routes-checker.js'
+import { readRegularFile } from '../config/regular-file.js'
+import { MAX_ROUTES_BYTES, sha256Of } from '../config/routes-load.js'
 import type { ConfigProblem } from '../config/routes-load.js'
 import type { CanaryConfig } from '../config/routes-schema.js'
 import { gatewayError } from '../errors.js'
@@ -19,7 +23,8 @@ import type { Revision } from './route-table.js'
 
 export interface Rejection {
   readonly at: string
-  readonly sha256: string
+  /** Of the rejected text; null when there was no text to read. */
+  readonly sha256: string | null
   readonly trigger: string
   readonly problems: readonly ConfigProblem[]
 }
@@ -29,25 +34,21 @@ export type ReloadOutcome =
   | { kind: 'unchanged'; revision: Revision }
   | { kind: 'rejected'; rejection: Rejection }
 
-const EMPTY_ROUTES = 'routes: {}\n'
+/** The models and versions routes are checked against; the model names let it travel to the config worker. */
+export interface RoutesCatalog extends ModelCatalog {
+  modelNames(): readonly string[]
+}
+
+/** At start, before any good file, a missing routes.yaml means no routes (documented). */
+const NO_ROUTES = 'routes: {}\n'
 const MAX_HISTORY = 50 // revisions kept for rollback
 
-/** Parse, check and compile `source`; problems carry their line and column. */
-export function buildRouteTable(
-  source: string, catalog: ModelCatalog, revision: Revision, canaries: (model: string, c: CanaryConfig) => CanaryController,
-): { ok: true; table: RouteTable } | { ok: false; problems: ConfigProblem[] } {
-  const parsed = parseRoutesSource(source)
-  if (!parsed.ok) return parsed
-  const semantic = checkRoutes(parsed.parsed.file, catalog)
-  if (semantic.length > 0) {
-    return { ok: false, problems: inFileOrder(semantic.map((p) => ({ path: p.path.join('.'), ...parsed.parsed.locate(p.path), message: p.message }))) }
-  }
-  return { ok: true, table: new RouteTable(revision, source, parsed.parsed.file, canaries) }
-}
+const placeless = (message: string): ConfigProblem => ({ path: '', line: null, column: null, message })
 
 export class RoutesHolder {
   readonly path: string
-  readonly #catalog: ModelCatalog
+  readonly #catalog: RoutesCatalog
+  readonly #checker: RoutesChecker
   #current: RouteTable
   #lastRejection: Rejection | null = null
   readonly #history: RouteTable[] = []
@@ -64,22 +65,25 @@ export class RoutesHolder {
   /** Called after every reload attempt, for metrics and the activity log. */
   onOutcome: ((outcome: ReloadOutcome, trigger: string) => void) | null = null
 
-  private constructor(path: string, catalog: ModelCatalog, initial: RouteTable) {
+  private constructor(path: string, catalog: RoutesCatalog, checker: RoutesChecker, initial: RouteTable) {
     this.path = path
     this.#catalog = catalog
+    this.#checker = checker
     this.#current = initial
   }
 
-  /** Load routes.yaml at start. A missing file means no routes; an invalid one throws with every problem. */
-  static async open(path: string, catalog: ModelCatalog): Promise<RoutesHolder> {
-    const holder = new RoutesHolder(path, catalog, null as unknown as RouteTable)
-    const source = await readSource(path)
-    const built = holder.#build(source)
-    if (!built.ok) {
-      const err = gatewayError('ROUTES_INVALID_AT_START', path, built.problems.length)
-      throw Object.assign(err, { problems: built.problems })
-    }
-    holder.#adopt(built.table)
+  /**
+   * Load routes.yaml at start, checked on this thread (nothing is served yet). A missing file
+   * means no routes; an unreadable or invalid one throws with every problem.
+   */
+  static async open(path: string, catalog: RoutesCatalog, checker: RoutesChecker): Promise<RoutesHolder> {
+    const holder = new RoutesHolder(path, catalog, checker, null as unknown as RouteTable)
+    const read = await readRegularFile(path, MAX_ROUTES_BYTES)
+    if (!read.ok && !read.isMissing) throw Object.assign(gatewayError('ROUTES_INVALID_AT_START', path, 1), { problems: [placeless(`${path}: ${read.reason}`)] })
+    const source = read.ok ? read.text : NO_ROUTES
+    const checked = checkRoutesSource(source, catalog)
+    if (!checked.ok) throw Object.assign(gatewayError('ROUTES_INVALID_AT_START', path, checked.problems.length), { problems: checked.problems })
+    holder.#adopt(holder.#compile(source, checked))
     return holder
   }
 
@@ -116,36 +120,50 @@ export class RoutesHolder {
     return this.reload(`${trigger} to revision ${revisionNumber}`)
   }
 
+  /** Never throws: whatever goes wrong (the file, its text, the worker) is a recorded rejection. */
   async #reload(trigger: string): Promise<ReloadOutcome> {
     let outcome: ReloadOutcome
-    const source = await readSource(this.path)
-    const sha256 = sha256Of(source)
-    if (sha256 === this.#current.revision.sha256) {
-      outcome = { kind: 'unchanged', revision: this.#current.revision }
-    } else {
-      const built = this.#build(source)
-      if (built.ok) {
-        this.#adopt(built.table)
-        this.#lastRejection = null
-        outcome = { kind: 'applied', revision: built.table.revision }
-      } else {
-        this.#lastRejection = { at: new Date().toISOString(), sha256, trigger, problems: built.problems }
-        outcome = { kind: 'rejected', rejection: this.#lastRejection }
-      }
+    try {
+      outcome = await this.#tryReload(trigger)
+    } catch (err) {
+      outcome = this.#reject(trigger, null, [placeless(`the file could not be applied: ${(err as Error).message}`)])
     }
     this.onOutcome?.(outcome, trigger)
     return outcome
   }
 
-  /** Re-check the live table against the models, e.g. after versions were added or removed. */
-  recheck(): ConfigProblem[] {
-    const built = buildRouteTable(this.#current.source, this.#catalog, this.#current.revision, (m, c) => this.#canaryFor(m, c))
-    return built.ok ? [] : built.problems
+  async #tryReload(trigger: string): Promise<ReloadOutcome> {
+    const read = await readRegularFile(this.path, MAX_ROUTES_BYTES)
+    if (!read.ok) {
+      const fix = read.isMissing ? ". To remove every route, write 'routes: {}'" : ''
+      return this.#reject(trigger, null, [placeless(`${this.path}: ${read.reason}; the last good routes still serve${fix}`)])
+    }
+    const sha256 = sha256Of(read.text)
+    if (sha256 === this.#current.revision.sha256) return { kind: 'unchanged', revision: this.#current.revision }
+    const checked = await this.#checker.check(read.text, snapshotCatalog(this.#catalog, this.#catalog.modelNames()))
+    if (!checked.ok) return this.#reject(trigger, sha256, checked.problems)
+    const table = this.#compile(read.text, checked)
+    this.#adopt(table)
+    this.#lastRejection = null
+    return { kind: 'applied', revision: table.revision }
   }
 
-  #build(source: string): ReturnType<typeof buildRouteTable> {
+  #reject(trigger: string, sha256: string | null, problems: readonly ConfigProblem[]): ReloadOutcome {
+    this.#lastRejection = { at: new Date().toISOString(), sha256, trigger, problems }
+    return { kind: 'rejected', rejection: this.#lastRejection }
+  }
+
+  /**
+   * Re-check the live table against the models, e.g. after versions were added or removed.
+   * Semantic rules only: the file itself was checked when it was applied (no lines here).
+   */
+  recheck(): ConfigProblem[] {
+    return checkRoutes(this.#current.file, this.#catalog).map((p) => ({ path: p.path.join('.'), line: null, column: null, message: p.message }))
+  }
+
+  #compile(source: string, checked: Extract<CheckOutcome, { ok: true }>): RouteTable {
     const revision: Revision = { number: this.#nextRevision, sha256: sha256Of(source), appliedAt: new Date().toISOString() }
-    return buildRouteTable(source, this.#catalog, revision, (m, c) => this.#canaryFor(m, c))
+    return new RouteTable(revision, source, checked.file, (m, c) => this.#canaryFor(m, c))
   }
 
   #adopt(table: RouteTable): void {
@@ -172,14 +190,5 @@ export class RoutesHolder {
   /** Advance canaries whose interval has passed. */
   tickCanaries(): void {
     for (const c of this.#canaries.values()) c.tick()
-  }
-}
-
-async function readSource(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_ROUTES
-    throw err
   }
 }

@@ -47,6 +47,12 @@ export class ServingVersion {
   /** A problem found while scanning (bad version.yaml, no model.onnx); loading reports it. */
   readonly problem: string | null
   state: VersionState = 'loading'
+  /**
+   * Its folder is gone from the repository but routes.yaml still sends it traffic: it keeps
+   * serving from memory until a routes change stops that (issue #14: removing the folder first
+   * sent a tenth of routed requests to a 404).
+   */
+  isRemovedFromDisk = false
   /** Why the version failed; null unless state is 'failed'. */
   reason: string | null = null
   /** The local onnxruntime session; null for a remote version or until loaded. */
@@ -102,8 +108,9 @@ export class ServingModel {
     this.versions = new Map(scanned.versions.map((v) => [v.version, new ServingVersion(v)]))
   }
 
+  /** The versions in the repository (not those only kept serving until routes.yaml lets them go). */
   versionNames(): string[] {
-    return [...this.versions.keys()]
+    return [...this.versions.values()].filter((v) => !v.isRemovedFromDisk).map((v) => v.version)
   }
 
   /** Put versions back in natural order after a rescan added some. */
@@ -113,8 +120,8 @@ export class ServingModel {
     for (const v of sorted) this.versions.set(v.version, v)
   }
 
-  /** The version a version-less V2 call uses until routes.yaml says otherwise: the newest ready one. */
-  defaultVersion(): ServingVersion {
+  /** The newest ready version: what GET /v2/models/{model} describes (routed calls follow router/unrouted.ts). */
+  newestReadyVersion(): ServingVersion {
     const ready = [...this.versions.values()].filter((v) => v.state === 'ready')
     if (ready.length === 0) throw gatewayError('NO_READY_VERSION', this.name)
     return ready.sort((a, b) => compareVersionNames(b.version, a.version))[0]
@@ -131,6 +138,8 @@ export class ModelPool {
   onChange: ((outcome: RescanOutcome) => void) | null = null
   /** Called when a version has finished loading, ready or failed (the activity log). */
   onLoaded: ((version: ServingVersion) => void) | null = null
+  /** Whether the routes in force name a version (split, shadow, label, ...): such a version is not drained when its folder goes. */
+  isRouted: (model: string, version: string) => boolean = () => false
 
   private constructor(scanned: readonly ScannedModel[], options: ModelPoolOptions, log: Logger) {
     this.#options = options
@@ -185,13 +194,26 @@ export class ModelPool {
       }
       model.sortVersions()
     }
+    const keptRouted: string[] = []
     for (const model of this.#models.values()) {
       for (const version of [...model.versions.values()]) {
-        if (seen.has(`${model.name}/${version.version}`)) continue
+        const key = `${model.name}/${version.version}`
+        if (seen.has(key)) {
+          version.isRemovedFromDisk = false // put back
+          continue
+        }
+        if (this.isRouted(model.name, version.version)) {
+          if (!version.isRemovedFromDisk) keptRouted.push(key)
+          version.isRemovedFromDisk = true
+          continue
+        }
         model.versions.delete(version.version)
         removed.push(version)
       }
       if (model.versions.size === 0 && !scanned.some((m) => m.name === model.name)) this.#models.delete(model.name)
+    }
+    if (keptRouted.length > 0) {
+      this.#log.warn('versions removed from the model repository are still in routes.yaml; they keep serving until a routes change stops sending them traffic', { versions: keptRouted })
     }
     const outcome = { added: added.map((v) => `${v.model}/${v.version}`), removed: removed.map((v) => `${v.model}/${v.version}`), changed }
     const isChange = added.length + removed.length + changed.length > 0
@@ -200,6 +222,26 @@ export class ModelPool {
     for (const v of added) await this.#load(v)
     if (isChange) this.onChange?.(outcome)
     return outcome
+  }
+
+  /** After a routes change: drain the versions whose folders are gone and that no route names any more. */
+  releaseUnrouted(): string[] {
+    const released: string[] = []
+    for (const model of this.#models.values()) {
+      for (const version of [...model.versions.values()]) {
+        if (!version.isRemovedFromDisk || this.isRouted(model.name, version.version)) continue
+        model.versions.delete(version.version)
+        released.push(`${model.name}/${version.version}`)
+        void this.#drain(version)
+      }
+    }
+    if (released.length > 0) this.#log.info('versions removed from the model repository are no longer routed; draining them', { versions: released })
+    return released
+  }
+
+  /** Versions whose folders are gone but which routes.yaml still sends traffic to. */
+  removedButRouted(): string[] {
+    return this.models().flatMap((m) => [...m.versions.values()].filter((v) => v.isRemovedFromDisk).map((v) => `${m.name}/${v.version}`))
   }
 
   async #drain(version: ServingVersion): Promise<void> {

@@ -126,10 +126,11 @@ describe('V2 infer', () => {
     expect(res.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/) // no id sent: the generated inference id is returned
   })
 
-  it('without a version in the path, uses the newest ready version', async () => {
+  // issue #14: it answered with the newest ready version, whatever its stage
+  it('without a version in the path and without a route, answers 503 saying what to configure', async () => {
     const res = await post(`${gw.url}/v2/models/credit-risk/infer`, { inputs: [tensorOf(rows.slice(0, 1))] })
-    expect(res.status).toBe(200)
-    expect(res.body.model_version).toBe('v3')
+    expect(res.status).toBe(503)
+    expect(res.body.code).toBe('MODEL_NOT_ROUTED')
   })
 })
 

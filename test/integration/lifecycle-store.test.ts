@@ -12,7 +12,7 @@ const stores = STORES
 
 describe.each(Object.keys(stores))('lifecycle in %s', (kind) => {
   let t: StoreUnderTest
-  const none = { liveRoutes: {} }
+  const none = { liveTraffic: {} }
   beforeAll(async () => {
     t = await stores[kind]()
     await t.store.migrate()
@@ -28,9 +28,9 @@ describe.each(Object.keys(stores))('lifecycle in %s', (kind) => {
   })
 
   it('takes a stage change only when a second person approves it, flagging a skip', async () => {
-    const request = await t.store.runOperation(requestStage({ model: 'm', version: 'v1', to: 'Production', actor: 'alice', comment: 'fast track', liveRoute: null }))
+    const request = await t.store.runOperation(requestStage({ model: 'm', version: 'v1', to: 'Production', actor: 'alice', comment: 'fast track', liveTraffic: null }))
     expect(request).toMatchObject({ status: 'pending', from_stage: 'Unassigned', to_stage: 'Production', skipped: ['Development', 'Staging'], requester: 'alice' })
-    await expect(t.store.runOperation(requestStage({ model: 'm', version: 'v1', to: 'Staging', actor: 'bob', comment: null, liveRoute: null })))
+    await expect(t.store.runOperation(requestStage({ model: 'm', version: 'v1', to: 'Staging', actor: 'bob', comment: null, liveTraffic: null })))
       .rejects.toMatchObject({ code: 'STAGE_REQUEST_PENDING' })
     await expect(t.store.runOperation(decide({ id: request.id, action: 'approve', actor: 'alice', comment: null, ...none }))).rejects.toMatchObject({ code: 'SECOND_PERSON_REQUIRED' })
     await expect(t.store.runOperation(decide({ id: request.id, action: 'cancel', actor: 'bob', comment: null, ...none }))).rejects.toMatchObject({ code: 'NOT_THE_REQUESTER' })
@@ -42,10 +42,10 @@ describe.each(Object.keys(stores))('lifecycle in %s', (kind) => {
   })
 
   it('lets the requester cancel and an approver reject, changing nothing', async () => {
-    const a = await t.store.runOperation(requestStage({ model: 'm', version: 'v2', to: 'Development', actor: 'alice', comment: null, liveRoute: null }))
+    const a = await t.store.runOperation(requestStage({ model: 'm', version: 'v2', to: 'Development', actor: 'alice', comment: null, liveTraffic: null }))
     expect(a.skipped).toEqual([])
     expect(await t.store.runOperation(decide({ id: a.id, action: 'cancel', actor: 'alice', comment: null, ...none }))).toMatchObject({ status: 'cancelled' })
-    const b = await t.store.runOperation(requestStage({ model: 'm', version: 'v2', to: 'Development', actor: 'alice', comment: null, liveRoute: null }))
+    const b = await t.store.runOperation(requestStage({ model: 'm', version: 'v2', to: 'Development', actor: 'alice', comment: null, liveTraffic: null }))
     expect(await t.store.runOperation(decide({ id: b.id, action: 'reject', actor: 'bob', comment: 'not yet', ...none }))).toMatchObject({ status: 'rejected' })
     expect((await t.store.runOperation(registerVersions([]))).find((s) => s.version === 'v2')?.stage).toBe('Unassigned')
     expect((await t.store.runOperation(listRequests({ model: 'm', status: 'pending' })))).toEqual([])
@@ -53,20 +53,20 @@ describe.each(Object.keys(stores))('lifecycle in %s', (kind) => {
 
   it('refuses to change a locked version, and to archive one that takes live traffic', async () => {
     await t.store.runOperation(setLock('m', 'v3', true, 'root', 'audit'))
-    await expect(t.store.runOperation(requestStage({ model: 'm', version: 'v3', to: 'Staging', actor: 'alice', comment: null, liveRoute: null }))).rejects.toMatchObject({ code: 'VERSION_LOCKED' })
+    await expect(t.store.runOperation(requestStage({ model: 'm', version: 'v3', to: 'Staging', actor: 'alice', comment: null, liveTraffic: null }))).rejects.toMatchObject({ code: 'VERSION_LOCKED' })
     await t.store.runOperation(setLock('m', 'v3', false, 'root', null))
-    await expect(t.store.runOperation(requestStage({ model: 'm', version: 'v1', to: 'Archived', actor: 'alice', comment: null, liveRoute: 'm' })))
+    await expect(t.store.runOperation(requestStage({ model: 'm', version: 'v1', to: 'Archived', actor: 'alice', comment: null, liveTraffic: "in routes.yaml (route 'm')" })))
       .rejects.toMatchObject({ code: 'VERSION_TAKES_LIVE_TRAFFIC', message: expect.stringContaining("route 'm'") })
     // requested while idle, approved once it has become live: refused at approval
-    const r = await t.store.runOperation(requestStage({ model: 'm', version: 'v3', to: 'Archived', actor: 'alice', comment: null, liveRoute: null }))
-    await expect(t.store.runOperation(decide({ id: r.id, action: 'approve', actor: 'bob', comment: null, liveRoutes: { 'm/v3': 'm' } }))).rejects.toMatchObject({ code: 'VERSION_TAKES_LIVE_TRAFFIC' })
+    const r = await t.store.runOperation(requestStage({ model: 'm', version: 'v3', to: 'Archived', actor: 'alice', comment: null, liveTraffic: null }))
+    await expect(t.store.runOperation(decide({ id: r.id, action: 'approve', actor: 'bob', comment: null, liveTraffic: { 'm/v3': "in routes.yaml (route 'm')" } }))).rejects.toMatchObject({ code: 'VERSION_TAKES_LIVE_TRAFFIC' })
     expect((await t.store.runOperation(listRequests({ status: 'pending' }))).map((x) => x.id)).toEqual([r.id]) // the refused approval changed nothing
   })
 
   it('lets only one of two requests made at the same moment through', async () => {
     await t.store.runOperation(registerVersions([{ model: 'race', version: 'v1' }]))
     const outcomes = await Promise.allSettled(['alice', 'bob'].map((actor) =>
-      t.store.runOperation(requestStage({ model: 'race', version: 'v1', to: 'Staging', actor, comment: null, liveRoute: null }))))
+      t.store.runOperation(requestStage({ model: 'race', version: 'v1', to: 'Staging', actor, comment: null, liveTraffic: null }))))
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1)
     const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult
     expect(refused.reason).toMatchObject({ code: 'STAGE_REQUEST_PENDING' })

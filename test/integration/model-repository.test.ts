@@ -3,6 +3,7 @@
  * wrong sha256, bad version.yaml, a signature that does not fit — is reported with its
  * reason and never takes the others down; a folder with only model.onnx is served via V2.
  */
+import { execFileSync } from 'node:child_process'
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -36,6 +37,8 @@ beforeAll(async () => {
   version('no-onnx', { yaml: goodYaml })
   version('onnx-only', { onnx: 'good' })
   version('wrong-signature', { onnx: 'good', yaml: readFileSync(join(REPO_MODELS, 'iris', 'v1', 'version.yaml'), 'utf8').replace(/^sha256:.*$/m, '') })
+  version('fifo-yaml', { onnx: 'good' })
+  execFileSync('mkfifo', [join(dir, 'credit-risk', 'fifo-yaml', 'version.yaml')]) // issue #14: reading it hung every later scan
   version('.hidden', { onnx: 'good' })
   version('has space', { onnx: 'good' })
   gw = await startGateway({ modelsDir: dir })
@@ -52,7 +55,8 @@ describe('model repository', () => {
   it('reports every version with its state and the reason for each failure', async () => {
     const res = await get(`${gw.url}/v1/models/credit-risk`)
     const states = Object.fromEntries(res.body.versions.map((v: { version: string; state: string; reason: string | null }) => [v.version, `${v.state}: ${v.reason ?? ''}`]))
-    expect(Object.keys(states).sort()).toEqual(['bad-yaml', 'corrupt', 'good', 'no-onnx', 'onnx-only', 'tampered', 'truncated', 'wrong-signature'])
+    expect(Object.keys(states).sort()).toEqual(['bad-yaml', 'corrupt', 'fifo-yaml', 'good', 'no-onnx', 'onnx-only', 'tampered', 'truncated', 'wrong-signature'])
+    expect(states['fifo-yaml']).toMatch(/^failed: version.yaml is invalid: .*version.yaml: it is not a regular file/)
     expect(states.good).toBe('ready: ')
     expect(states['onnx-only']).toBe('ready: ')
     expect(states.corrupt).toMatch(/^failed: onnxruntime cannot load model.onnx/)
