@@ -35,4 +35,14 @@ describe('TokenStore', () => {
     writeFileSync(file, 'tokens:\n  - { name: x, role: king, sha256: 00 }\n')
     expect(() => new TokenStore(file, undefined)).toThrow(/tokens\.yaml/)
   })
+
+  // issue #14: 'Carol' and 'carol' counted as two people for two-person approval
+  it('refuses two tokens whose names differ only in case, in the file or across file and environment', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'switchyard-tokens-')), 'tokens.yaml')
+    writeFileSync(file, `tokens:\n  - { name: Carol, role: editor, sha256: ${hashToken(newToken())} }\n  - { name: carol, role: approver, sha256: ${hashToken(newToken())} }\n`)
+    expect(() => new TokenStore(file, undefined)).toThrow(/the name 'carol' is taken \(as 'Carol'\)/)
+    writeFileSync(file, `tokens:\n  - { name: carol, role: approver, sha256: ${hashToken(newToken())} }\n`)
+    expect(() => new TokenStore(file, `CAROL:editor:${hashToken(newToken())}`)).toThrow(/taken/)
+    expect(() => new TokenStore(null, `dave:editor:${hashToken(newToken())},Dave:approver:${hashToken(newToken())}`)).toThrow(/SWITCHYARD_TOKENS: the name 'Dave' is taken/)
+  })
 })

@@ -59,6 +59,8 @@ export class TokenStore {
   constructor(path: string | null, env: string | undefined) {
     this.#path = path
     this.#fromEnv = parseEnv(env)
+    const clash = sameNameTwice(this.#fromEnv)
+    if (clash !== null) throw new Error(`SWITCHYARD_TOKENS: ${clash}`)
     const problem = this.#reload()
     if (problem !== null) throw new Error(problem)
   }
@@ -112,16 +114,48 @@ export class TokenStore {
     try {
       const parsed = FileSchema.safeParse(parseYaml(text) ?? {})
       if (parsed.success) {
-        this.#fromFile = parsed.data.tokens.map((t) => ({ name: t.name, role: t.role, digest: Buffer.from(t.sha256, 'hex') }))
-        return null
+        const entries = parsed.data.tokens.map((t) => ({ name: t.name, role: t.role, digest: Buffer.from(t.sha256, 'hex') }))
+        problem = sameNameTwice([...this.#fromEnv, ...entries])
+        if (problem === null) {
+          this.#fromFile = entries
+          return null
+        }
+      } else {
+        problem = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')
       }
-      problem = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')
     } catch (err) {
       problem = (err as Error).message // not YAML at all
     }
     this.#fromFile = [] // fail closed: a token removed in a broken edit must not keep working
     return `${this.#path}: ${problem}; every token of this file is refused until it is fixed`
   }
+}
+
+/**
+ * A token's name is the person who holds it, and two-person approval counts people by name:
+ * 'Carol' and 'carol' must not count as two (issue #14). Names are unique without regard to case.
+ */
+function sameNameTwice(entries: readonly Identity[]): string | null {
+  const seen = new Map<string, string>()
+  for (const e of entries) {
+    const key = e.name.toLowerCase()
+    const earlier = seen.get(key)
+    if (earlier !== undefined) return `the name '${e.name}' is taken${earlier === e.name ? '' : ` (as '${earlier}')`}: each person has one token name, compared without case; remove one of them`
+    seen.set(key, e.name)
+  }
+  return null
+}
+
+/** The names the tokens file holds now (for `switchyard token new`, which refuses a name taken). */
+export function tokenNamesIn(path: string): string[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    return []
+  }
+  const parsed = FileSchema.safeParse(parseYaml(text) ?? {})
+  return parsed.success ? parsed.data.tokens.map((t) => t.name) : []
 }
 
 function parseEnv(text: string | undefined): Entry[] {

@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
-import { hashToken, newToken } from '../auth/tokens.js'
+import { hashToken, newToken, tokenNamesIn } from '../auth/tokens.js'
 import { ROLES } from '../lifecycle/roles.js'
 import type { ActivityEntry, StageRequest } from '../lifecycle/operations.js'
 import { call, clientFromEnv, GatewayCallError, table } from './client.js'
@@ -126,6 +126,11 @@ export function tokenCommand(): Command {
     .option('--file <file>', 'the tokens file (SWITCHYARD_TOKENS_FILE, default tokens.yaml)')
     .action(exitWith(async (values: { name: string; role: string; file?: string }) => {
       const file = values.file ?? process.env.SWITCHYARD_TOKENS_FILE ?? 'tokens.yaml'
+      const taken = tokenNamesIn(file).find((n) => n.toLowerCase() === values.name.toLowerCase())
+      if (taken !== undefined) {
+        process.stderr.write(`switchyard token new: ${file} already has a token named '${taken}' (names are people, compared without case); to replace it, remove its line first\n`)
+        return 1
+      }
       const secret = newToken()
       if (!existsSync(file) || readFileSync(file, 'utf8').trim() === '') writeFileSync(file, '# API tokens: SHA-256 digests only (switchyard token new)\ntokens:\n')
       appendFileSync(file, `  - { name: ${values.name}, role: ${values.role}, sha256: ${hashToken(secret)} }\n`)

@@ -33,18 +33,39 @@ export class JsonBody {
     return this.#isParsed
   }
 
-  /** The parsed value; throws BODY_MALFORMED_JSON (400) when the text is not JSON. */
+  /**
+   * The parsed value; throws BODY_MALFORMED_JSON (400) when the text is not JSON, and
+   * BODY_INVALID when it has a key that reaches an object's prototype in JavaScript
+   * (issue #14: a top-level or V2-input "__proto__" was silently ignored).
+   */
   value(): unknown {
     if (!this.#isParsed) {
+      const text = this.bytes.toString('utf8')
       try {
-        this.#value = JSON.parse(this.bytes.toString('utf8'))
+        // the reviver runs for every value, so only for a text that might hold such a key (an escape could spell one)
+        this.#value = MAY_HOLD_FORBIDDEN_KEY.test(text) ? JSON.parse(text, refuseForbiddenKeys) : JSON.parse(text)
       } catch (err) {
+        if (err instanceof ForbiddenKey) throw gatewayError('BODY_INVALID', `the key '${err.key}' is not allowed anywhere in a request body`)
         throw gatewayError('BODY_MALFORMED_JSON', this.bytes.length === 0 ? 'the body is empty' : (err as Error).message)
       }
       this.#isParsed = true
     }
     return this.#value
   }
+}
+
+const MAY_HOLD_FORBIDDEN_KEY = /__proto__|constructor|prototype|\\u/
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+
+class ForbiddenKey extends Error {
+  constructor(readonly key: string) {
+    super(key)
+  }
+}
+
+function refuseForbiddenKeys(key: string, value: unknown): unknown {
+  if (FORBIDDEN_KEYS.has(key)) throw new ForbiddenKey(key)
+  return value
 }
 
 const EMPTY = Buffer.alloc(0)

@@ -22,6 +22,7 @@ import { dashboardRouter } from './dashboard-routes.js'
 import { inferenceLogRouter } from './inference-log-routes.js'
 import { lifecycleRouter } from './lifecycle-routes.js'
 import { describeModel, describeModelSummary } from './catalog.js'
+import { pathOf } from './data-plane.js'
 import { sendError } from './respond.js'
 import { SERVER_INFO } from '../version.js'
 
@@ -85,7 +86,7 @@ export function createControlPlane({ pool, routes, mirrors, metrics, inferenceLo
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const mapped = isGatewayError(err) ? err : fromExpressError(err, req)
-    sendError(res, mapped, log, { method: req.method, path: req.originalUrl })
+    sendError(res, mapped, log, { method: req.method, path: pathOf(req.originalUrl) })
   })
   return app
 }

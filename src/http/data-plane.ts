@@ -34,7 +34,7 @@ const PLATFORM = 'onnx_onnxv1' // the protocol's platform name for ONNX Runtime 
 /** `countError` is told the status and code of every error answer (metrics). */
 export function createDataPlane(pool: ModelPool, handlers: InferenceHandlers, info: ServerInfo, log: Logger, countError: (status: number, code: string) => void): Handler {
   const fail: Fail = (req, res, err) => {
-    const { status, code } = sendError(res, err, log, { method: req.method, path: req.url })
+    const { status, code } = sendError(res, err, log, { method: req.method, path: pathOf(req.url) })
     countError(status, code)
   }
 
@@ -127,6 +127,13 @@ export function createDataPlane(pool: ModelPool, handlers: InferenceHandlers, in
       return true
     }
   }
+}
+
+/** The URL without its query string, for logs: a query may carry a token or other secrets. */
+export function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/'
+  const q = url.indexOf('?')
+  return q === -1 ? url : url.slice(0, q)
 }
 
 /** A path segment as a name; percent-decoded, then checked (no '/', no '..', no leading dot). */

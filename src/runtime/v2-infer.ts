@@ -44,16 +44,15 @@ export function decodeInferRequest(body: unknown, inputs: readonly TensorSpec[],
   for (const spec of inputs) {
     const raw = byName.get(spec.name)
     if (raw === undefined) throw gatewayErrorWith('TENSOR_INPUT_MISSING', { details: { inputs: inputs.map(describeSpec) } }, spec.name)
-    const feed = decodeInput(raw, spec)
+    const feed = decodeInput(raw, spec, maxRows)
     const first = feed.dims.length > 0 ? feed.dims[0] : -1
-    if (first > maxRows) throw gatewayError('BATCH_TOO_LARGE', first, maxRows)
     rows = rows === undefined || rows === first ? first : -1
     feeds.push(feed)
   }
   return { id, feeds, rows: rows ?? -1, outputs: decodeRequestedOutputs(wanted, outputs) }
 }
 
-function decodeInput(raw: Record<string, unknown>, spec: TensorSpec): Feed {
+function decodeInput(raw: Record<string, unknown>, spec: TensorSpec, maxRows: number): Feed {
   const { name, shape, datatype, data, parameters } = raw as { name: string; shape: unknown; datatype: unknown; data: unknown; parameters: unknown }
   checkParameters(parameters, `inputs '${name}' parameters`)
   if (typeof datatype !== 'string') throw gatewayError('BODY_INVALID', `input '${name}' needs a "datatype" string such as "FP32"`)
@@ -66,29 +65,44 @@ function decodeInput(raw: Record<string, unknown>, spec: TensorSpec): Feed {
   const dims = shape as number[]
   const fits = dims.length === spec.shape.length && spec.shape.every((d, k) => d === -1 || d === dims[k])
   if (!fits) throw gatewayError('TENSOR_SHAPE_MISMATCH', name, formatShape(spec.shape), formatShape(dims))
+  // before anything is sized from the shape: a shape of [2^53-1, 4] must be a 400, not an allocation that fails
+  if (dims.length > 0 && dims[0] > maxRows) throw gatewayError('BATCH_TOO_LARGE', dims[0], maxRows)
   if (!Array.isArray(data)) throw gatewayError('BODY_INVALID', `input '${name}' needs "data": an array of its elements`)
+  const expected = elementCount(dims)
+  const given = countElements(data)
+  if (given === Number.POSITIVE_INFINITY) throw gatewayError('BODY_INVALID', `input '${name}' data is nested deeper than ${MAX_RANK} levels`)
+  if (given !== expected) throw gatewayError('TENSOR_DATA_SIZE_MISMATCH', name, expected, given)
   return { name, type: info.ortType, data: fillTensor(name, data, dims, info), dims }
 }
 
-/** Copy (possibly nested) JSON data into the typed array onnxruntime wants, checking every element. */
+/**
+ * Copy JSON data, flat or nested exactly to the shape (each level as long as its dimension),
+ * into the typed array onnxruntime wants, checking every element. The caller has checked the
+ * element count, so the allocation is the data's own size.
+ */
 function fillTensor(name: string, data: unknown[], dims: readonly number[], info: DatatypeInfo): TensorData {
   const expected = elementCount(dims)
   const out = info.allocate === null ? new Array<string>(expected) : info.allocate(expected)
+  const isNested = data.some(Array.isArray)
   let count = 0
   const walk = (items: unknown[], depth: number): void => {
+    if (isNested && items.length !== dims[depth]) {
+      throw gatewayError('BODY_INVALID', `input '${name}' data is nested against its shape ${formatShape(dims)}: a level has ${items.length} items where the shape says ${dims[depth] ?? 'none'}; send the data flat or nested exactly to the shape`)
+    }
     for (const item of items) {
       if (Array.isArray(item)) {
-        if (depth >= Math.max(dims.length, 1)) throw gatewayError('BODY_INVALID', `input '${name}' data is nested deeper than its ${dims.length} dimensions`)
+        if (depth + 1 >= dims.length) throw gatewayError('BODY_INVALID', `input '${name}' data is nested deeper than its ${dims.length} dimensions`)
         walk(item, depth + 1)
         continue
       }
-      if (count >= expected) throw gatewayError('TENSOR_DATA_SIZE_MISMATCH', name, expected, countElements(data))
+      if (isNested && depth !== dims.length - 1) {
+        throw gatewayError('BODY_INVALID', `input '${name}' data mixes values and arrays at one level; send the data flat or nested exactly to the shape ${formatShape(dims)}`)
+      }
       out[count] = checkElement(name, count, item, info)
       count++
     }
   }
-  walk(data, 1)
-  if (count !== expected) throw gatewayError('TENSOR_DATA_SIZE_MISMATCH', name, expected, count)
+  walk(data, 0)
   return out as TensorData
 }
 
@@ -116,10 +130,18 @@ function elementError(name: string, index: number, expected: string): Switchyard
   return gatewayError('TENSOR_DATA_INVALID', name, index, expected)
 }
 
+/** Elements of (possibly nested) data, without walking deeper than MAX_RANK levels. */
 function countElements(data: unknown[]): number {
   let n = 0
-  const stack: unknown[][] = [data]
-  while (stack.length > 0) for (const item of stack.pop()!) Array.isArray(item) ? stack.push(item) : n++
+  const stack: [unknown[], number][] = [[data, 1]]
+  while (stack.length > 0) {
+    const [items, depth] = stack.pop()!
+    for (const item of items) {
+      if (!Array.isArray(item)) n++
+      else if (depth < MAX_RANK) stack.push([item, depth + 1])
+      else n += Number.POSITIVE_INFINITY // deeper than any shape: never equal to a count
+    }
+  }
   return n
 }
 

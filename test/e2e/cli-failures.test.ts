@@ -65,6 +65,14 @@ describe('the command line', () => {
     expect(run.stderr).toMatch(message)
   })
 
+  it('token new refuses a name already taken, whatever its case', () => {
+    const file = join(dir, 'tokens.yaml')
+    expect(switchyard(['token', 'new', '--name', 'Carol', '--role', 'editor', '--file', file]).status).toBe(0)
+    const again = switchyard(['token', 'new', '--name', 'carol', '--role', 'approver', '--file', file])
+    expect(again.status).toBe(1)
+    expect(again.stderr).toMatch(/already has a token named 'Carol'/)
+  })
+
   it('reads a bad environment variable as a mistake too', () => {
     const run = switchyard(['serve'], { SWITCHYARD_PORT: 'x' })
     expect(run.status).toBe(2)

@@ -90,6 +90,9 @@ describe('the lifecycle from the command line', () => {
   it('never writes a token to its log, even at debug level and on refusals', async () => {
     await cli(['stage', 'approve', 'no-such-id'], 'alice') // a 403, logged
     await cli(['models'], 'bob')
+    // issue #14: a token in a query string was logged with the URL
+    expect((await fetch(`${gw.url}/v1/models?access_token=${tokens.alice}`)).status).toBe(401)
+    expect((await fetch(`${gw.url}/v1/models/nosuch/versions/v1/predict?token=${tokens.bob}`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(404)
     const output = gw.stdout()
     expect(output.length).toBeGreaterThan(0)
     for (const t of Object.values(tokens)) expect(output).not.toContain(t)

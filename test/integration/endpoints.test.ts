@@ -174,7 +174,16 @@ describe('bad input gets a clear 4xx with a stable code, never a 5xx', () => {
     { name: 'missing feature', send: () => post(predictUrl(), { instances: [{ ...rows[0], age: undefined }] }), status: 400, code: 'FEATURE_MISSING', says: /'age'/ },
     { name: 'extra feature', send: () => post(predictUrl(), { instances: [{ ...rows[0], income: 5 }] }), status: 400, code: 'FEATURE_UNKNOWN', says: /'income'/ },
     { name: 'mistyped feature', send: () => post(predictUrl(), { instances: [{ ...rows[0], education: 'university' }] }), status: 400, code: 'FEATURE_MISTYPED', says: /education/ },
-    { name: '__proto__ key', send: () => post(predictUrl(), `{"instances":[${JSON.stringify(rows[0]).slice(0, -1)},"__proto__":{"isAdmin":true}}]}`), status: 400, code: 'FEATURE_UNKNOWN', says: /__proto__/ },
+    { name: '__proto__ key', send: () => post(predictUrl(), `{"instances":[${JSON.stringify(rows[0]).slice(0, -1)},"__proto__":{"isAdmin":true}}]}`), status: 400, code: 'BODY_INVALID', says: /__proto__/ },
+    // issue #14, finding 9: these were ignored and answered 200
+    { name: 'a top-level __proto__ key', send: () => post(predictUrl(), `{"instances":[${JSON.stringify(rows[0])}],"__proto__":{"isAdmin":true}}`), status: 400, code: 'BODY_INVALID', says: /'__proto__' is not allowed/ },
+    { name: 'a __proto__ key in a V2 input', send: () => post(inferUrl(), `{"inputs":[${JSON.stringify(tensorOf([rows[0]])).slice(0, -1)},"__proto__":{"x":1}}]}`), status: 400, code: 'BODY_INVALID', says: /'__proto__' is not allowed/ },
+    { name: 'a constructor key spelt with escapes', send: () => post(inferUrl(), `{"inputs":[${JSON.stringify(tensorOf([rows[0]]))}],"\\u0063onstructor":1}`), status: 400, code: 'BODY_INVALID', says: /'constructor' is not allowed/ },
+    { name: 'V2 data nested against the shape', send: () => post(inferUrl(), { inputs: [{ name: 'features', datatype: 'FP32', shape: [2, 22], data: [Array(21).fill(0), Array(23).fill(0)] }] }), status: 400, code: 'BODY_INVALID', says: /nested against its shape \[2, 22\]/ },
+    // issue #14, finding 8: these were sized from the shape before anything was checked, and answered 500
+    { name: 'a V2 shape of 250,000,000,000 rows', send: () => post(inferUrl(), { inputs: [{ name: 'features', datatype: 'FP32', shape: [250_000_000_000, 22], data: [0] }] }), status: 400, code: 'BATCH_TOO_LARGE' },
+    { name: 'a V2 shape of 2^53-1 rows', send: () => post(inferUrl(), { inputs: [{ name: 'features', datatype: 'FP32', shape: [2 ** 53 - 1, 22], data: [0] }] }), status: 400, code: 'BATCH_TOO_LARGE' },
+    { name: 'a V2 shape of 2^32 rows', send: () => post(inferUrl(), { inputs: [{ name: 'features', datatype: 'FP32', shape: [2 ** 32, 22], data: [] }] }), status: 400, code: 'BATCH_TOO_LARGE' },
     { name: 'no instances', send: () => post(predictUrl(), { rows: [] }), status: 400, code: 'BODY_INVALID' },
     { name: 'wrong tensor shape', send: () => post(inferUrl(), { inputs: [{ ...tensorOf([rows[0]]), shape: [1, 21], data: CREDIT_FEATURES.slice(1).map(() => 0) }] }), status: 400, code: 'TENSOR_SHAPE_MISMATCH' },
     { name: 'wrong tensor datatype', send: () => post(inferUrl(), { inputs: [{ ...tensorOf([rows[0]]), datatype: 'INT32' }] }), status: 400, code: 'TENSOR_DATATYPE_MISMATCH' },

@@ -68,3 +68,11 @@ describe('V2 typed tensors on a model with only model.onnx', () => {
     }
   })
 })
+
+// issue #14, finding 8: a BYTES tensor of [2^32] was sized before its data was counted: a 500
+it('refuses a tensor whose shape is larger than its data before sizing anything', async () => {
+  const base = TENSORS.map((t) => ({ name: t.name, datatype: t.datatype, shape: [2], data: t.data }))
+  const res = await post(`${gw.url}/v2/models/typed/versions/1/infer`, { inputs: base.map((i) => (i.name === 's' ? { ...i, shape: [2 ** 32] } : i)) })
+  expect(res.status).toBe(400)
+  expect(res.body.code).toBe('BATCH_TOO_LARGE')
+})
