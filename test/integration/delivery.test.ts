@@ -3,7 +3,7 @@
  * inserts are asynchronous) may overflow the buffer and spill; the spill must take rows that
  * are only in memory, never the batch being inserted in their place.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -74,5 +74,149 @@ describe('delivery when even the spill fails', () => {
     await delivery.close(100)
     expect(delivery.stats.dropped).toBe(20)
     expect(handled).toEqual([])
+  })
+})
+
+/**
+ * The real SQLite store behind a switch standing for its connection: `down` makes every insert
+ * fail as an unreachable server does, `hold()` makes the next insert wait until released.
+ */
+async function switchableStore(): Promise<{ store: InferenceStore; sqlite: SqliteStore; setDown(down: boolean): void; hold(): { entered: Promise<void>; release(): void } }> {
+  const sqlite = new SqliteStore(join(dir, 'log.db'))
+  await sqlite.migrate()
+  let isDown = false
+  let held: { enter(): void; gate: Promise<void> } | null = null
+  const store = new Proxy(sqlite, {
+    get(target, prop) {
+      if (prop === 'insert') {
+        return async (rows: readonly StoredInference[]) => {
+          const h = held
+          held = null
+          if (h !== null) {
+            h.enter()
+            await h.gate
+          }
+          if (isDown) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
+          return target.insert(rows)
+        }
+      }
+      if (prop === 'close') return async () => {} // the test reads the database after the delivery is closed
+      const value = Reflect.get(target, prop, target) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  }) as InferenceStore
+  return {
+    store,
+    sqlite,
+    setDown: (down) => (isDown = down),
+    hold() {
+      let enter!: () => void
+      let release!: () => void
+      const entered = new Promise<void>((resolve) => (enter = resolve))
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      held = { enter, gate }
+      return { entered, release }
+    },
+  }
+}
+
+const rows = (from: number, count: number): StoredInference[] => Array.from({ length: count }, (_, i) => row(from + i))
+const spillFiles = (spillDir: string): string[] => readdirSync(spillDir).filter((f) => f.endsWith('.jsonl'))
+
+async function storedIds(sqlite: SqliteStore): Promise<string[]> {
+  return (await sqlite.query({ model: 'm', limit: 10_000, order: 'asc' })).map((r) => r.record_id)
+}
+
+// Issue #14: records spilled while an earlier spill file was being replayed stayed on disk
+// until a restart; the "spill files waiting" flag was cleared at the end of the replay.
+describe('delivery of spill files however spilling and replaying interleave', () => {
+  it('delivers a file spilled while another is being replayed, without anybody asking', async () => {
+    const { store, sqlite, hold } = await switchableStore()
+    const spillDir = join(dir, 'spill')
+    new SpillDirectory(spillDir).append(rows(0, 10)) // left by an earlier run
+    const held = hold()
+    const delivery = new Delivery({ connect: async () => store, spill: new SpillDirectory(spillDir), maxBuffered: 10, log: () => {} })
+    void delivery.pump()
+    await held.entered // the replay of the earlier file is inserting
+    delivery.add(rows(10, 20)) // 20 > 10: ten spill into a new file meanwhile
+    expect(delivery.stats.spilled).toBe(10)
+    held.release()
+    await eventually(async () => expect(await sqlite.count()).toBe(30), 2_000)
+    expect(await storedIds(sqlite)).toEqual(rows(0, 30).map((r) => r.record_id))
+    expect(spillFiles(spillDir)).toEqual([])
+    await delivery.close(1_000)
+  })
+
+  it('delivers what spilled before and after the store failed in the middle of a replay', async () => {
+    const { store, sqlite, setDown, hold } = await switchableStore()
+    const spillDir = join(dir, 'spill')
+    new SpillDirectory(spillDir).append(rows(0, 2_500)) // three replay chunks
+    const held = hold()
+    const delivery = new Delivery({ connect: async () => store, spill: new SpillDirectory(spillDir), maxBuffered: 10, log: () => {} })
+    void delivery.pump()
+    await held.entered
+    delivery.add(rows(2_500, 20)) // spilled during the replay
+    setDown(true)
+    held.release() // that insert fails: the store went away
+    await eventually(async () => expect(delivery.stats.storeUp).toBe(false), 2_000)
+    delivery.add(rows(2_520, 30)) // spilled while it is down
+    setDown(false)
+    await eventually(async () => expect(await sqlite.count()).toBe(2_550), 5_000)
+    expect(await storedIds(sqlite)).toEqual(rows(0, 2_550).map((r) => r.record_id))
+    expect(spillFiles(spillDir)).toEqual([])
+    await delivery.close(1_000)
+  })
+})
+
+describe('delivery at stop', () => {
+  it('delivers the spill files while the store is up', async () => {
+    const { store, sqlite, hold } = await switchableStore()
+    const spillDir = join(dir, 'spill')
+    new SpillDirectory(spillDir).append(rows(0, 10))
+    const held = hold()
+    const delivery = new Delivery({ connect: async () => store, spill: new SpillDirectory(spillDir), maxBuffered: 10, log: () => {} })
+    void delivery.pump()
+    await held.entered
+    delivery.add(rows(10, 20))
+    held.release()
+    await delivery.close(5_000)
+    expect(await sqlite.count()).toBe(30)
+    expect(spillFiles(spillDir)).toEqual([])
+  })
+
+  it('leaves them for the next start when the store is down, and logs how many records they hold', async () => {
+    const { store, sqlite, setDown } = await switchableStore()
+    const spillDir = join(dir, 'spill')
+    setDown(true)
+    const logged: { message: string; fields?: Record<string, unknown> }[] = []
+    const first = new Delivery({ connect: async () => store, spill: new SpillDirectory(spillDir), maxBuffered: 10, log: (_, message, fields) => logged.push({ message, fields }) })
+    first.add(rows(0, 30))
+    await eventually(async () => expect(first.stats.storeUp).toBe(false), 2_000)
+    await first.close(1_000)
+    expect(logged.filter((l) => 'records_left' in (l.fields ?? {})).map((l) => l.fields!.records_left)).toEqual([30])
+    expect(await sqlite.count()).toBe(0)
+
+    setDown(false)
+    const next = new Delivery({ connect: async () => store, spill: new SpillDirectory(spillDir), maxBuffered: 10, log: () => {} })
+    await next.pump()
+    expect(await storedIds(sqlite)).toEqual(rows(0, 30).map((r) => r.record_id))
+    expect(spillFiles(spillDir)).toEqual([])
+    await next.close(1_000)
+  })
+
+  it('stops replaying at the deadline when the store is too slow, and counts what is left', async () => {
+    const { store, hold } = await switchableStore()
+    const spillDir = join(dir, 'spill')
+    new SpillDirectory(spillDir).append(rows(0, 10))
+    const held = hold() // never released: an insert that does not come back
+    const logged: Record<string, unknown>[] = []
+    const delivery = new Delivery({ connect: async () => store, spill: new SpillDirectory(spillDir), maxBuffered: 10, log: (_, __, fields) => fields !== undefined && logged.push(fields) })
+    void delivery.pump()
+    await held.entered
+    delivery.add(rows(10, 5))
+    const started = Date.now()
+    await delivery.close(200)
+    expect(Date.now() - started).toBeLessThan(1_000)
+    expect(logged.filter((f) => 'records_left' in f).map((f) => f.records_left)).toEqual([15])
   })
 })

@@ -8,6 +8,7 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { creditRecords, eventually, get, inParallel, makeRepository, post, startGateway } from './helpers.js'
 import type { Running } from './helpers.js'
@@ -100,6 +101,76 @@ describe('PostgreSQL stopped and restarted', () => {
       await second.close()
     }
   })
+})
+
+/** Records of `prefix`'s requests in the store, read straight from PostgreSQL (no flush asks the gateway to deliver). */
+async function storedOf(url: string, prefix: string): Promise<{ rows: number; distinct: number }> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ rows: number; distinct: number }>(
+      'SELECT count(*)::int AS rows, count(DISTINCT inference_id)::int AS distinct FROM inferences WHERE inference_id LIKE $1', [`${prefix}-%`])
+    return rows[0]
+  } finally {
+    await client.end()
+  }
+}
+
+/** `connections` clients sending predictions back to back, each with its own inference id, until stopped. */
+function loadOf(gw: Running, prefix: string, connections: number): { stop(): Promise<{ ok: number; failed: number }> } {
+  let isStopped = false
+  let next = 0
+  const counts = { ok: 0, failed: 0 }
+  const clients = Array.from({ length: connections }, async () => {
+    while (!isStopped) {
+      const i = next++
+      const res = await post(`${gw.url}/v1/models/m/versions/v1/predict`, { instances: [records[i % records.length]] }, { 'x-inference-id': `${prefix}-${i}` }).catch(() => null)
+      if (res?.status === 200) counts.ok++
+      else counts.failed++
+    }
+  })
+  return {
+    async stop() {
+      isStopped = true
+      await Promise.all(clients)
+      return counts
+    },
+  }
+}
+
+// Issue #14: after a 20 s outage under load, up to 159,065 answered records stayed in a spill
+// file while the gateway ran on; only a restart delivered them.
+describe('PostgreSQL stopped for 20 s under 50 connections, then restarted', () => {
+  it('holds exactly the answered records within 30 s, without a restart', async () => {
+    const spillDir = join(dir, 'spill-under-load')
+    // a small buffer, so that this machine's load spills both during the outage and while the spill is replayed
+    const gw = await startGateway({ modelsDir: repo, store: cluster.url, spillDir, maxBufferedRecords: 2_000 })
+    try {
+      const load = loadOf(gw, 'outage14', 50)
+      await new Promise((r) => setTimeout(r, 3_000))
+      cluster.stop()
+      await new Promise((r) => setTimeout(r, 20_000))
+      expect(await metric(gw, 'switchyard_inference_log_spilled_total')).toBeGreaterThan(0)
+      cluster.start()
+      const restartedAt = Date.now()
+      await new Promise((r) => setTimeout(r, 5_000)) // the replay runs under load
+      const { ok, failed } = await load.stop()
+      expect(failed).toBe(0)
+      let stored = { rows: 0, distinct: 0 }
+      try {
+        await eventually(async () => {
+          stored = await storedOf(cluster.url, 'outage14')
+          expect(stored.rows).toBe(ok)
+        }, 30_000 - (Date.now() - restartedAt))
+      } finally {
+        console.log(`issue #14 outage: ${ok} answered, ${stored.rows} stored ${((Date.now() - restartedAt) / 1000).toFixed(1)} s after the restart, spilled ${await metric(gw, 'switchyard_inference_log_spilled_total')}, replayed ${gw.gateway.inferenceLog.workerStats.replayed}`)
+      }
+      expect(stored.distinct).toBe(ok) // each once
+      expect(await metric(gw, 'switchyard_inference_log_dropped_total')).toBe(0)
+    } finally {
+      await gw.close()
+    }
+  }, 120_000)
 })
 
 describe('when even the spill file cannot be written', () => {
