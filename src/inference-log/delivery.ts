@@ -8,7 +8,9 @@
  *                   └─▶ dropped: counted and logged, never silent
  *
  * One pump writes at a time. While the store is down it is retried with backoff; when it
- * is back, spilled files are delivered first, then the buffer. A batch the store refuses
+ * is back, spilled files are delivered first, then the buffer. The pump looks at the spill
+ * directory before each batch and ends only when it holds no file to deliver, so a file
+ * spilled while another is replayed is delivered too (issue #14). A batch the store refuses
  * for its content (not its connection) is retried row by row, and a row that still fails
  * goes to a dead-letter file, counted as rejected, so one bad row cannot block the log.
  */
@@ -65,8 +67,10 @@ export class Delivery {
   #pumping: Promise<void> | null = null
   #retryTimer: NodeJS.Timeout | null = null
   #retryMs = RETRY_MIN_MS
-  /** Spill files still to deliver (from earlier runs, or spilled during this outage). */
-  #spillWaiting = true
+  /** The stop has begun: a store that is down is not retried. */
+  #isClosing = false
+  /** The stop's deadline has passed: no more writing, what is left stays spilled. */
+  #isClosed = false
   /** The batch being inserted. */
   #inFlightBatch: { rows: StoredInference[]; groups: (RowGroup | null)[] } | null = null
 
@@ -130,11 +134,14 @@ export class Delivery {
 
   /** At stop: deliver what can be delivered within `deadlineMs`, spill the rest for the next start. */
   async close(deadlineMs: number): Promise<void> {
+    this.#isClosing = true
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer)
     this.#retryTimer = null
     let timer: NodeJS.Timeout | undefined
+    // one more try for the store if it was down, then the buffer and every spill file (the pump's loop)
     await Promise.race([this.drain(), new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs)))])
     clearTimeout(timer)
+    this.#isClosed = true
     // a batch still being inserted may land as well as be spilled: replay skips what is stored (record_id)
     const inFlight = this.#inFlightBatch
     if (inFlight !== null) {
@@ -143,17 +150,26 @@ export class Delivery {
     }
     if (this.#buffer.length > 0) this.#spill(this.#buffer.length)
     await this.#store?.close().catch(() => {})
+    const left = this.#opts.spill.countRecords()
+    if (left.records > 0) {
+      this.#opts.log('warn', 'inference records are left in spill files; the next start delivers them', { records_left: left.records, files: left.files, dir: this.#opts.spill.dir })
+    }
   }
 
   async #writeAll(): Promise<void> {
-    if (this.#retryTimer !== null) return // waiting for the store to come back
+    if (this.#retryTimer !== null || this.#isClosed) return // waiting for the store to come back, or stopped
     if (!(await this.#ensureStore())) return
     try {
-      // spill files first; a spill while writing (rows overflowing during an insert) is replayed before returning
       for (;;) {
-        if (this.#spillWaiting) await this.#replaySpill()
-        if (this.#buffer.length === 0 && !this.#spillWaiting) break
-        if (this.#buffer.length === 0) continue
+        if (this.#isClosed) return
+        // the directory, not a flag, says whether files wait: rows overflowing while a file is
+        // replayed or a batch inserted spill meanwhile, and a flag cleared after a replay lost them (issue #14)
+        const files = this.#opts.spill.takeFiles()
+        if (files.length > 0) {
+          await this.#replaySpill(files)
+          continue
+        }
+        if (this.#buffer.length === 0) break
         // out of the buffer while it is inserted, so that a spill meanwhile (rows arriving
         // during a PostgreSQL insert) cannot take it too; back at the front if the insert fails
         const batch = this.#buffer.splice(0, MAX_INSERT_ROWS)
@@ -175,6 +191,7 @@ export class Delivery {
       }
       this.#retryMs = RETRY_MIN_MS
     } catch (err) {
+      if (this.#isClosed) return // stopped at the deadline: what is left is in the spill files
       this.#down(err)
     }
   }
@@ -182,7 +199,12 @@ export class Delivery {
   async #ensureStore(): Promise<boolean> {
     if (this.stats.storeUp) return true
     try {
-      this.#store = await this.#opts.connect()
+      const store = await this.#opts.connect()
+      if (this.#isClosed) {
+        await store.close().catch(() => {}) // connected after the stop's deadline
+        return false
+      }
+      this.#store = store
       this.stats.storeUp = true
       this.#opts.log('info', 'inference log store is available')
       return true
@@ -202,6 +224,7 @@ export class Delivery {
       this.#store = null
     }
     if (this.#buffer.length > this.#opts.maxBuffered) this.#spill(this.#buffer.length - this.#opts.maxBuffered)
+    if (this.#isClosing) return // a stop does not wait for the store: close() spills the rest
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null
       void this.pump()
@@ -227,12 +250,14 @@ export class Delivery {
     }
   }
 
-  async #replaySpill(): Promise<void> {
-    const files = this.#opts.spill.takeFiles()
+  async #replaySpill(files: readonly string[]): Promise<void> {
     for (const file of files) {
       let n: number
       try {
-        n = await this.#opts.spill.replay(file, (rows) => this.#insert(rows))
+        n = await this.#opts.spill.replay(file, (rows) => {
+          if (this.#isClosed) throw new Error('the stop\'s deadline has passed') // the file stays for the next start
+          return this.#insert(rows)
+        })
       } catch (err) {
         if (!(err instanceof SpillFileUnreadable)) throw err // the store failed: retried later
         this.#opts.log('error', 'a spill file cannot be read; it was set aside and the others are delivered', { err: err.message })
@@ -241,7 +266,6 @@ export class Delivery {
       this.stats.replayed += n
       if (n > 0) this.#opts.log('info', 'delivered spilled inference records', { file, records: n })
     }
-    this.#spillWaiting = false
   }
 
   #spill(count: number): void {
@@ -251,7 +275,6 @@ export class Delivery {
     try {
       this.#opts.spill.append(rows)
       this.stats.spilled += rows.length
-      this.#spillWaiting = true
     } catch (err) {
       this.stats.dropped += rows.length
       this.#opts.log('error', 'inference records dropped: the store is down and the spill file cannot be written', {

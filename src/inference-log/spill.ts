@@ -5,17 +5,20 @@
  * delivered at the next start. Delivery is idempotent (each record has its record_id), so a
  * file replayed twice, or by two processes, stores each record once.
  */
-import { appendFileSync, createReadStream, mkdirSync, readdirSync, renameSync, unlinkSync } from 'node:fs'
+import { appendFileSync, closeSync, createReadStream, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { StoredInference } from './event.js'
 
 const REPLAY_CHUNK = 1_000 // records an insert while replaying
+const COUNT_READ_BYTES = 1 << 20 // 1 MiB a read when counting the records left at stop
 
 export class SpillDirectory {
   readonly dir: string
   #file: string
   #rotations = 0
+  /** Files delivered that could not be deleted, or unreadable ones that could not be renamed: not taken again by this process. */
+  readonly #setAside = new Set<string>()
 
   constructor(dir: string) {
     this.dir = dir
@@ -35,13 +38,45 @@ export class SpillDirectory {
   /** The files to deliver, oldest first; appends from now on go to a new file, so none is written while it is replayed. */
   takeFiles(): string[] {
     this.#file = this.#nextName()
+    return this.#deliverable()
+  }
+
+  /** Records in the files still to deliver (at stop: what the next start delivers). Lines, so a replay cut short counts its stored records too. */
+  countRecords(): { records: number; files: number } {
+    const files = this.#deliverable()
+    let records = 0
+    const buffer = Buffer.allocUnsafe(COUNT_READ_BYTES)
+    for (const file of files) {
+      let fd: number
+      try {
+        fd = openSync(file, 'r')
+      } catch {
+        continue // delivered meanwhile
+      }
+      try {
+        for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) {
+          const read = buffer.subarray(0, n)
+          for (let i = read.indexOf(10); i !== -1; i = read.indexOf(10, i + 1)) records++ // one record a line
+        }
+      } finally {
+        closeSync(fd)
+      }
+    }
+    return { records, files: files.length }
+  }
+
+  #deliverable(): string[] {
     let names: string[]
     try {
       names = readdirSync(this.dir)
     } catch {
       return [] // no directory: nothing was ever spilled
     }
-    return names.filter((n) => n.endsWith('.jsonl') && !writtenByAnotherLiveProcess(n)).sort().map((n) => join(this.dir, n))
+    return names
+      .filter((n) => n.endsWith('.jsonl') && !writtenByAnotherLiveProcess(n))
+      .sort()
+      .map((n) => join(this.dir, n))
+      .filter((f) => !this.#setAside.has(f))
   }
 
   /**
@@ -75,7 +110,12 @@ export class SpillDirectory {
       if (inserting) throw err // the store failed: keep the file for the next attempt
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return delivered // another process delivered it
       // the file cannot be read: set it aside rather than block every later delivery on it
-      renameSync(file, `${file}.unreadable`)
+      try {
+        renameSync(file, `${file}.unreadable`)
+      } catch {
+        this.#setAside.add(file)
+        throw new SpillFileUnreadable(`${file}: ${(err as Error).message}; it cannot be renamed either, and is left for the next start`)
+      }
       throw new SpillFileUnreadable(`${file}: ${(err as Error).message}; renamed to ${file}.unreadable`)
     }
     if (chunk.length > 0) {
@@ -84,8 +124,9 @@ export class SpillDirectory {
     }
     try {
       unlinkSync(file)
-    } catch {
-      // already gone
+    } catch (err) {
+      // delivered but kept (the next start delivers it again, stored once): replaying it again now would never end
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#setAside.add(file)
     }
     return delivered
   }

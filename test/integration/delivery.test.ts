@@ -3,7 +3,7 @@
  * inserts are asynchronous) may overflow the buffer and spill; the spill must take rows that
  * are only in memory, never the batch being inserted in their place.
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -164,6 +164,23 @@ describe('delivery of spill files however spilling and replaying interleave', ()
     await eventually(async () => expect(await sqlite.count()).toBe(2_550), 5_000)
     expect(await storedIds(sqlite)).toEqual(rows(0, 2_550).map((r) => r.record_id))
     expect(spillFiles(spillDir)).toEqual([])
+    await delivery.close(1_000)
+  })
+
+  it('does not replay forever a file that can be neither read nor set aside', async () => {
+    const { store, sqlite } = await switchableStore()
+    const spillDir = join(dir, 'spill')
+    new SpillDirectory(spillDir).append(rows(0, 10))
+    // a directory where a spill file should be, and a full one where it would be renamed to
+    const blocked = join(spillDir, `inference-log-${process.pid}-0-0.jsonl`)
+    mkdirSync(blocked)
+    mkdirSync(`${blocked}.unreadable`)
+    writeFileSync(join(`${blocked}.unreadable`, 'x'), '')
+    const errors: string[] = []
+    const delivery = new Delivery({ connect: async () => store, spill: new SpillDirectory(spillDir), maxBuffered: 10, log: (level, message) => level === 'error' && errors.push(message) })
+    await delivery.pump()
+    expect(await sqlite.count()).toBe(10)
+    expect(errors).toEqual(['a spill file cannot be read; it was set aside and the others are delivered'])
     await delivery.close(1_000)
   })
 })
