@@ -150,6 +150,33 @@ describe('the journal', () => {
   })
 })
 
+describe('stopping while the store is unreachable', () => {
+  // Issue #14: what a stop cannot deliver is left in spill files, and the log says how many records
+  it('logs how many records it leaves in spill files, and the next start delivers exactly those', async () => {
+    const spill = join(dir, 'spill-stop-down')
+    const down = await spawnGateway(['--store', 'postgres://postgres@127.0.0.1:1/unreachable', '--spill-dir', spill, '--max-buffered-records', '10'])
+    const ids = Array.from({ length: 100 }, (_, i) => `left-${i}`)
+    for (let i = 0; i < ids.length; i += 20) {
+      const statuses = await Promise.all(ids.slice(i, i + 20).map((id) => predict(down, id).then((r) => r.status)))
+      expect(statuses).toEqual(Array(statuses.length).fill(200))
+    }
+    down.child.kill('SIGTERM')
+    expect(await down.exited()).toBe(0)
+    const left = down.stdout().split('\n').filter((l) => l.includes('"records_left"')).map((l) => JSON.parse(l) as { level: string; records_left: number })
+    expect(left.map((l) => [l.level, l.records_left])).toEqual([['warn', ids.length]])
+
+    const store = join(dir, 'stop-down.db')
+    const up = await spawnGateway(['--store', `sqlite:${store}`, '--spill-dir', spill])
+    try {
+      await eventually(async () => expect(readdirSync(spill).filter((f) => f.endsWith('.jsonl'))).toEqual([]), 20_000) // delivered, then deleted
+      expect([...storedIds(store)].sort()).toEqual([...ids].sort())
+    } finally {
+      up.child.kill('SIGTERM')
+      await up.exited()
+    }
+  })
+})
+
 describe('two gateway processes sharing one PostgreSQL', () => {
   it('join ground truth posted to one with records written by the other', async () => {
     const db = await createTestDatabase()
