@@ -156,15 +156,11 @@ describe('PostgreSQL stopped for 20 s under 50 connections, then restarted', () 
       await new Promise((r) => setTimeout(r, 5_000)) // the replay runs under load
       const { ok, failed } = await load.stop()
       expect(failed).toBe(0)
-      let stored = { rows: 0, distinct: 0 }
-      try {
-        await eventually(async () => {
-          stored = await storedOf(cluster.url, 'outage14')
-          expect(stored.rows).toBe(ok)
-        }, 30_000 - (Date.now() - restartedAt))
-      } finally {
-        console.log(`issue #14 outage: ${ok} answered, ${stored.rows} stored ${((Date.now() - restartedAt) / 1000).toFixed(1)} s after the restart, spilled ${await metric(gw, 'switchyard_inference_log_spilled_total')}, replayed ${gw.gateway.inferenceLog.workerStats.replayed}`)
-      }
+      const stored = await eventually(async () => {
+        const now = await storedOf(cluster.url, 'outage14')
+        expect(now.rows, `${ok} answered, ${now.rows} stored ${((Date.now() - restartedAt) / 1000).toFixed(1)} s after the restart`).toBe(ok)
+        return now
+      }, 30_000 - (Date.now() - restartedAt))
       expect(stored.distinct).toBe(ok) // each once
       expect(await metric(gw, 'switchyard_inference_log_dropped_total')).toBe(0)
     } finally {
