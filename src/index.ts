@@ -6,14 +6,14 @@
  */
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { resolveOptions } from './config/options.js'
 import { watchModelRepository, watchRoutesFile } from './config/watch.js'
 import type { GatewayOptions } from './config/options.js'
 import { createControlPlane } from './http/control-plane.js'
 import { createDataPlane } from './http/data-plane.js'
 import { createInferenceHandlers } from './http/inference-handlers.js'
-import { closeAfterAnswers } from './http/respond.js'
+import { Connections, TIMEOUT_CHECK_INTERVAL_MS } from './http/connections.js'
 import { InferenceLog } from './inference-log/inference-log.js'
 import type { PrivacyByModel } from './inference-log/privacy.js'
 import { parseStoreSpec } from './inference-log/store-spec.js'
@@ -149,14 +149,13 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   metrics.sources = metricSources(pool, routes, mirrors)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
   const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log })
-  const server = createServer((req, res) => {
+  // Node checks headers and request timeouts this often (its default, 30 s, let a slow client hold a socket for 40 s)
+  const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS }, (req, res) => {
+    connections.requestArrived(req.socket)
     if (!dataPlane(req, res)) controlPlane(req, res)
   })
-  const connections = new Set<Socket>() // for the stop (closeAfterAnswers)
-  server.on('connection', (socket) => {
-    connections.add(socket)
-    socket.once('close', () => connections.delete(socket))
-  })
+  const connections = new Connections(server, { idleTimeoutMs: options.idleTimeoutMs, maxConnections: options.maxConnections })
+  metrics.connectionsSource = () => ({ open: connections.size, refused: connections.refused, evicted: connections.evicted })
   pool.onChange = (outcome) => {
     inferenceLog.setPrivacy(privacyOf(pool))
     void lifecycle.register(pool)
@@ -196,13 +195,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
       clearInterval(canaryTicker)
       await routesChecker.close()
       lifecycle.close()
-      // close() ends the connections idle at this moment; the others close after their answer in
-      // flight, which would otherwise keep them alive until their keep-alive timeout (5 s)
-      for (const socket of connections) closeAfterAnswers(socket)
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeIdleConnections()
-      })
+      await connections.close()
       await loaded
       await mirrorRunner.settle(MIRROR_SETTLE_MS)
       await mirrorRunner.close()

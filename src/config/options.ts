@@ -21,6 +21,10 @@ export interface GatewayOptions {
   maxMirrorsInFlight: number
   /** Largest request body accepted; larger bodies get 413 BODY_TOO_LARGE. */
   maxBodyBytes: number
+  /** How long a connection may stay silent, before its first request and between requests. */
+  idleTimeoutMs: number
+  /** Most client connections open at once; null: the open-file limit less what the gateway needs (http/connections.ts). */
+  maxConnections: number | null
   /** Most rows (instances, or the first dimension of a tensor) in one request. */
   maxRequestRows: number
   /** Most rows one coalesced session.run may hold. */
@@ -61,6 +65,8 @@ export const DEFAULTS: GatewayOptions = {
   watchRoutes: true,
   maxMirrorsInFlight: 1_000, // runs
   maxBodyBytes: 1_048_576, // 1 MiB
+  idleTimeoutMs: 5_000, // 5 s, Node's own keep-alive timeout
+  maxConnections: null,
   maxRequestRows: 1_000, // rows a request
   maxRunRows: 1_024, // rows a coalesced run
   coalesce: true,
@@ -95,6 +101,8 @@ export interface OptionSpec {
   /** One line: what it does (the default and the variable are added where it is shown). */
   readonly help: string
   readonly parse: (text: string) => GatewayOptions[keyof GatewayOptions]
+  /** How the default reads where its value (null) would say nothing. */
+  readonly defaultText?: string
 }
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => (text: string): number => {
@@ -124,6 +132,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'routesPath', flag: '--routes <file>', env: 'SWITCHYARD_ROUTES', help: 'the traffic config; re-read on save, on SIGHUP and on POST /admin/routes/reload', parse: text },
   { key: 'watchRoutes', flag: '--no-watch', env: 'SWITCHYARD_WATCH', help: 'do not watch routes.yaml and models/ for changes (SIGHUP and the /admin endpoints still apply them)', parse: onOff },
   { key: 'maxBodyBytes', flag: '--max-body-bytes <n>', env: 'SWITCHYARD_MAX_BODY_BYTES', help: 'largest request body; larger ones get 413', parse: integer(1) },
+  { key: 'idleTimeoutMs', flag: '--idle-timeout-ms <ms>', env: 'SWITCHYARD_IDLE_TIMEOUT_MS', help: 'a connection silent this long, before its first request or between requests, is closed', parse: integer(100, 3_600_000) },
+  { key: 'maxConnections', flag: '--max-connections <n>', env: 'SWITCHYARD_MAX_CONNECTIONS', help: 'most client connections at once; a new one replaces the oldest silent one, or is refused when all are busy', parse: integer(1), defaultText: 'the open-file limit less 128' },
   { key: 'maxRequestRows', flag: '--max-request-rows <n>', env: 'SWITCHYARD_MAX_REQUEST_ROWS', help: 'most rows (instances, or a tensor\'s first dimension) in one request', parse: integer(1) },
   { key: 'maxRunRows', flag: '--max-run-rows <n>', env: 'SWITCHYARD_MAX_RUN_ROWS', help: 'most rows one coalesced model run may hold', parse: integer(1) },
   { key: 'coalesce', flag: '--no-coalesce', env: 'SWITCHYARD_COALESCE', help: 'run every request on its own instead of sharing model runs', parse: onOff },
@@ -143,6 +153,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
 
 /** An option's default as a person reads it. */
 export function describeDefault(spec: OptionSpec): string {
+  if (spec.defaultText !== undefined) return spec.defaultText
   const value = DEFAULTS[spec.key]
   if (value === null) return 'none'
   if (typeof value === 'boolean') return value ? 'on' : 'off'

@@ -72,6 +72,37 @@ export class GatewayMetrics {
     })
   })()
 
+  /** Read at scrape time from the connection tracker (http/connections.ts). */
+  connectionsSource: () => { open: number; refused: number; evicted: number } = () => ({ open: 0, refused: 0, evicted: 0 })
+
+  readonly connectionsOpen = (() => {
+    const metrics = this
+    return new Gauge({
+      name: 'switchyard_http_connections',
+      help: 'Client connections open now',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.connectionsSource().open)
+      },
+    })
+  })()
+
+  readonly connectionsRefused = this.#countedAtScrape('switchyard_http_connections_refused_total', 'Connections closed on arrival because --max-connections were open and all busy', () => this.connectionsSource().refused)
+  readonly connectionsEvicted = this.#countedAtScrape('switchyard_http_connections_evicted_total', 'Silent or idle connections closed to make room for a new one at --max-connections', () => this.connectionsSource().evicted)
+
+  /** A counter whose running total another part keeps: each scrape adds what it grew by since the last. */
+  #countedAtScrape(name: string, help: string, total: () => number): Counter {
+    let seen = 0
+    return new Counter({
+      name, help, registers: [this.registry],
+      collect() {
+        const now = total()
+        if (now > seen) this.inc(now - seen)
+        seen = now
+      },
+    })
+  }
+
   /** Read at scrape time from the inference log (its writer worker reports every half second). */
   inferenceLogSource: () => InferenceLogFigures = () => ({ queueDepth: 0, written: 0, spilled: 0, replayed: 0, dropped: 0, rejected: 0, storeUp: false, journalFailures: 0, writerBacklogBytes: 0 })
 
