@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { toErrorResponse } from '../errors.js'
 import type { Logger } from '../log.js'
+import { endAfterDiscardingBody } from './linger.js'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 const STOPPING = Symbol('switchyard: the gateway is stopping')
@@ -49,12 +50,22 @@ export function sendError(res: ServerResponse, err: unknown, log: Logger, contex
     res.destroy()
     return { status, code: body.code }
   }
+  if (status === 413) {
+    refuseBody(res, status, JSON.stringify(body))
+    return { status, code: body.code }
+  }
   const headers: Record<string, string> = {}
-  if (status === 413) headers.connection = 'close' // the rest of the body is not read
   const allow = (body as { allow?: unknown }).allow
   if (status === 405 && typeof allow === 'string') headers.allow = allow
   sendJson(res, status, body, headers)
   return { status, code: body.code }
+}
+
+/** The body is refused while the client may still be sending it: answer now, end the answer after the rest (linger.ts). */
+function refuseBody(res: ServerResponse, status: number, json: string): void {
+  res.writeHead(status, { connection: 'close', 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(json) })
+  res.write(json)
+  endAfterDiscardingBody(res)
 }
 
 function describeCause(err: unknown): string {
