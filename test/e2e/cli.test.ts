@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../integration/helpers.js'
 
 const root = new URL('../..', import.meta.url).pathname
 let dir: string
@@ -51,21 +52,20 @@ describe('switchyard validate', () => {
 })
 
 describe('SIGHUP', () => {
-  let child: ChildProcess
+  let child: ChildProcess | null = null
   afterAll(() => {
-    if (child.exitCode === null) child.kill('SIGKILL')
+    if (child !== null && child.exitCode === null) child.kill('SIGKILL')
   })
 
   it('applies a changed routes.yaml', async () => {
     const file = join(dir, 'routes.yaml')
     writeFileSync(file, 'routes:\n  credit-risk:\n    split: { v1: 100 }\n')
-    const port = 30_000 + Math.floor(Math.random() * 10_000)
-    child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--routes', file, '--no-watch', '--log-level', 'warn'], { cwd: root })
-    const base = `http://127.0.0.1:${port}`
-    for (let i = 0; i < 300; i++) {
-      if (await fetch(`${base}/v2/health/ready`).then((r) => r.ok, () => false)) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    // port 0: a port picked at random could be taken (by a client's ephemeral port, another
+    // test's gateway), and the test then spoke to someone else
+    child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--host', '127.0.0.1', '--routes', file, '--no-watch', '--log-level', 'info'], { cwd: root })
+    const log = logLines(child)
+    const base = String((await log.next((l) => l.msg === 'listening')).url)
+    await eventually(async () => expect((await fetch(`${base}/v2/health/ready`)).status).toBe(200), 60_000) // SIGHUP is handled from then on
     const version = async () => (await fetch(`${base}/v1/models/credit-risk/predict`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -76,11 +76,49 @@ describe('SIGHUP', () => {
     await new Promise((r) => setTimeout(r, 200))
     expect(await version()).toBe('v1') // not watched: nothing changes yet
     child.kill('SIGHUP')
-    let seen = 'v1'
-    for (let i = 0; i < 50 && seen !== 'v3'; i++) {
-      await new Promise((r) => setTimeout(r, 50))
-      seen = (await version())!
-    }
-    expect(seen).toBe('v3')
-  })
+    await log.next((l) => l.msg === 'routes.yaml applied' && l.trigger === 'SIGHUP') // logged once the new table serves
+    expect(await version()).toBe('v3')
+  }, 200_000) // three waits of up to 60 s on a busy machine
 })
+
+/** The JSON log lines a spawned gateway writes on stderr, as they come. */
+function logLines(gateway: ChildProcess): { next(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>> } {
+  const lines: Record<string, unknown>[] = []
+  let partial = ''
+  let onLine = (): void => {}
+  gateway.stderr!.on('data', (chunk: Buffer) => {
+    const complete = (partial + chunk.toString()).split('\n')
+    partial = complete.pop()!
+    for (const line of complete) {
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>)
+      } catch {
+        lines.push({ msg: line }) // not a log line (a stack trace): kept for the failure message
+      }
+    }
+    onLine()
+  })
+  return {
+    next(match, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const fail = (why: string): void => {
+          clearTimeout(timer)
+          gateway.off('exit', onExit)
+          reject(new Error(`${why}; the gateway wrote:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`))
+        }
+        const onExit = (): void => fail(`the gateway exited (${gateway.exitCode ?? gateway.signalCode})`)
+        const timer = setTimeout(() => fail(`no such log line within ${timeoutMs} ms`), timeoutMs)
+        gateway.once('exit', onExit)
+        onLine = () => {
+          const found = lines.find(match)
+          if (found === undefined) return
+          clearTimeout(timer)
+          gateway.off('exit', onExit)
+          resolve(found)
+        }
+        onLine()
+        if (gateway.exitCode !== null || gateway.signalCode !== null) onExit()
+      })
+    },
+  }
+}
