@@ -30,6 +30,17 @@ describe('TokenStore', () => {
     expect(problems[0]).toContain('refused until it is fixed')
   })
 
+  it('knows a token added to the file from its first use, without waiting for the next check', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'switchyard-tokens-')), 'tokens.yaml')
+    const alice = newToken()
+    const bob = newToken()
+    writeFileSync(file, `tokens:\n  - { name: alice, role: editor, sha256: ${hashToken(alice)} }\n`)
+    const store = new TokenStore(file, undefined)
+    expect(store.identify(alice)?.name).toBe('alice') // the file was just checked
+    writeFileSync(file, `tokens:\n  - { name: alice, role: editor, sha256: ${hashToken(alice)} }\n  - { name: bob, role: approver, sha256: ${hashToken(bob)} }\n`)
+    expect(store.identify(bob)).toEqual({ name: 'bob', role: 'approver' })
+  })
+
   it('refuses to start on a broken file', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'switchyard-tokens-')), 'tokens.yaml')
     writeFileSync(file, 'tokens:\n  - { name: x, role: king, sha256: 00 }\n')

@@ -71,10 +71,18 @@ export class TokenStore {
     return this.#fromEnv.length + this.#fromFile.length > 0
   }
 
-  /** The identity of an `Authorization: Bearer <token>` header; null for a token that is not configured. */
+  /**
+   * The identity of an `Authorization: Bearer <token>` header; null for a token that is not
+   * configured. A token not found makes the file be checked at once, so a token just made
+   * with `switchyard token new` works on its first call (a stat, and a read only if it changed).
+   */
   identify(token: string): Identity | null {
-    this.#refresh()
+    this.#refresh(false)
     const digest = createHash('sha256').update(token).digest()
+    return this.#find(digest) ?? (this.#refresh(true) ? this.#find(digest) : null)
+  }
+
+  #find(digest: Buffer): Identity | null {
     let found: Identity | null = null
     for (const e of [...this.#fromEnv, ...this.#fromFile]) {
       if (timingSafeEqual(digest, e.digest) && found === null) found = { name: e.name, role: e.role } // no early exit
@@ -82,19 +90,21 @@ export class TokenStore {
     return found
   }
 
-  #refresh(): void {
-    const now = Date.now()
-    if (this.#path === null || now - this.#checkedAt < CHECK_EVERY_MS) return
-    this.#checkedAt = now
+  /** Re-read the file if it changed; checked at most once a second unless `now`. Returns whether it was re-read. */
+  #refresh(now = false): boolean {
+    const at = Date.now()
+    if (this.#path === null || (!now && at - this.#checkedAt < CHECK_EVERY_MS)) return false
+    this.#checkedAt = at
     let mtime = -1
     try {
       mtime = statSync(this.#path).mtimeMs
     } catch {
       // no file: no file tokens
     }
-    if (mtime === this.#mtimeMs) return
+    if (mtime === this.#mtimeMs) return false
     const problem = this.#reload()
     if (problem !== null) this.onReloadError?.(problem)
+    return true
   }
 
   /** Read the file; returns what is wrong with it (its tokens are then dropped), or null. */

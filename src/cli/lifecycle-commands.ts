@@ -134,7 +134,7 @@ export function tokenCommand(): Command {
       const secret = newToken()
       if (!existsSync(file) || readFileSync(file, 'utf8').trim() === '') writeFileSync(file, '# API tokens: SHA-256 digests only (switchyard token new)\ntokens:\n')
       appendFileSync(file, `  - { name: ${values.name}, role: ${values.role}, sha256: ${hashToken(secret)} }\n`)
-      process.stderr.write(`added ${values.name} (${values.role}) to ${file}; the gateway picks it up within a second. The token, shown once:\n`)
+      process.stderr.write(`added ${values.name} (${values.role}) to ${file}; a running gateway knows it from its first use. The token, shown once:\n`)
       process.stdout.write(`${secret}\n`)
       return 0
     })))

@@ -24,11 +24,6 @@ export const HEADERS_TIMEOUT_MS = 10_000 // 10 s
 export const REQUEST_TIMEOUT_MS = 60_000 // 60 s
 /** How often Node checks the two above (its default is 30 s, which let a slow client hold a socket for 40 s). */
 export const TIMEOUT_CHECK_INTERVAL_MS = 1_000 // 1 s
-/**
- * At the stop, how long a connection between requests may still deliver one: a request whose
- * bytes were on their way when the stop began is answered (with Connection: close), not reset.
- */
-const STOP_GRACE_MS = 500
 /** File descriptors kept for everything but client connections: the store, the journal, models, workers. */
 const RESERVED_FILES = 128
 
@@ -74,8 +69,8 @@ export class Connections {
   }
 
   /**
-   * Stop accepting, let every request already sent be answered with Connection: close, give a
-   * connection between requests a moment to deliver one on its way, then close what is left.
+   * Stop accepting, let every request that has arrived be answered with Connection: close,
+   * then close the connections between requests.
    * Resolves once every connection is closed.
    */
   async close(): Promise<void> {
@@ -83,7 +78,10 @@ export class Connections {
     // resetting a request whose bytes were still in the socket's buffer
     const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(this.#server, () => resolve()))
     for (const socket of this.#open) closeAfterAnswers(socket)
-    if ([...this.#open].some(isIdle)) await new Promise((r) => setTimeout(r, STOP_GRACE_MS))
+    // a request whose bytes had arrived when the stop began is read in the loop's next poll
+    // phase, which lies between these two turns: its connection is then busy, not idle
+    await new Promise((r) => setImmediate(r))
+    await new Promise((r) => setImmediate(r))
     for (const socket of this.#open) if (isIdle(socket)) socket.destroy()
     await closed
   }
