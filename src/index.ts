@@ -12,7 +12,10 @@ import { watchModelRepository, watchRoutesFile } from './config/watch.js'
 import type { GatewayOptions } from './config/options.js'
 import { createControlPlane } from './http/control-plane.js'
 import { createDataPlane } from './http/data-plane.js'
-import { createInferenceHandlers } from './http/inference-handlers.js'
+import { createInferencePipeline } from './http/inference-pipeline.js'
+import { NATIVE } from './protocols/native.js'
+import { V2_JSON } from './protocols/v2-json.js'
+import { versionChoice } from './router/version-choice.js'
 import { Connections, TIMEOUT_CHECK_INTERVAL_MS } from './http/connections.js'
 import { InferenceLog } from './inference-log/inference-log.js'
 import type { PrivacyByModel } from './inference-log/privacy.js'
@@ -145,7 +148,8 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const mirrorRunner = new MirrorRunner(options.maxMirrorsInFlight, log)
   metrics.mirrorsDroppedSource = () => mirrorRunner.dropped
   const mirrors = new Mirrors(mirrorRunner, pool, log, inferenceLog, metrics.serving)
-  const handlers = createInferenceHandlers({ pool, routes, mirrors, inferenceLog, metrics: metrics.serving, guard, log, stageOf }, options)
+  const pipeline = createInferencePipeline({ choice: versionChoice(pool, routes, stageOf), mirrors, inferenceLog, metrics: metrics.serving, guard, log }, options)
+  const handlers = { predict: pipeline(NATIVE), infer: pipeline(V2_JSON) }
   metrics.sources = metricSources(pool, routes, mirrors)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
   const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log })

@@ -16,7 +16,7 @@ export function checkJsonContentType(req: IncomingMessage): void {
 
 /**
  * A request body, decoded and parsed as JSON only when something asks for its value: the
- * common inference bodies are read from the bytes themselves (runtime/plain-bodies.ts), and
+ * common inference bodies are read from the bytes themselves (protocols/plain-bodies.ts), and
  * parsing them as well would cost what that saves.
  */
 export class JsonBody {

@@ -1,7 +1,7 @@
 import type { StageCache } from '../lifecycle/stage-cache.js'
 /** The catalog's JSON views of models and versions (GET /v1/models, GET /v1/models/{model}). */
 import type { ServingModel, ServingVersion } from '../runtime/model-pool.js'
-import { describeSpec } from '../runtime/v2-infer.js'
+import { describeSpec } from '../protocols/v2-tensors.js'
 
 export function describeModelSummary(model: ServingModel, stages: StageCache) {
   const versions = [...model.versions.values()]

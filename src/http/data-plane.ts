@@ -18,8 +18,8 @@ import type { Logger } from '../log.js'
 import { isValidName } from '../registry/names.js'
 import { assertReady } from '../runtime/model-pool.js'
 import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
-import { describeSpec } from '../runtime/v2-infer.js'
-import type { Fail, InferenceHandlers } from './inference-handlers.js'
+import { describeSpec } from '../protocols/v2-tensors.js'
+import type { Fail, InferenceHandler } from './inference-pipeline.js'
 import { sendError, sendJson } from './respond.js'
 
 export interface ServerInfo {
@@ -32,7 +32,13 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => boolean
 const PLATFORM = 'onnx_onnxv1' // the protocol's platform name for ONNX Runtime models
 
 /** `countError` is told the status and code of every error answer (metrics). */
-export function createDataPlane(pool: ModelPool, handlers: InferenceHandlers, info: ServerInfo, log: Logger, countError: (status: number, code: string) => void): Handler {
+/** The inference handlers by protocol (http/inference-pipeline.ts). */
+export interface DataPlaneHandlers {
+  readonly predict: InferenceHandler
+  readonly infer: InferenceHandler
+}
+
+export function createDataPlane(pool: ModelPool, handlers: DataPlaneHandlers, info: ServerInfo, log: Logger, countError: (status: number, code: string) => void): Handler {
   const fail: Fail = (req, res, err) => {
     const { status, code } = sendError(res, err, log, { method: req.method, path: pathOf(req.url) })
     countError(status, code)

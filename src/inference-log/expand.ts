@@ -63,7 +63,7 @@ function oneInstanceText(body: string | null): string | null {
 }
 
 /**
- * The outputs of a one-row native answer as written (signature.ts encodePredictions), without
+ * The outputs of a one-row native answer as written (protocols/records.ts encodePredictions), without
  * the id it starts with: `{…,"predictions":[{"id":ID,REST}]}` gives `{REST}`, with no parse
  * and stringify. Null when the answer is not of that shape (a failure, several rows).
  */

@@ -6,10 +6,10 @@
 import { isValidInferenceId } from '../inference-log/inference-id.js'
 import { gatewayError, gatewayErrorWith } from '../errors.js'
 import type { SwitchyardError } from '../errors.js'
-import { datatypeInfo } from './datatypes.js'
-import type { DatatypeInfo } from './datatypes.js'
-import { elementCount } from './tensors.js'
-import type { Feed, RunOutputs, TensorData, TensorSpec } from './tensors.js'
+import { datatypeInfo } from '../runtime/datatypes.js'
+import type { DatatypeInfo } from '../runtime/datatypes.js'
+import { elementCount } from '../runtime/tensors.js'
+import type { Feed, RunOutputs, TensorData, TensorSpec } from '../runtime/tensors.js'
 
 export interface DecodedInferRequest {
   /** The request's id, echoed in the response. */

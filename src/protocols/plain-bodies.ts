@@ -13,16 +13,18 @@
  * compares the two.
  */
 import { isValidInferenceId } from '../inference-log/inference-id.js'
-import { datatypeInfo } from './datatypes.js'
-import type { DatatypeInfo } from './datatypes.js'
+import { datatypeInfo } from '../runtime/datatypes.js'
+import type { DatatypeInfo } from '../runtime/datatypes.js'
 import { expect, expectKey, expectKeyOf, isSpan, readNumber, readString, scanned, skipSpace } from './json-scanner.js'
-import { defaultRowId, inputSlab } from './signature.js'
-import type { CompiledSignature, EncodedInstances } from './signature.js'
-import type { Feed, TensorData, TensorSpec } from './tensors.js'
-import type { DecodedInferRequest } from './v2-infer.js'
-import { MAX_RANK } from './v2-infer.js'
-import { slabOf } from './feed-slab.js'
-import type { FeedSlab, NumericData } from './feed-slab.js'
+import { inputSlab } from '../runtime/signature.js'
+import type { CompiledSignature } from '../runtime/signature.js'
+import type { Feed, TensorSpec } from '../runtime/tensors.js'
+import { slabOf } from '../runtime/feed-slab.js'
+import type { FeedSlab, NumericData } from '../runtime/feed-slab.js'
+import { defaultRowId } from './records.js'
+import type { DecodedRequest } from './protocol.js'
+import type { DecodedInferRequest } from './v2-tensors.js'
+import { MAX_RANK } from './v2-tensors.js'
 
 const LBRACE = 0x7b
 const RBRACE = 0x7d
@@ -49,7 +51,7 @@ function copyValues<T extends NumericData>(slab: FeedSlab<T>, first: number, cou
 }
 
 /** A native body of plain rows as encodeInstances encodes it (rows without ids, so each gets defaultRowId's); null for any other body. */
-export function decodePlainInstances(b: Buffer, sig: CompiledSignature, maxRows: number, baseId: string | null): EncodedInstances | null {
+export function decodePlainInstances(b: Buffer, sig: CompiledSignature, maxRows: number, baseId: string | null): DecodedRequest | null {
   if (!sig.hasPlainFeatureNames) return null
   let i = expect(b, 0, LBRACE)
   if (i !== -1) i = expectKey(b, i, 'instances')
@@ -86,7 +88,7 @@ export function decodePlainInstances(b: Buffer, sig: CompiledSignature, maxRows:
   const ids = new Array<string>(rows)
   for (let r = 0; r < rows; r++) ids[r] = defaultRowId(baseId, rows, r)
   const feed = { name: sig.input, type: sig.ortType, data: copyValues(inputSlab(sig), 0, rows * width), dims: [rows, width] }
-  return { feed, rows, ids }
+  return { feeds: [feed], rows, ids, outputs: null }
 }
 
 

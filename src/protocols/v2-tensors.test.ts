@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { TensorSpec } from './tensors.js'
-import { decodeInferRequest, encodeInferResponse } from './v2-infer.js'
+import type { TensorSpec } from '../runtime/tensors.js'
+import { decodeInferRequest, encodeInferResponse } from './v2-tensors.js'
 
 const inputs: TensorSpec[] = [
   { name: 'x', datatype: 'FP32', ortType: 'float32', shape: [-1, 2] },

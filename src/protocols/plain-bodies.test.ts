@@ -6,9 +6,10 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { decodePlainInferRequest, decodePlainInstances } from './plain-bodies.js'
-import { compileSignature, encodeInstances } from './signature.js'
-import type { Feed, TensorSpec } from './tensors.js'
-import { decodeInferRequest } from './v2-infer.js'
+import { compileSignature } from '../runtime/signature.js'
+import { encodeInstances } from './records.js'
+import type { Feed, TensorSpec } from '../runtime/tensors.js'
+import { decodeInferRequest } from './v2-tensors.js'
 
 const MAX_ROWS = 4
 
@@ -103,7 +104,7 @@ describe('decodePlainInstances', () => {
     expectAgreement(nativeBody,
       (bytes) => decodePlainInstances(bytes, sig, MAX_ROWS, BASE_ID),
       (text) => encodeInstances((JSON.parse(text) as { instances?: unknown }).instances, sig, MAX_ROWS, BASE_ID),
-      ({ feed, rows, ids }) => ({ feeds: plainFeeds([feed]), rows, ids }))
+      ({ feeds, rows, ids }) => ({ feeds: plainFeeds(feeds), rows, ids }))
   })
 
   it('takes the body a client usually sends, and hands each request its own rows', () => {
@@ -111,8 +112,8 @@ describe('decodePlainInstances', () => {
     const two = decodePlainInstances(Buffer.from('{ "instances": [ {"a": 1, "b_2": 2, "c.d": 3}, {"a": 4, "b_2": 5, "c.d": 6e0} ] }'), sig, MAX_ROWS, null)
     expect(one).not.toBeNull()
     expect(two).not.toBeNull()
-    expect(Array.from(one!.feed.data as Float32Array)).toEqual([1.5, 2, -3])
-    expect(Array.from(two!.feed.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6])
+    expect(Array.from(one!.feeds[0].data as Float32Array)).toEqual([1.5, 2, -3])
+    expect(Array.from(two!.feeds[0].data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6])
     expect(two!.rows).toBe(2)
   })
 
@@ -124,7 +125,7 @@ describe('decodePlainInstances', () => {
     )
     const body = JSON.stringify({ instances: [Object.fromEntries(names.map((n, k) => [n, k + 1]))] })
     const fast = decodePlainInstances(Buffer.from(body), wide, MAX_ROWS, null)
-    expect(Array.from(fast!.feed.data as Float32Array)).toEqual(names.map((_, k) => k + 1))
+    expect(Array.from(fast!.feeds[0].data as Float32Array)).toEqual(names.map((_, k) => k + 1))
   })
 
   it('is never taken when a feature name would need escaping in JSON', () => {

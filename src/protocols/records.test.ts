@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { compileSignature, encodeInstances, encodePredictions } from './signature.js'
-import type { TensorSpec } from './tensors.js'
+import { compileSignature } from '../runtime/signature.js'
+import { encodeInstances, encodePredictions } from './records.js'
+import type { TensorSpec } from '../runtime/tensors.js'
 
 const inputs: TensorSpec[] = [{ name: 'features', datatype: 'FP32', ortType: 'float32', shape: [-1, 3] }]
 const outputs: TensorSpec[] = [
@@ -28,7 +29,7 @@ function codeOf(fn: () => unknown): { code: string; message: string; status: num
 
 describe('signature to tensor', () => {
   it('packs records into a row-major [N, F] tensor in signature order, whatever the key order', () => {
-    const { feed, rows, ids } = encodeInstances([{ c: 3, b: 2, a: 1.5 }, { a: -1, b: 0, c: 1e-3 }], sig, 10)
+    const { feeds: [feed], rows, ids } = encodeInstances([{ c: 3, b: 2, a: 1.5 }, { a: -1, b: 0, c: 1e-3 }], sig, 10)
     expect(rows).toBe(2)
     expect(feed.dims).toEqual([2, 3])
     expect(Array.from(feed.data as Float32Array)).toEqual([1.5, 2, 3, -1, 0, Math.fround(1e-3)])

@@ -1,0 +1,71 @@
+/**
+ * How an inference travels on the wire, one protocol a module (native records, the Open
+ * Inference Protocol's JSON tensors; binary tensors, TF Serving and gRPC to come): its body
+ * decoded into the version's feeds, and the version's outputs encoded into its answer. The
+ * request pipeline (http/inference-pipeline.ts) knows protocols only through this interface.
+ */
+import type { ServingVersion } from '../runtime/model-pool.js'
+import type { Feed, RunOutputs } from '../runtime/tensors.js'
+
+/** A request body as the pipeline holds it: its bytes, and its JSON value parsed on demand. */
+export interface RequestBody {
+  readonly bytes: Buffer
+  readonly isParsed: boolean
+  /** The parsed JSON; throws the catalogue's BODY_MALFORMED_JSON (or BODY_INVALID) when it is not. */
+  value(): unknown
+}
+
+export interface DecodeContext {
+  /** Most rows one request may hold (--max-request-rows). */
+  readonly maxRows: number
+  /** The caller's X-Inference-Id, checked; null when none was sent. */
+  readonly callerId: string | null
+}
+
+/** What a decoder makes of a body: the run's feeds, and what the answer and the record need. */
+export interface DecodedRequest {
+  readonly feeds: readonly Feed[]
+  /** The first dimension every feed shares, or -1 when they do not share one. */
+  readonly rows: number
+  /** The inference ids: one a row (native), or the request's one (V2). */
+  readonly ids: readonly (string | number)[]
+  /** Output names the caller asked for, in order; null means all. */
+  readonly outputs: readonly string[] | null
+}
+
+/**
+ * One way to read a body. A fast decoder returns null for any body it does not take (the next
+ * one then tries); the last decoder of a protocol takes every body and throws the catalogue's
+ * error for a wrong one. Every decoder of a protocol gives the same result for a body it takes
+ * (protocols/decoders.case.test.ts).
+ */
+export interface RequestDecoder {
+  readonly name: string
+  decode(body: RequestBody, version: ServingVersion, context: DecodeContext): DecodedRequest | null
+}
+
+export interface InferenceProtocol {
+  /** What the inference log calls requests of this protocol (it reads their bodies and answers back). */
+  readonly kind: 'predict' | 'infer'
+  /** Tried in order; the last takes every body. */
+  readonly decoders: readonly RequestDecoder[]
+  /**
+   * Throws the body's own error, if it has one, without a version to decode it for: a routing
+   * error found before the body was read must not hide a body that can never work.
+   */
+  checkBody(body: RequestBody): void
+  /** Timestamp and attributes the body itself may carry (native bodies); null when it carries none. */
+  callerFields(body: RequestBody): Record<string, unknown> | null
+  /** The answer's JSON text. */
+  encodeAnswer(version: ServingVersion, role: string, decoded: DecodedRequest, outputs: RunOutputs): string
+}
+
+/** Decode `body` with the protocol's decoders, the fast ones first. */
+export function decodeWith(protocol: InferenceProtocol, body: RequestBody, version: ServingVersion, context: DecodeContext): DecodedRequest {
+  const decoders = protocol.decoders
+  for (let i = 0; i < decoders.length; i++) {
+    const decoded = decoders[i].decode(body, version, context)
+    if (decoded !== null) return decoded
+  }
+  throw new Error(`the last decoder of the ${protocol.kind} protocol took no body; it must take every one`)
+}
