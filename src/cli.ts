@@ -8,6 +8,7 @@ import { schemaCommand } from './cli/schema.js'
 import { serveCommand } from './cli/serve.js'
 import { simulateCommand } from './cli/simulate.js'
 import { validateCommand } from './cli/validate.js'
+import { flushLogs } from './log.js'
 import { SERVER_INFO } from './version.js'
 
 const program = new Command('switchyard')
@@ -42,7 +43,8 @@ runCli(program, withDefaultCommand(process.argv.slice(2))).then(
   (code) => {
     process.exitCode = code
   },
-  (err: unknown) => {
+  async (err: unknown) => {
+    await flushLogs() // the log lines before the failure come first
     process.stderr.write(`switchyard: ${(err as Error).stack ?? String(err)}\n`)
     process.exitCode = 1
   },

@@ -23,7 +23,7 @@ import { parseStoreSpec } from './inference-log/store-spec.js'
 import { Guard } from './auth/guard.js'
 import { TokenStore } from './auth/tokens.js'
 import { Lifecycle } from './lifecycle/lifecycle.js'
-import { createLogger } from './log.js'
+import { createLogger, flushLogs } from './log.js'
 import type { Logger } from './log.js'
 import { GatewayMetrics } from './metrics/metrics.js'
 import type { MetricSources } from './metrics/metrics.js'
@@ -49,7 +49,7 @@ export interface Gateway {
   readonly loaded: Promise<void>
   /** Listen on options.host:options.port; resolves to the port actually bound. */
   listen(): Promise<number>
-  /** Stop accepting, let in-flight requests and mirrors finish, write every record, release the sessions. */
+  /** Stop accepting, let in-flight requests and mirrors finish, write every record and log line, release the sessions. */
   close(): Promise<void>
 }
 
@@ -88,6 +88,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     maxWriterLagBytes: options.maxWriterLagBytes,
     hashKey: options.hashKey,
     privacy,
+    logLevel: options.logLevel,
   }, log)
   const tokens = options.auth ? new TokenStore(options.tokensPath, options.tokensFromEnv ?? undefined) : null
   if (tokens !== null) tokens.onReloadError = (message) => log.error(message)
@@ -205,6 +206,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
       await mirrorRunner.close()
       await inferenceLog.close()
       await pool.close()
+      await flushLogs() // lines are written asynchronously (log.ts): all of them before close() resolves
     },
   }
 }

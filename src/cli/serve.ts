@@ -6,6 +6,7 @@ import type { GatewayOptions } from '../config/options.js'
 import { formatProblem } from '../config/routes-load.js'
 import type { ConfigProblem } from '../config/routes-load.js'
 import { createGateway } from '../index.js'
+import { flushLogs } from '../log.js'
 import { exitWith, reader, usageError } from './command.js'
 
 export function serveCommand(): Command {
@@ -58,6 +59,7 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
   } catch (err) {
     const problems = (err as { problems?: ConfigProblem[] }).problems
     if (problems === undefined) throw err
+    await flushLogs() // what the start logged comes before the problems
     process.stderr.write(`switchyard: ${(err as Error).message}\n${problems.map((p) => `  ${formatProblem(p, options.routesPath ?? DEFAULTS.routesPath)}`).join('\n')}\n`)
     return 1
   }
@@ -65,6 +67,7 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
   try {
     bound = await gateway.listen()
   } catch (err) {
+    await flushLogs()
     // taken between the check and now
     process.stderr.write(`switchyard: ${listenFailure(err, port, host) ?? (err as Error).message}\n`)
     await gateway.close()
@@ -80,7 +83,10 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       gateway.log.info('stopping', { signal })
-      gateway.close().then(resolve, resolve)
+      gateway.close().then(resolve, (err: Error) => {
+        gateway.log.error('the stop did not finish cleanly', { err: String(err?.stack ?? err) })
+        resolve()
+      })
     }
     process.on('SIGHUP', () => {
       // reload() records its own failures as rejections; a rescan that throws must not end the process either
@@ -89,6 +95,8 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
   })
+  gateway.log.info('stopped')
+  await flushLogs()
   return 0
 }
 

@@ -10,6 +10,7 @@ import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compar
 import { gatewayError, SwitchyardError } from '../errors.js'
 import type { ErrorCode } from '../errors.js'
 import type { Logger } from '../log.js'
+import type { LogLevel } from '../config/options.js'
 import { IdleThread } from '../thread-priority.js'
 import { startWorker } from '../worker-entry.js'
 import type { LIFECYCLE_OPERATIONS, LifecycleOperationName } from '../lifecycle/registry.js'
@@ -50,6 +51,8 @@ export interface InferenceLogOptions {
   readonly maxWriterLagBytes: number
   readonly hashKey: string | null
   readonly privacy: PrivacyByModel
+  /** The writer worker logs on its own (log.ts), at this level. */
+  readonly logLevel: LogLevel
 }
 
 interface PendingCall {
@@ -108,8 +111,8 @@ export class InferenceLog {
 
   /** `recoverFiles`: this process's own journal files, for a writer started after one failed. */
   #startWorker(recoverFiles: string[]): void {
-    const { store, spillDir, maxBuffered, hashKey } = this.#options
-    const data: WriterData = { store: store as WriterData['store'], spillDir, maxBuffered, hashKey, privacy: this.#privacy, bootId: this.#bootId, recoverFiles }
+    const { store, spillDir, maxBuffered, hashKey, logLevel } = this.#options
+    const data: WriterData = { store: store as WriterData['store'], spillDir, maxBuffered, hashKey, privacy: this.#privacy, bootId: this.#bootId, recoverFiles, logLevel }
     const worker = startWorker('./writer-worker', import.meta.url, { workerData: data })
     worker.on('message', (m: FromWriter) => this.#onMessage(m))
     worker.on('error', (err) => {
@@ -280,9 +283,6 @@ export class InferenceLog {
       case 'CHUNK_BACK':
         this.#inFlightBytes -= m.chunk.byteLength
         this.#chunks.giveBack(m.chunk)
-        return
-      case 'LOG':
-        this.#log[m.level](m.message, m.fields)
         return
       case 'REPLY': {
         this.workerStats = m.stats // a caller who just flushed sees figures that include its records

@@ -1,4 +1,5 @@
 /** Messages between the request thread (inference-log.ts) and the writer worker (writer-worker.ts). */
+import type { LogLevel } from '../config/options.js'
 import type { LoweredThread } from '../thread-priority.js'
 import type { CompareFilter } from '../compare/compare-sql.js'
 import type { LifecycleOperationName } from '../lifecycle/registry.js'
@@ -18,6 +19,8 @@ export interface WriterData {
   readonly bootId: string
   /** This process's own journal files to deliver again (a writer started after one failed). */
   readonly recoverFiles: readonly string[]
+  /** The gateway's --log-level: the worker writes its own lines to stderr (log.ts). */
+  readonly logLevel: LogLevel
 }
 
 export type WriterCall =
@@ -55,5 +58,4 @@ export type FromWriter =
   | { code: 'CHUNK_BACK'; chunk: ArrayBuffer }
   | { code: 'REPLY'; id: number; ok: true; value: unknown; stats: DeliveryStats; taken: Taken }
   | { code: 'REPLY'; id: number; ok: false; message: string; unavailable: boolean; stats: DeliveryStats; taken: Taken; gateway?: { code: string; status: number; details?: Record<string, unknown> } }
-  | { code: 'LOG'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
   | { code: 'CLOSED'; stats: DeliveryStats }

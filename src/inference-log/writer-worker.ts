@@ -10,6 +10,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { isGatewayError } from '../errors.js'
+import { createLogger } from '../log.js'
 import { runOnlyWhenIdle } from '../thread-priority.js'
 import type { Operation } from './operation.js'
 import { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
@@ -33,7 +34,8 @@ const data = workerData as WriterData
 let privacy: PrivacyByModel = data.privacy
 let isLowered = false
 const send = (m: FromWriter): void => parentPort!.postMessage(m)
-const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void => send({ code: 'LOG', level, message, fields })
+const logger = createLogger(data.logLevel)
+const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void => logger[level](message, fields)
 
 const delivery = new Delivery({
   connect: async () => {

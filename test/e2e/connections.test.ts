@@ -113,9 +113,10 @@ describe('connections', () => {
     agent.destroy()
     expect(answered).toBeGreaterThan(500)
     // the stop begins when the gateway handles the signal, which it logs: a request sent before then was on its way
-    const stopping = /\{"time":"([^"]+)","level":"info","msg":"stopping"/.exec(output())
-    expect(stopping).not.toBeNull()
-    const stopBegan = Date.parse(stopping![1])
+    const lines = output().split('\n').filter((l) => l.startsWith('{') && l.endsWith('}')).map((l) => JSON.parse(l) as { time: string; msg: string })
+    const stopping = lines.find((l) => l.msg === 'stopping')
+    expect(stopping).toBeDefined()
+    const stopBegan = Date.parse(stopping!.time)
     expect(failures.filter((f) => f.sentAt < stopBegan)).toEqual([])
   })
 })
