@@ -303,6 +303,8 @@ export class InferenceLog {
         this.#writerPriority = new IdleThread(m.lowered, 'inference log writer', this.#log)
         if (this.#writerMustHurry()) this.#writerPriority.hurry()
         return
+      default:
+        throw new Error(`unexpected message from the inference log writer: ${JSON.stringify(m)}`)
     }
   }
 

@@ -122,6 +122,8 @@ async function handle(call: WriterCall): Promise<unknown> {
       return null
     case 'lifecycle':
       return store.runOperation((LIFECYCLE_OPERATIONS[call.name] as (...a: unknown[]) => Operation<unknown>)(...call.args))
+    default:
+      throw new Error(`the inference log writer got an unknown call: ${JSON.stringify(call)}`)
   }
 }
 
@@ -178,6 +180,8 @@ parentPort!.on('message', (m: ToWriter) => {
       journals.finishAll() // the request thread sends nothing more; each file goes once its rows are handled
       delivery.close(CLOSE_DEADLINE_MS).finally(() => send({ code: 'CLOSED', stats: delivery.stats }))
       return
+    default:
+      throw new Error(`the inference log writer got an unknown message: ${JSON.stringify(m)}`)
   }
 })
 

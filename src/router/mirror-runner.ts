@@ -183,6 +183,7 @@ export class MirrorRunner {
       this.#priority = new IdleThread(m.lowered, 'mirror worker', this.#log)
       return
     }
+    if (m.code !== 'OUTCOMES') throw new Error(`unexpected message from the mirror worker: ${JSON.stringify(m)}`)
     for (const group of m.groups) {
       let firstRow = 0
       for (let i = 0; i < group.ids.length; i++) {
