@@ -2,8 +2,9 @@
  * The one error catalogue. Every error the gateway answers with is defined here: a stable
  * code, its HTTP status and a message that names the thing and the fix.
  *
- * Codes are never reused or renamed once released; a retired code stays listed in
- * RETIRED_CODES. docs/errors.md has one row per code and a test keeps the two in step.
+ * Codes are never reused or renamed once released. None has been retired yet: the first to go
+ * starts a list of retired codes, with a test that none of them is back in the catalogue.
+ * docs/errors.md has one row per code and a test keeps the two in step.
  */
 
 export interface ErrorSpec {
@@ -265,9 +266,6 @@ export const Errors = {
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof Errors
-
-/** Codes that were released once and must never be reused for another meaning. */
-export const RETIRED_CODES: readonly string[] = []
 
 export class SwitchyardError extends Error {
   readonly code: ErrorCode
