@@ -127,8 +127,8 @@ export class CompiledRoute {
   }
 
   /**
-   * Which version answers. `versionExists` says whether a pinned version is real: a pin to
-   * an unknown version is refused by the caller rather than silently rerouted.
+   * Which version answers, or `{ pinned }` when the request pins one: the caller checks that
+   * the pinned version exists and refuses an unknown one rather than silently rerouting.
    */
   decide(facts: RequestFacts): Decision | { pinned: string } {
     if (this.#pin !== null) {

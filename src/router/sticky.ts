@@ -1,5 +1,5 @@
 /**
- * Sticky assignment without shared state (ARCHITECTURE.md): a key is hashed with its route
+ * Sticky assignment without shared state (docs/architecture.md): a key is hashed with its route
  * into one of 10,000 buckets, and each bucket belongs to one version. Every replica computes
  * the same table from the same weights, so the same key lands on the same version everywhere.
  *
@@ -8,9 +8,9 @@
  * version's weight raises only its own scores, so buckets move only TO it: the extra share
  * moves and no other key does. The order versions are listed in does not matter.
  *
- *   weights {v1: 90, v2: 10}     bucket:  0    1    2    3   ...  9999
- *                                table:   v1   v1   v2   v1  ...  v1     (~10% v2)
- *   weights {v1: 80, v2: 20}     table:   v1   v1   v2   v2  ...  v1     (only v1 -> v2 moves)
+ *   weights {v1: 90, v2: 10}     bucket:  0    3    19   39  ...  9999
+ *                                table:   v1   v2   v1   v1  ...  v1     (1,041 buckets are v2's)
+ *   weights {v1: 80, v2: 20}     table:   v1   v2   v2   v2  ...  v1     (1,990: only v1 -> v2 moves)
  */
 
 export const BUCKETS = 10_000
