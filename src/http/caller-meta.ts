@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { gatewayError } from '../errors.js'
-import { isValidInferenceId } from '../inference-log/inference-id.js'
+import { isValidInferenceId } from '../inference-id.js'
 
 const MAX_ATTRIBUTES = 32
 const MAX_ATTRIBUTE_CHARS = 256

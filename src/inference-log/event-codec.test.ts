@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { decodeEvents, EventChunkWriter } from './event-codec.js'
 import type { EventChunk } from './event-codec.js'
-import { recordIdOf } from './inference-id.js'
+import { recordIdOf } from '../inference-id.js'
 import type { RecordContext } from './record-context.js'
 
 const BODY = '{"instances":[\n {"x": "tab\\tand \\u0001", "city": "Gent – Ghent ✓"}]}'

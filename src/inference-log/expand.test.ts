@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { InferenceEvent } from './event.js'
 import { expandEvent } from './expand.js'
-import { recordIdOf } from './inference-id.js'
+import { recordIdOf } from '../inference-id.js'
 import { hashValue } from './privacy.js'
 
 const BOOT = '0123456789ab'

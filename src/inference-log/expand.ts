@@ -3,7 +3,7 @@
  * the store keeps: one a row of a native request, one for an Open Inference Protocol
  * request. Runs on the writer worker.
  */
-import { recordIdOf } from './inference-id.js'
+import { recordIdOf } from '../inference-id.js'
 import type { InferenceEvent, StoredInference } from './event.js'
 import { applyToFields, applyToTensors } from './privacy.js'
 import type { PrivacyRules } from './privacy.js'

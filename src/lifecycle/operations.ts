@@ -3,7 +3,7 @@
  * change appends to the activity log in the same transaction.
  */
 import { gatewayError } from '../errors.js'
-import { newInferenceId } from '../inference-log/inference-id.js'
+import { newInferenceId } from '../inference-id.js'
 import { sql } from '../inference-log/operation.js'
 import type { Operation } from '../inference-log/operation.js'
 import { skippedStages } from './stages.js'

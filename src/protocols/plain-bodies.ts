@@ -12,7 +12,7 @@
  * general path then parses the text and answers with its errors. plain-bodies.test.ts
  * compares the two.
  */
-import { isValidInferenceId } from '../inference-log/inference-id.js'
+import { isValidInferenceId } from '../inference-id.js'
 import { datatypeInfo } from '../runtime/datatypes.js'
 import type { DatatypeInfo } from '../runtime/datatypes.js'
 import { expect, expectKey, expectKeyOf, isSpan, readNumber, readString, scanned, skipSpace } from './json-scanner.js'

@@ -6,7 +6,7 @@
  */
 import { gatewayErrorWith } from '../errors.js'
 import type { SwitchyardError } from '../errors.js'
-import { isValidInferenceId, newInferenceId } from '../inference-log/inference-id.js'
+import { isValidInferenceId, newInferenceId } from '../inference-id.js'
 import type { Feature } from '../registry/metadata.js'
 import { inputSlab } from '../runtime/signature.js'
 import type { CompiledSignature } from '../runtime/signature.js'

@@ -7,7 +7,7 @@
  * The request's id is the inference id: the body's, else X-Inference-Id, else a new UUIDv7;
  * the answer echoes it.
  */
-import { newInferenceId } from '../inference-log/inference-id.js'
+import { newInferenceId } from '../inference-id.js'
 import { decodePlainInferRequest } from './plain-bodies.js'
 import type { DecodeContext, DecodedRequest, InferenceProtocol, RequestDecoder } from './protocol.js'
 import { decodeInferRequest, encodeInferResponse } from './v2-tensors.js'

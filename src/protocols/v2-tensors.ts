@@ -3,7 +3,7 @@
  * feeds for onnxruntime, checking each against the model's inputs, and encode the response.
  * The JSON data may be flat or nested in the tensor's natural shape (the protocol allows both).
  */
-import { isValidInferenceId } from '../inference-log/inference-id.js'
+import { isValidInferenceId } from '../inference-id.js'
 import { gatewayError, gatewayErrorWith } from '../errors.js'
 import type { SwitchyardError } from '../errors.js'
 import { datatypeInfo } from '../runtime/datatypes.js'

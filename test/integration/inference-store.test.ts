@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { InferenceRole, StoredInference } from '../../src/inference-log/event.js'
-import { newInferenceId } from '../../src/inference-log/inference-id.js'
+import { newInferenceId } from '../../src/inference-id.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/inference-log/migrations.js'
 import { STORES } from './stores.js'
 import type { StoreUnderTest } from './stores.js'
