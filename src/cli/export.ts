@@ -4,7 +4,7 @@
  * read-only, so a running gateway keeps writing), page by page in time order.
  */
 import { Command, Option } from 'commander'
-import { parseTimestamp } from '../http/caller-meta.js'
+import { parseTimestamp } from '../timestamp.js'
 import { DEFAULTS } from '../config/options.js'
 import { INFERENCE_ROLES } from '../inference-log/event.js'
 import type { InferenceFilter, InferenceRole } from '../inference-log/event.js'

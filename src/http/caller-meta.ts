@@ -11,6 +11,7 @@
 import type { IncomingMessage } from 'node:http'
 import { gatewayError } from '../errors.js'
 import { isValidInferenceId } from '../inference-id.js'
+import { parseTimestamp } from '../timestamp.js'
 
 const MAX_ATTRIBUTES = 32
 const MAX_ATTRIBUTE_CHARS = 256
@@ -44,16 +45,6 @@ export function callerMeta(req: IncomingMessage, body: Record<string, unknown> |
     attributes: attrHeader !== undefined ? attributesJson(Object.fromEntries(new URLSearchParams(String(attrHeader))))
       : attrField !== undefined ? attributesJson(attrField) : null,
   }
-}
-
-/** ISO 8601 text or ms since the epoch (a number, or digits) to ms since the epoch. */
-export function parseTimestamp(value: unknown, where: string): number {
-  const ms = typeof value === 'number' ? value
-    : typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value)
-    : typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value)
-    : NaN
-  if (!Number.isSafeInteger(ms) || ms < 0 || ms > 8_640_000_000_000_000) throw gatewayError('TIMESTAMP_INVALID', where)
-  return ms
 }
 
 function attributesJson(value: unknown): string {

@@ -15,7 +15,7 @@ import type { GroundTruthItem, InferenceQuery, InferenceRole } from '../inferenc
 import { isValidInferenceId } from '../inference-id.js'
 import type { InferenceLog } from '../inference-log/inference-log.js'
 import type { ModelPool } from '../runtime/model-pool.js'
-import { parseTimestamp } from './caller-meta.js'
+import { parseTimestamp } from '../timestamp.js'
 import { queryReader } from './query-params.js'
 
 const MAX_GROUND_TRUTH_ITEMS = 50_000

@@ -1,6 +1,6 @@
 /** Reading a control-plane query string: each parameter at most once, times as ISO 8601 or ms. */
 import { gatewayError } from '../errors.js'
-import { parseTimestamp } from './caller-meta.js'
+import { parseTimestamp } from '../timestamp.js'
 
 export interface QueryReader {
   text(name: string): string | undefined
