@@ -16,10 +16,10 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { StoredInference } from './event.js'
+import type { StoredInference } from '../store/records.js'
 import { SpillFileUnreadable } from './spill.js'
 import type { SpillDirectory } from './spill.js'
-import type { InferenceStore } from './store.js'
+import type { InferenceStore } from '../store/store.js'
 
 const MAX_INSERT_ROWS = 1_000
 const RETRY_MIN_MS = 100

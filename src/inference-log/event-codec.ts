@@ -19,7 +19,8 @@
  * their record ids, so that an event replayed from the journal stores the same records again
  * (and the store keeps them once).
  */
-import type { InferenceEvent, InferenceRole } from './event.js'
+import type { InferenceRole } from '../store/records.js'
+import type { InferenceEvent } from './event.js'
 import type { RecordContext } from './record-context.js'
 
 const ID_SEPARATOR = '\u0002' // ids are printable ASCII: never this

@@ -4,7 +4,8 @@
  * request. Runs on the writer worker.
  */
 import { recordIdOf } from '../inference-id.js'
-import type { InferenceEvent, StoredInference } from './event.js'
+import type { StoredInference } from '../store/records.js'
+import type { InferenceEvent } from './event.js'
 import { applyToFields, applyToTensors } from './privacy.js'
 import type { PrivacyRules } from './privacy.js'
 

@@ -10,7 +10,7 @@
  */
 import { createWriteStream } from 'node:fs'
 import type { Writable } from 'node:stream'
-import type { InferenceRecord } from './event.js'
+import type { InferenceRecord } from '../store/records.js'
 
 const PARQUET_ROW_GROUP = 20_000 // rows: pages are gathered into row groups this large
 

@@ -3,9 +3,9 @@
  * of the model are upserted, the later item winning for an id sent twice; the others are
  * reported back and not stored. Records themselves are never touched.
  */
-import type { GroundTruthItem, GroundTruthOutcome } from './event.js'
-import { sql } from './operation.js'
-import type { Operation } from './operation.js'
+import type { GroundTruthItem, GroundTruthOutcome } from '../store/records.js'
+import { sql } from '../store/operation.js'
+import type { Operation } from '../store/operation.js'
 
 const CHUNK = 500 // ids an IN (...) list, items a multi-row INSERT (6 parameters each)
 

@@ -17,14 +17,14 @@ import type { LIFECYCLE_OPERATIONS, LifecycleOperationName } from '../lifecycle/
 import type { DeliveryStats } from './delivery.js'
 import { EventChunkWriter } from './event-codec.js'
 import type { EventChunk } from './event-codec.js'
-import type { GroundTruthItem, GroundTruthOutcome, InferenceQuery, InferenceRecord, InferenceRole } from './event.js'
+import type { GroundTruthItem, GroundTruthOutcome, InferenceQuery, InferenceRecord, InferenceRole } from '../store/records.js'
 import { newBootId } from '../inference-id.js'
 import { Journal } from './journal.js'
 import type { JournalPlace } from './journal.js'
 import type { PrivacyByModel } from './privacy.js'
 import type { RecordContext } from './record-context.js'
-import { describeStoreSpec } from './store-spec.js'
-import type { StoreSpec } from './store-spec.js'
+import { describeStoreSpec } from '../store/store-spec.js'
+import type { StoreSpec } from '../store/store-spec.js'
 import type { FromWriter, ToWriter, WriterCall, WriterData } from './writer-protocol.js'
 
 type OperationResult<N extends LifecycleOperationName> = ReturnType<(typeof LIFECYCLE_OPERATIONS)[N]> extends Generator<unknown, infer T, unknown> ? T : never

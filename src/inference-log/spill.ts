@@ -8,7 +8,7 @@
 import { appendFileSync, closeSync, createReadStream, mkdirSync, openSync, readdirSync, readSync, renameSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import type { StoredInference } from './event.js'
+import type { StoredInference } from '../store/records.js'
 
 const REPLAY_CHUNK = 1_000 // records an insert while replaying
 const COUNT_READ_BYTES = 1 << 20 // 1 MiB a read when counting the records left at stop

@@ -4,10 +4,10 @@ import type { LoweredThread } from '../thread-priority.js'
 import type { CompareFilter } from '../compare/compare-sql.js'
 import type { LifecycleOperationName } from '../lifecycle/registry.js'
 import type { DeliveryStats } from './delivery.js'
-import type { GroundTruthItem, InferenceQuery } from './event.js'
+import type { GroundTruthItem, InferenceQuery } from '../store/records.js'
 import type { JournalPlace } from './journal.js'
 import type { PrivacyByModel } from './privacy.js'
-import type { StoreSpec } from './store-spec.js'
+import type { StoreSpec } from '../store/store-spec.js'
 
 export interface WriterData {
   readonly store: Exclude<StoreSpec, { kind: 'none' }>

@@ -4,8 +4,8 @@
  */
 import { gatewayError } from '../errors.js'
 import { newInferenceId } from '../inference-id.js'
-import { sql } from '../inference-log/operation.js'
-import type { Operation } from '../inference-log/operation.js'
+import { sql } from '../store/operation.js'
+import type { Operation } from '../store/operation.js'
 import { skippedStages } from './stages.js'
 import type { Stage } from './stages.js'
 

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Delivery } from '../../src/inference-log/delivery.js'
-import type { StoredInference } from '../../src/inference-log/event.js'
+import type { StoredInference } from '../../src/store/records.js'
 import { SpillDirectory } from '../../src/inference-log/spill.js'
-import { SqliteStore } from '../../src/inference-log/sqlite-store.js'
-import type { InferenceStore } from '../../src/inference-log/store.js'
+import { SqliteStore } from '../../src/store/sqlite-store.js'
+import type { InferenceStore } from '../../src/store/store.js'
 import { eventually } from './helpers.js'
 
 let dir: string

@@ -4,9 +4,9 @@
  * ground truth joined to every record of an id, filters and cursor pagination.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { InferenceRole, StoredInference } from '../../src/inference-log/event.js'
+import type { InferenceRole, StoredInference } from '../../src/store/records.js'
 import { newInferenceId } from '../../src/inference-id.js'
-import { MIGRATIONS, SCHEMA_VERSION } from '../../src/inference-log/migrations.js'
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/migrations.js'
 import { STORES } from './stores.js'
 import type { StoreUnderTest } from './stores.js'
 import { addGroundTruth } from '../../src/inference-log/ground-truth.js'

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
-import type { StoredInference } from '../../src/inference-log/event.js'
-import { SqliteStore, WAL_MAX_BYTES } from '../../src/inference-log/sqlite-store.js'
+import type { StoredInference } from '../../src/store/records.js'
+import { SqliteStore, WAL_MAX_BYTES } from '../../src/store/sqlite-store.js'
 
 const RECORDS = 20_000
 const ROWS_A_COMMIT = 10 // a commit each flush interval at a few hundred requests a second

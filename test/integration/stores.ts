@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
-import { openStore } from '../../src/inference-log/store.js'
-import type { InferenceStore } from '../../src/inference-log/store.js'
+import { openStore } from '../../src/store/store.js'
+import type { InferenceStore } from '../../src/store/store.js'
 import { createTestDatabase } from './postgres.js'
 
 export interface StoreUnderTest {

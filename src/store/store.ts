@@ -3,7 +3,7 @@
  * replicas). Both keep the same tables (migrations.ts) and answer the same calls; the writer
  * worker is their only user inside the gateway, `switchyard export` opens one directly.
  */
-import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
+import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './records.js'
 import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
 import type { Operation } from './operation.js'
 import type { StoreSpec } from './store-spec.js'

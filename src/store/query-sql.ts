@@ -1,5 +1,5 @@
 /** The SQL both stores share for reading the log back: filters, keyset pagination, row shape. */
-import type { InferenceFilter, InferenceQuery, InferenceRecord, InferenceRole, StoredInference } from './event.js'
+import type { InferenceFilter, InferenceQuery, InferenceRecord, InferenceRole, StoredInference } from './records.js'
 
 export const INSERT_COLUMNS = [
   'record_id', 'inference_id', 'ts', 'server_ts', 'model', 'version', 'route', 'reason', 'role',

@@ -4,7 +4,7 @@
  * batch size. Migrations take an advisory lock, so replicas starting together apply each once.
  */
 import pg from 'pg'
-import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
+import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './records.js'
 import { MIGRATIONS } from './migrations.js'
 import { countInferences, INSERT_COLUMNS, selectInferences, toInferenceRecord } from './query-sql.js'
 import type { Operation } from './operation.js'

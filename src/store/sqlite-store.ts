@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3'
 import { mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './event.js'
+import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './records.js'
 import { MIGRATIONS } from './migrations.js'
 import { countInferences, INSERT_COLUMNS, putRowValues, selectInferences, toInferenceRecord } from './query-sql.js'
 import type { Operation } from './operation.js'
