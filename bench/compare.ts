@@ -13,10 +13,11 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { buildComparison } from '../src/compare/compare.js'
+import { compareAggregates } from '../src/compare/compare-sql.js'
 import type { StoredInference } from '../src/store/records.js'
 import { newInferenceId } from '../src/inference-id.js'
-import { openStore } from '../src/store/store.js'
-import type { InferenceStore } from '../src/store/store.js'
+import { openStore } from '../src/store/open-store.js'
+import type { Store } from '../src/store/store.js'
 import { SeededRandom } from '../src/sample-data/random.js'
 import { addGroundTruth } from '../src/inference-log/ground-truth.js'
 
@@ -49,12 +50,12 @@ function* batches(): Generator<StoredInference[]> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-async function measure(name: string, store: InferenceStore, scan: () => Promise<unknown>, analyze: () => Promise<unknown>): Promise<string> {
+async function measure(name: string, store: Store, scan: () => Promise<unknown>, analyze: () => Promise<unknown>): Promise<string> {
   await store.migrate()
   const loadStart = performance.now()
   for (const batch of batches()) await store.insert(batch)
   const truth = Array.from({ length: Math.floor(RECORDS / 4) }, (_, i) => ({ inference_id: `case-${i}`, label: String(i % 3 === 0 ? 1 : 0), value: null, ts: 0 }))
-  for (let i = 0; i < truth.length; i += 20_000) await store.runOperation(addGroundTruth('credit-risk', truth.slice(i, i + 20_000)))
+  for (let i = 0; i < truth.length; i += 20_000) await store.run(addGroundTruth('credit-risk', truth.slice(i, i + 20_000)))
   const loadS = (performance.now() - loadStart) / 1000
   await analyze() // what autovacuum (PostgreSQL) and PRAGMA optimize (SQLite) do for a table that has grown this much
   const compareMs: number[] = []
@@ -64,7 +65,7 @@ async function measure(name: string, store: InferenceStore, scan: () => Promise<
     await scan()
     scanMs.push(performance.now() - t)
     t = performance.now()
-    const raw = await store.compareRaw({ model: 'credit-risk' })
+    const raw = await store.run(compareAggregates({ model: 'credit-risk' }), 'read')
     buildComparison(raw, { task: 'binary-classification', weights: new Map([['v1', 100]]), pair: ['v1', 'v3'], metric: 'auc' })
     compareMs.push(performance.now() - t)
   }

@@ -4,16 +4,17 @@
  * read-only, so a running gateway keeps writing), page by page in time order.
  */
 import { Command, Option } from 'commander'
-import { parseTimestamp } from '../timestamp.js'
 import { DEFAULTS } from '../config/options.js'
-import { INFERENCE_ROLES } from '../store/records.js'
-import type { InferenceFilter, InferenceRole } from '../store/records.js'
 import { EXPORT_FORMATS, openExportWriter } from '../inference-log/export-writers.js'
 import type { ExportFormat } from '../inference-log/export-writers.js'
-import { openStore } from '../store/store.js'
-import type { InferenceStore } from '../store/store.js'
+import { openStore } from '../store/open-store.js'
+import { countInferences, countMatching, queryInferences } from '../store/query-sql.js'
+import { INFERENCE_ROLES } from '../store/records.js'
+import type { InferenceFilter, InferenceRole } from '../store/records.js'
+import type { Store } from '../store/store.js'
 import { describeStoreSpec, parseStoreSpec } from '../store/store-spec.js'
 import type { StoreSpec } from '../store/store-spec.js'
+import { parseTimestamp } from '../timestamp.js'
 import { exitWith, reader, usageError } from './command.js'
 import { ProgressBar } from './progress.js'
 
@@ -59,7 +60,7 @@ export function exportCommand(): Command {
 
 async function exportRecords(spec: Exclude<StoreSpec, { kind: 'none' }>, filter: InferenceFilter, format: ExportFormat, out: string | null): Promise<number> {
   const where = describeStoreSpec(spec)
-  let store: InferenceStore
+  let store: Store
   try {
     store = await openStore(spec, { readonly: true })
   } catch (err) {
@@ -68,16 +69,16 @@ async function exportRecords(spec: Exclude<StoreSpec, { kind: 'none' }>, filter:
   }
   try {
     // a misspelt model would otherwise write an empty file and look like success
-    if (await store.count(filter.model) === 0) {
+    if (await store.run(countInferences(filter.model), 'read') === 0) {
       process.stderr.write(`switchyard export: ${where} holds no records of model '${filter.model}'; check the name (switchyard models lists the served ones)\n`)
       return 1
     }
-    const total = await store.countMatching(filter)
+    const total = await store.run(countMatching(filter), 'read')
     const bar = new ProgressBar(total, `exporting ${filter.model}`)
     const writer = await openExportWriter(format, out)
     let after: { ts: number; recordId: string } | undefined
     for (;;) {
-      const page = await store.query({ ...filter, limit: PAGE, order: 'asc', after })
+      const page = await store.run(queryInferences({ ...filter, limit: PAGE, order: 'asc', after }), 'read')
       await writer.write(page)
       bar.advance(page.length)
       if (page.length < PAGE) break

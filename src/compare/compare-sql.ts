@@ -1,9 +1,14 @@
 /**
  * The comparison's aggregates, computed in the store in three GROUP BY queries over a model's
- * records in a time window. They return counts and sums only (a few thousand rows at most,
- * whatever the number of records); statistics.ts turns them into percentiles, AUC, log loss,
- * confidence intervals and tests. One text for both stores, up to a few function names.
+ * records in a time window, and the timeseries: store operations (store/operation.ts) that the
+ * store worker runs by name (registry.ts). They return counts and sums only (a few thousand
+ * rows at most, whatever the number of records); statistics.ts turns them into percentiles,
+ * AUC, log loss, confidence intervals and tests. One text for both stores, up to a few
+ * function names and join hints (store/dialect.ts).
  */
+import { sql } from '../store/operation.js'
+import type { Operation, Sql } from '../store/operation.js'
+import type { Dialect } from '../store/dialect.js'
 
 export interface CompareFilter {
   readonly model: string
@@ -12,24 +17,6 @@ export interface CompareFilter {
   /** ms since the epoch, exclusive. */
   readonly until?: number
 }
-
-export interface Dialect {
-  placeholder(n: number): string
-  /** A join whose left side drives the loop (SQLite: CROSS JOIN; PostgreSQL's planner chooses). */
-  readonly drivingJoin: string
-  /**
-   * A column the planner must not look up by index (SQLite: unary +). The inner side of each
-   * join is found by inference id; SQLite, without statistics on the table, rated its time
-   * index better and ran through the window once for each outer row (issue #13: 16.5 s for
-   * 13,000 records). PostgreSQL's planner chose the id index by itself.
-   */
-  unindexed(column: string): string
-  greatest(a: string, b: string): string
-  least(a: string, b: string): string
-}
-
-export const SQLITE: Dialect = { placeholder: () => '?', drivingJoin: 'CROSS JOIN', unindexed: (c) => `+${c}`, greatest: (a, b) => `max(${a}, ${b})`, least: (a, b) => `min(${a}, ${b})` }
-export const POSTGRES: Dialect = { placeholder: (n) => `$${n}`, drivingJoin: 'JOIN', unindexed: (c) => c, greatest: (a, b) => `greatest(${a}, ${b})`, least: (a, b) => `least(${a}, ${b})` }
 
 /** Latency histogram: bucket b holds latencies in (1.05^b, 1.05^(b+1)] ms, about 5% wide. */
 export const LATENCY_GROWTH = 1.05
@@ -59,17 +46,17 @@ export interface CompareRaw {
   readonly agreement: readonly { version: string; role: string; compared: number; agreed: number }[]
 }
 
-export type CompareQueries = Record<keyof CompareRaw, { sql: string; params: unknown[] }>
+type CompareQueries = Record<keyof CompareRaw, Sql>
 
 /**
  * Three passes: one over the window's records (no join), one driven by the ground truth
  * (proportional to the judged cases), one driven by shadow and challenger records.
  */
-export function compareQueries(f: CompareFilter, d: Dialect): CompareQueries {
+function compareQueries(f: CompareFilter, d: Dialect): CompareQueries {
   // `where(alias, true)` for a join's inner side, which is looked up by inference id, not by time
   const build = (make: (where: (alias: string, isInner?: boolean) => string, p: (v: unknown) => string) => string) => {
     const params: unknown[] = []
-    const p = (v: unknown) => d.placeholder(params.push(v))
+    const p = (v: unknown) => (params.push(v), '?')
     const where = (a: string, isInner = false) => {
       const ts = isInner ? d.unindexed(`${a}.ts`) : `${a}.ts`
       const parts = [`${a}.model = ${p(f.model)}`]
@@ -77,7 +64,7 @@ export function compareQueries(f: CompareFilter, d: Dialect): CompareQueries {
       if (f.until !== undefined) parts.push(`${ts} < ${p(f.until)}`)
       return parts.join(' AND ')
     }
-    return { sql: make(where, p), params }
+    return sql(make(where, p), ...params)
   }
   const positive = `g.label IN (${POSITIVE_LABELS.map((l) => `'${l}'`).join(', ')})`
   const binary = `g.label IN ('0', '1', 'true', 'false')`
@@ -106,16 +93,27 @@ export function compareQueries(f: CompareFilter, d: Dialect): CompareQueries {
   }
 }
 
+/**
+ * The three aggregates from one snapshot (a `reads` operation, registry.ts): a record written
+ * between two of them would otherwise be counted in one and not in the others.
+ */
+export function* compareAggregates(f: CompareFilter): Operation<CompareRaw> {
+  const stats = yield (d) => compareQueries(f, d).stats
+  const judged = yield (d) => compareQueries(f, d).judged
+  const agreement = yield (d) => compareQueries(f, d).agreement
+  return { stats: numericRows(stats), judged: numericRows(judged), agreement: numericRows(agreement) } as CompareRaw
+}
+
+const TEXT_COLUMNS = ['version', 'role', 'predicted', 'truth']
+
 /** Numbers arrive as strings from PostgreSQL (count is bigint): make every aggregate a number. */
-export function numericRows<T>(rows: readonly Record<string, unknown>[], textColumns: readonly string[]): T[] {
+function numericRows<T>(rows: readonly Record<string, unknown>[]): T[] {
   return rows.map((r) => {
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(r)) out[k] = textColumns.includes(k) || v === null ? v : Number(v)
+    for (const [k, v] of Object.entries(r)) out[k] = TEXT_COLUMNS.includes(k) || v === null ? v : Number(v)
     return out as T
   })
 }
-
-export const TEXT_COLUMNS = ['version', 'role', 'predicted', 'truth']
 
 export interface TimeseriesRow {
   readonly version: string
@@ -128,17 +126,14 @@ export interface TimeseriesRow {
 }
 
 /** Requests, errors and latency per version, role and time bucket (the dashboard's charts over time). */
-export function timeseriesQuery(f: CompareFilter, bucketMs: number, d: Dialect): { sql: string; params: unknown[] } {
+export function* timeseries(f: CompareFilter, bucketMs: number): Operation<TimeseriesRow[]> {
   const params: unknown[] = []
-  const p = (v: unknown) => d.placeholder(params.push(v))
+  const p = (v: unknown) => (params.push(v), '?')
   const where = [`i.model = ${p(f.model)}`]
   if (f.since !== undefined) where.push(`i.ts >= ${p(f.since)}`)
   if (f.until !== undefined) where.push(`i.ts < ${p(f.until)}`)
   const bucket = Math.max(1, Math.round(bucketMs))
-  return {
-    sql: `SELECT i.version, i.role, (i.ts / ${bucket}) * ${bucket} AS t, count(*) AS requests,
+  return numericRows(yield sql(`SELECT i.version, i.role, (i.ts / ${bucket}) * ${bucket} AS t, count(*) AS requests,
         sum(CASE WHEN i.status <> 200 THEN 1 ELSE 0 END) AS errors, sum(i.latency_ms) AS latency_sum
-      FROM inferences i WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3 ORDER BY 3, 1, 2`,
-    params,
-  }
+      FROM inferences i WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3 ORDER BY 3, 1, 2`, ...params))
 }

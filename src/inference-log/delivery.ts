@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import type { StoredInference } from '../store/records.js'
 import { SpillFileUnreadable } from './spill.js'
 import type { SpillDirectory } from './spill.js'
-import type { InferenceStore } from '../store/store.js'
+import type { Store } from '../store/store.js'
 
 const MAX_INSERT_ROWS = 1_000
 const RETRY_MIN_MS = 100
@@ -42,7 +42,7 @@ export interface DeliveryStats {
 
 export interface DeliveryOptions {
   /** Opens (and migrates) the store; called again after a failure. */
-  readonly connect: () => Promise<InferenceStore>
+  readonly connect: () => Promise<Store>
   readonly spill: SpillDirectory
   /** Rows kept in memory while the store is down before spilling to disk. */
   readonly maxBuffered: number
@@ -58,7 +58,7 @@ interface RowGroup {
 export class Delivery {
   readonly stats: DeliveryStats = { buffered: 0, written: 0, spilled: 0, replayed: 0, dropped: 0, rejected: 0, storeUp: false }
   readonly #opts: DeliveryOptions
-  #store: InferenceStore | null = null
+  #store: Store | null = null
   #buffer: StoredInference[] = []
   /** Each buffered row's group (null: nobody waits for it), kept in step with #buffer. */
   #groups: (RowGroup | null)[] = []
@@ -82,7 +82,7 @@ export class Delivery {
     return this.#inFlightBatch?.rows.length ?? 0
   }
 
-  get store(): InferenceStore | null {
+  get store(): Store | null {
     return this.stats.storeUp ? this.#store : null
   }
 

@@ -1,11 +1,11 @@
 /**
- * Joining ground truth (an operation, operation.ts): ids with at least one inference record
- * of the model are upserted, the later item winning for an id sent twice; the others are
- * reported back and not stored. Records themselves are never touched.
+ * Joining ground truth (a store operation, store/operation.ts): ids with at least one inference
+ * record of the model are upserted, the later item winning for an id sent twice; the others
+ * are reported back and not stored. Records themselves are never touched.
  */
-import type { GroundTruthItem, GroundTruthOutcome } from '../store/records.js'
-import { sql } from '../store/operation.js'
+import { namedOperations, sql, writes } from '../store/operation.js'
 import type { Operation } from '../store/operation.js'
+import type { GroundTruthItem, GroundTruthOutcome } from '../store/records.js'
 
 const CHUNK = 500 // ids an IN (...) list, items a multi-row INSERT (6 parameters each)
 
@@ -29,3 +29,5 @@ export function* addGroundTruth(model: string, items: readonly GroundTruthItem[]
   for (const n of counts.values()) records += n
   return { joined: counts.size, records, unknown_ids: ids.filter((id) => !counts.has(id)) }
 }
+
+export const GROUND_TRUTH_OPERATIONS = namedOperations('groundTruth', { add: writes(addGroundTruth) })

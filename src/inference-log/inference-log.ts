@@ -13,7 +13,7 @@ import type { Logger } from '../log.js'
 import type { LogLevel } from '../config/options.js'
 import { IdleThread } from '../thread-priority.js'
 import { startWorker } from '../worker-entry.js'
-import type { LIFECYCLE_OPERATIONS, LifecycleOperationName } from '../lifecycle/registry.js'
+import type { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
 import type { DeliveryStats } from './delivery.js'
 import { EventChunkWriter } from './event-codec.js'
 import type { EventChunk } from './event-codec.js'
@@ -27,7 +27,8 @@ import { describeStoreSpec } from '../store/store-spec.js'
 import type { StoreSpec } from '../store/store-spec.js'
 import type { FromWriter, ToWriter, WriterCall, WriterData } from './writer-protocol.js'
 
-type OperationResult<N extends LifecycleOperationName> = ReturnType<(typeof LIFECYCLE_OPERATIONS)[N]> extends Generator<unknown, infer T, unknown> ? T : never
+type LifecycleOperationName = keyof typeof LIFECYCLE_OPERATIONS
+type OperationResult<N extends LifecycleOperationName> = ReturnType<(typeof LIFECYCLE_OPERATIONS)[N]['start']> extends Generator<unknown, infer T, unknown> ? T : never
 
 const CHUNK_BYTES = 1 << 20 // 1 MiB: about 1,500 one-row events, the records of 50 ms at 30,000 a second
 /**
@@ -246,7 +247,7 @@ export class InferenceLog {
   }
 
   /** Run a lifecycle operation by name in the store (src/lifecycle/operations.ts). */
-  lifecycle<N extends LifecycleOperationName>(name: N, ...args: Parameters<(typeof LIFECYCLE_OPERATIONS)[N]>): Promise<OperationResult<N>> {
+  lifecycle<N extends LifecycleOperationName>(name: N, ...args: Parameters<(typeof LIFECYCLE_OPERATIONS)[N]['start']>): Promise<OperationResult<N>> {
     return this.#call({ op: 'lifecycle', name, args }) as Promise<OperationResult<N>>
   }
 

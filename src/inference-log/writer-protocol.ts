@@ -2,7 +2,7 @@
 import type { LogLevel } from '../config/options.js'
 import type { LoweredThread } from '../thread-priority.js'
 import type { CompareFilter } from '../compare/compare-sql.js'
-import type { LifecycleOperationName } from '../lifecycle/registry.js'
+import type { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
 import type { DeliveryStats } from './delivery.js'
 import type { GroundTruthItem, InferenceQuery } from '../store/records.js'
 import type { JournalPlace } from './journal.js'
@@ -30,7 +30,7 @@ export type WriterCall =
   | { op: 'compare'; filter: CompareFilter }
   | { op: 'timeseries'; filter: CompareFilter; bucketMs: number }
   | { op: 'flush' }
-  | { op: 'lifecycle'; name: LifecycleOperationName; args: unknown[] }
+  | { op: 'lifecycle'; name: keyof typeof LIFECYCLE_OPERATIONS; args: unknown[] }
 
 export type ToWriter =
   /**

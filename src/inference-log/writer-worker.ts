@@ -12,19 +12,21 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { isGatewayError } from '../errors.js'
 import { createLogger } from '../log.js'
 import { runOnlyWhenIdle } from '../thread-priority.js'
-import type { Operation } from '../store/operation.js'
+import { compareAggregates, timeseries } from '../compare/compare-sql.js'
 import { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
+import { openStore } from '../store/open-store.js'
+import type { Operation } from '../store/operation.js'
+import { countInferences, queryInferences } from '../store/query-sql.js'
+import type { StoredInference } from '../store/records.js'
+import type { Store } from '../store/store.js'
 import { Delivery } from './delivery.js'
 import { decodeEvents } from './event-codec.js'
-import type { StoredInference } from '../store/records.js'
 import { expandEvent } from './expand.js'
 import { addGroundTruth } from './ground-truth.js'
 import { JournalCleaner, journalFrames, orphanJournals, readJournalPlace } from './journal.js'
 import type { JournalPlace } from './journal.js'
 import type { PrivacyByModel } from './privacy.js'
 import { isProcessAlive, SpillDirectory } from './spill.js'
-import { openStore } from '../store/store.js'
-import type { InferenceStore } from '../store/store.js'
 import type { FromWriter, ToWriter, WriterCall, WriterData } from './writer-protocol.js'
 
 const STATS_EVERY_MS = 500
@@ -98,7 +100,7 @@ async function recoverJournals(): Promise<void> {
 class StoreUnavailable extends Error {}
 
 /** The store with every record received so far in it; throws StoreUnavailable when it is down. */
-async function caughtUpStore(): Promise<InferenceStore> {
+async function caughtUpStore(): Promise<Store> {
   const drained = await delivery.drain()
   const store = delivery.store
   if (!drained || store === null) throw new StoreUnavailable('the inference log store is unavailable; try again shortly')
@@ -109,19 +111,21 @@ async function handle(call: WriterCall): Promise<unknown> {
   const store = await caughtUpStore()
   switch (call.op) {
     case 'groundTruth':
-      return store.runOperation(addGroundTruth(call.model, call.items))
+      return store.run(addGroundTruth(call.model, call.items))
     case 'query':
-      return store.query(call.query)
+      return store.run(queryInferences(call.query), 'read')
     case 'count':
-      return store.count(call.model)
+      return store.run(countInferences(call.model), 'read')
     case 'compare':
-      return store.compareRaw(call.filter)
+      return store.run(compareAggregates(call.filter), 'read')
     case 'timeseries':
-      return store.timeseries(call.filter, call.bucketMs)
+      return store.run(timeseries(call.filter, call.bucketMs), 'read')
     case 'flush':
       return null
-    case 'lifecycle':
-      return store.runOperation((LIFECYCLE_OPERATIONS[call.name] as (...a: unknown[]) => Operation<unknown>)(...call.args))
+    case 'lifecycle': {
+      const op = LIFECYCLE_OPERATIONS[call.name]
+      return store.run((op.start as (...a: unknown[]) => Operation<unknown>)(...call.args), op.mode)
+    }
     default:
       throw new Error(`the inference log writer got an unknown call: ${JSON.stringify(call)}`)
   }

@@ -1,6 +1,6 @@
 /**
- * Lifecycle operations, written once for both stores (inference-log/operation.ts). Every
- * change appends to the activity log in the same transaction.
+ * Lifecycle operations, written once for both stores (store/operation.ts). Every change
+ * appends to the activity log in the same transaction.
  */
 import { gatewayError } from '../errors.js'
 import { newInferenceId } from '../inference-id.js'

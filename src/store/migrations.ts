@@ -1,17 +1,21 @@
 /**
  * The store's schema, as numbered migrations run in order at start (Flyway style: applied
  * versions are kept in schema_migrations; a migration is never edited once released, a
- * change is a new one). Each has its SQLite and its PostgreSQL text.
+ * change is a new one). One text serves both stores where they agree; where they differ
+ * (column types, triggers), a migration has a text for each.
  *
  * Inference records are immutable: triggers refuse UPDATE and DELETE on them. Ground truth
  * lives in its own table, joined by (model, inference_id) to every record of that id.
  */
+import type { Dialect } from './dialect.js'
 
-export interface Migration {
-  readonly version: number
-  readonly name: string
-  readonly sqlite: string
-  readonly postgres: string
+export type Migration = { readonly version: number; readonly name: string } & (
+  | { readonly sql: string }
+  | { readonly sqlite: string; readonly postgres: string }
+)
+
+export function migrationSql(m: Migration, dialect: Dialect['name']): string {
+  return 'sql' in m ? m.sql : m[dialect]
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -90,7 +94,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 2,
     name: 'predicted label and score, for comparisons in SQL',
-    // Written by the writer from the outputs (expand.ts); existing rows are filled from their
+    // Written by the store worker from the outputs (inference-log/expand.ts); existing rows are filled from their
     // outputs JSON, with the immutability trigger lifted for that one statement.
     sqlite: `
       ALTER TABLE inferences ADD COLUMN predicted_label TEXT;

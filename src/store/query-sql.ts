@@ -1,4 +1,9 @@
-/** The SQL both stores share for reading the log back: filters, keyset pagination, row shape. */
+/**
+ * The inference records' SQL, the same for both stores: the columns a batch inserts, and the
+ * operations that read records back (filters, keyset pagination, the API's row shape).
+ */
+import { namedOperations, reads, sql } from './operation.js'
+import type { Operation } from './operation.js'
 import type { InferenceFilter, InferenceQuery, InferenceRecord, InferenceRole, StoredInference } from './records.js'
 
 export const INSERT_COLUMNS = [
@@ -26,37 +31,47 @@ function whereClause(q: InferenceFilter, p: (value: unknown) => string): string[
   return where
 }
 
-function parameters(placeholder: (n: number) => string): { params: unknown[]; p: (value: unknown) => string } {
+/** `p(value)` keeps the value as the statement's next parameter and gives its placeholder. */
+function parameters(): { params: unknown[]; p: (value: unknown) => string } {
   const params: unknown[] = []
-  return { params, p: (value) => placeholder(params.push(value)) }
+  return { params, p: (value) => (params.push(value), '?') }
 }
 
 const FROM = 'FROM inferences i LEFT JOIN ground_truth g ON g.model = i.model AND g.inference_id = i.inference_id'
 
-/**
- * SELECT … WHERE … ORDER BY (ts, record_id) LIMIT, with `placeholder(n)` giving the
- * dialect's n-th parameter marker (`?` or `$n`).
- */
-export function selectInferences(q: InferenceQuery, placeholder: (n: number) => string): { sql: string; params: unknown[] } {
-  const { params, p } = parameters(placeholder)
+/** A page of records, with their ground truth, ordered by (ts, record_id). */
+export function* queryInferences(q: InferenceQuery): Operation<InferenceRecord[]> {
+  const { params, p } = parameters()
   const where = whereClause(q, p)
   const dir = q.order === 'desc' ? 'DESC' : 'ASC'
   if (q.after !== undefined) where.push(`(i.ts, i.record_id) ${q.order === 'desc' ? '<' : '>'} (${p(q.after.ts)}, ${p(q.after.recordId)})`)
-  const sql = `SELECT i.*, g.label AS gt_label, g.value AS gt_value, g.ts AS gt_ts ${FROM}
+  const rows = yield sql(`SELECT i.*, g.label AS gt_label, g.value AS gt_value, g.ts AS gt_ts ${FROM}
     WHERE ${where.join(' AND ')}
     ORDER BY i.ts ${dir}, i.record_id ${dir}
-    LIMIT ${p(q.limit)}`
-  return { sql, params }
+    LIMIT ${p(q.limit)}`, ...params)
+  return rows.map(toInferenceRecord)
+}
+
+/** Records of one model, or of all. */
+export function* countInferences(model?: string): Operation<number> {
+  const [row] = model === undefined
+    ? yield sql('SELECT count(*) AS n FROM inferences')
+    : yield sql('SELECT count(*) AS n FROM inferences WHERE model = ?', model)
+  return Number(row.n) // PostgreSQL's count is a bigint, which arrives as text
 }
 
 /** How many records a filter matches (export's progress bar). */
-export function countInferences(q: InferenceFilter, placeholder: (n: number) => string): { sql: string; params: unknown[] } {
-  const { params, p } = parameters(placeholder)
-  return { sql: `SELECT count(*) AS n ${FROM} WHERE ${whereClause(q, p).join(' AND ')}`, params }
+export function* countMatching(q: InferenceFilter): Operation<number> {
+  const { params, p } = parameters()
+  const [row] = yield sql(`SELECT count(*) AS n ${FROM} WHERE ${whereClause(q, p).join(' AND ')}`, ...params)
+  return Number(row.n)
 }
 
-/** A row of selectInferences as the API gives it; JSON columns arrive as text (SQLite) or parsed (PostgreSQL). */
-export function toInferenceRecord(row: Record<string, unknown>): InferenceRecord {
+/** The records' reads the store worker runs by name (the inference log's query API and counts). */
+export const RECORD_OPERATIONS = namedOperations('records', { query: reads(queryInferences), count: reads(countInferences) })
+
+/** A row of queryInferences as the API gives it; JSON columns arrive as text (SQLite) or parsed (PostgreSQL). */
+function toInferenceRecord(row: Record<string, unknown>): InferenceRecord {
   const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v ?? null)
   const iso = (v: unknown): string => new Date(Number(v)).toISOString()
   return {

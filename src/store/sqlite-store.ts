@@ -1,17 +1,17 @@
 /**
- * The embedded store: one SQLite file in WAL mode (readers never block the writer), written
- * only by the writer worker, since better-sqlite3 is synchronous.
+ * The embedded store: one SQLite file in WAL mode (readers never block the writer), used by
+ * one thread only, the store worker, since better-sqlite3 is synchronous.
  */
 import Database from 'better-sqlite3'
 import { mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { GroundTruthItem, GroundTruthOutcome, InferenceFilter, InferenceQuery, InferenceRecord, StoredInference } from './records.js'
-import { MIGRATIONS } from './migrations.js'
-import { countInferences, INSERT_COLUMNS, putRowValues, selectInferences, toInferenceRecord } from './query-sql.js'
-import type { Operation } from './operation.js'
-import type { InferenceStore } from './store.js'
-import { compareQueries, numericRows, SQLITE, TEXT_COLUMNS, timeseriesQuery } from '../compare/compare-sql.js'
-import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
+import { SQLITE } from './dialect.js'
+import { MIGRATIONS, migrationSql } from './migrations.js'
+import { runOnSqlite, withSqliteTransaction } from './operation.js'
+import type { Operation, TransactionMode } from './operation.js'
+import { INSERT_COLUMNS, putRowValues } from './query-sql.js'
+import type { StoredInference } from './records.js'
+import type { Store } from './store.js'
 
 const ROWS_A_STATEMENT = 50 // rows a multi-row INSERT (19 parameters each)
 const OPTIMIZE_EVERY_ROWS = 500_000
@@ -38,8 +38,8 @@ const RESTART_WAIT_MS = 1_000
 export const WAL_MAX_BYTES = WAL_RESTART_BYTES + (16 << 20) // 64 MiB
 const PAUSE = new Int32Array(new SharedArrayBuffer(4)) // Atomics.wait on it: a synchronous sleep
 
-export class SqliteStore implements InferenceStore {
-  readonly kind = 'sqlite'
+export class SqliteStore implements Store {
+  readonly dialect = SQLITE
   readonly #db: Database.Database
   #insertMany: ((rows: readonly StoredInference[]) => void) | null = null
   #sinceOptimize = 0
@@ -69,14 +69,14 @@ export class SqliteStore implements InferenceStore {
   async migrate(): Promise<number> {
     const db = this.#db
     db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)')
-    db.transaction(() => {
+    withSqliteTransaction(db, 'write', () => {
       const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[])
       for (const m of MIGRATIONS) {
         if (applied.has(m.version)) continue
-        db.exec(m.sqlite)
+        db.exec(migrationSql(m, 'sqlite'))
         db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now())
       }
-    }).immediate()
+    })
     // Positional parameters and ROWS_A_STATEMENT rows an INSERT: binding by name, and a call
     // a row, each cost a third more (the writer's CPU is taken from the request thread's core).
     const width = INSERT_COLUMNS.length
@@ -111,51 +111,8 @@ export class SqliteStore implements InferenceStore {
     }
   }
 
-  async query(q: InferenceQuery): Promise<InferenceRecord[]> {
-    const { sql, params } = selectInferences(q, () => '?')
-    return (this.#db.prepare(sql).all(...params) as Record<string, unknown>[]).map(toInferenceRecord)
-  }
-
-  async count(model?: string): Promise<number> {
-    const stmt = model === undefined ? this.#db.prepare('SELECT count(*) FROM inferences') : this.#db.prepare('SELECT count(*) FROM inferences WHERE model = ?')
-    return stmt.pluck().get(...(model === undefined ? [] : [model])) as number
-  }
-
-  async countMatching(filter: InferenceFilter): Promise<number> {
-    const { sql, params } = countInferences(filter, () => '?')
-    return this.#db.prepare(sql).pluck().get(...params) as number
-  }
-
-  async compareRaw(filter: CompareFilter): Promise<CompareRaw> {
-    const queries = compareQueries(filter, SQLITE)
-    const run = (q: { sql: string; params: unknown[] }) => numericRows(this.#db.prepare(q.sql).all(...q.params) as Record<string, unknown>[], TEXT_COLUMNS)
-    return this.#db.transaction(() => ({ // one snapshot for all three
-      stats: run(queries.stats), judged: run(queries.judged), agreement: run(queries.agreement),
-    }) as CompareRaw)()
-  }
-
-  async timeseries(filter: CompareFilter, bucketMs: number): Promise<TimeseriesRow[]> {
-    const q = timeseriesQuery(filter, bucketMs, SQLITE)
-    return numericRows(this.#db.prepare(q.sql).all(...q.params) as Record<string, unknown>[], TEXT_COLUMNS)
-  }
-
-  async runOperation<T>(op: Operation<T>): Promise<T> {
-    // synchronous from first statement to last: nothing else can run inside the transaction
-    return this.#db.transaction(() => {
-      let step = op.next([])
-      while (!step.done) {
-        let rows: Record<string, unknown>[]
-        try {
-          const stmt = this.#db.prepare(step.value.sql)
-          rows = stmt.reader ? (stmt.all(...step.value.params) as Record<string, unknown>[]) : (stmt.run(...step.value.params), [])
-        } catch (err) {
-          step = op.throw(err) // the operation may turn a constraint into its own error; else it rethrows
-          continue
-        }
-        step = op.next(rows)
-      }
-      return step.value
-    }).immediate()
+  async run<T>(op: Operation<T>, mode: TransactionMode = 'write'): Promise<T> {
+    return runOnSqlite(this.#db, op, mode)
   }
 
   /** After a commit: the WAL has grown past WAL_RESTART_BYTES because readers kept it from starting over. */

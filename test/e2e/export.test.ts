@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StoredInference } from '../../src/store/records.js'
 import { newInferenceId } from '../../src/inference-id.js'
 import { EXPORT_COLUMNS } from '../../src/inference-log/export-writers.js'
-import { openStore } from '../../src/store/store.js'
+import { openStore } from '../../src/store/open-store.js'
 import { createTestDatabase } from '../integration/postgres.js'
 import { addGroundTruth } from '../../src/inference-log/ground-truth.js'
 
@@ -70,7 +70,7 @@ describe.each(Object.keys(stores))('switchyard export from %s', (kind) => {
     const store = await openStore(spec.startsWith('sqlite:') ? { kind: 'sqlite', path: spec.slice(7) } : { kind: 'postgres', url: spec })
     await store.migrate()
     await store.insert(rows())
-    await store.runOperation(addGroundTruth('credit-risk', [{ inference_id: 'e-10', label: '1', value: null, ts: T0 }]))
+    await store.run(addGroundTruth('credit-risk', [{ inference_id: 'e-10', label: '1', value: null, ts: T0 }]))
     await store.close()
   })
   afterAll(() => cleanup())

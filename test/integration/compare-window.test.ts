@@ -12,10 +12,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { compareAggregates, timeseries } from '../../src/compare/compare-sql.js'
 import type { StoredInference } from '../../src/store/records.js'
 import { addGroundTruth } from '../../src/inference-log/ground-truth.js'
 import { INSERT_COLUMNS } from '../../src/store/query-sql.js'
-import type { InferenceStore } from '../../src/store/store.js'
+import type { Store } from '../../src/store/store.js'
 import { SeededRandom } from '../../src/sample-data/random.js'
 import { startGateway } from './helpers.js'
 import { STORES } from './stores.js'
@@ -55,7 +56,7 @@ describe.each(Object.keys(STORES))('the windowed comparison in %s', (kind) => {
   const rows = makeRows()
   const truth = new Map([...new Set(rows.map((r) => r.id))].filter((_, k) => k % 4 === 0).map((id, k) => [id, k % 3 === 0 ? '1' : '0']))
   const inWindow = rows.filter((r) => r.ts >= SINCE)
-  let store: InferenceStore
+  let store: Store
   let cleanup: () => Promise<void>
 
   beforeAll(async () => {
@@ -63,13 +64,13 @@ describe.each(Object.keys(STORES))('the windowed comparison in %s', (kind) => {
     await store.migrate()
     const all = rows.map(stored)
     for (let k = 0; k < all.length; k += 1_000) await store.insert(all.slice(k, k + 1_000))
-    await store.runOperation(addGroundTruth('m', [...truth].map(([inference_id, label]) => ({ inference_id, label, value: null, ts: T0 }))))
+    await store.run(addGroundTruth('m', [...truth].map(([inference_id, label]) => ({ inference_id, label, value: null, ts: T0 }))))
   }, 60_000)
   afterAll(() => cleanup())
 
   it(`answers in under ${MAX_MS} ms with the window's counts`, async () => {
     const started = performance.now()
-    const raw = await store.compareRaw({ model: 'm', since: SINCE })
+    const raw = await store.run(compareAggregates({ model: 'm', since: SINCE }), 'read')
     const elapsedMs = performance.now() - started
     const sum = <T extends { version: string; role: string }>(list: readonly T[], version: string, role: string, field: (r: T) => number) =>
       list.filter((r) => r.version === version && r.role === role).reduce((a, r) => a + field(r), 0)
@@ -88,7 +89,7 @@ describe.each(Object.keys(STORES))('the windowed comparison in %s', (kind) => {
 
   it(`gives the window's timeseries in under ${MAX_MS} ms`, async () => {
     const started = performance.now()
-    const points = await store.timeseries({ model: 'm', since: SINCE, until: T0 + SPAN_MS }, 1_000)
+    const points = await store.run(timeseries({ model: 'm', since: SINCE, until: T0 + SPAN_MS }, 1_000), 'read')
     const elapsedMs = performance.now() - started
     expect(points.reduce((a, p) => a + p.requests, 0)).toBe(inWindow.length)
     expect(points.reduce((a, p) => a + p.errors, 0)).toBe(inWindow.filter((r) => !r.ok).length)

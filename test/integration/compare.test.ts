@@ -9,9 +9,10 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildComparison } from '../../src/compare/compare.js'
 import type { VersionReport } from '../../src/compare/compare.js'
+import { compareAggregates } from '../../src/compare/compare-sql.js'
 import type { StoredInference } from '../../src/store/records.js'
 import { newInferenceId } from '../../src/inference-id.js'
-import type { InferenceStore } from '../../src/store/store.js'
+import type { Store } from '../../src/store/store.js'
 import { SeededRandom } from '../../src/sample-data/random.js'
 import { creditRecords, get, inParallel, makeRepository, post, startGateway } from './helpers.js'
 import { STORES } from './stores.js'
@@ -87,7 +88,7 @@ const stores = STORES
 
 describe.each(Object.keys(stores))('comparison computed in %s', (kind) => {
   const cases = makeCases()
-  let store: InferenceStore
+  let store: Store
   let cleanup: () => Promise<void>
   let report: ReturnType<typeof buildComparison>
   const entry = (version: string, role: string) => report.versions.find((v) => v.version === version && v.role === role) as VersionReport
@@ -96,8 +97,8 @@ describe.each(Object.keys(stores))('comparison computed in %s', (kind) => {
     ;({ store, cleanup } = await stores[kind]())
     await store.migrate()
     await store.insert(records(cases))
-    await store.runOperation(addGroundTruth('m', cases.filter((c) => c.truth !== null).map((c) => ({ inference_id: c.id, label: String(c.truth), value: null, ts: T0 }))))
-    const raw = await store.compareRaw({ model: 'm' })
+    await store.run(addGroundTruth('m', cases.filter((c) => c.truth !== null).map((c) => ({ inference_id: c.id, label: String(c.truth), value: null, ts: T0 }))))
+    const raw = await store.run(compareAggregates({ model: 'm' }), 'read')
     report = buildComparison(raw, { task: 'binary-classification', weights: new Map([['v1', 100]]), pair: ['v2', 'v1'], metric: 'auc' })
   })
   afterAll(() => cleanup())
@@ -174,7 +175,7 @@ describe('GET /v1/models/{model}/compare', () => {
 })
 
 describe.each(Object.keys(stores))('regression and multiclass comparisons in %s', (kind) => {
-  let store: InferenceStore
+  let store: Store
   let cleanup: () => Promise<void>
   const rnd = new SeededRandom(5)
   const row = (model: string, id: string, over: Partial<StoredInference>): StoredInference => ({
@@ -192,8 +193,8 @@ describe.each(Object.keys(stores))('regression and multiclass comparisons in %s'
   it('gives a regressor MAE and RMSE on values posted as ground truth', async () => {
     const cases = Array.from({ length: 500 }, (_, i) => ({ id: `r-${i}`, predicted: rnd.next() * 100, truth: rnd.next() * 100 }))
     await store.insert(cases.map((c) => row('price', c.id, { score: c.predicted })))
-    await store.runOperation(addGroundTruth('price', cases.map((c) => ({ inference_id: c.id, label: null, value: c.truth, ts: T0 }))))
-    const report = buildComparison(await store.compareRaw({ model: 'price' }), { task: null, weights: new Map(), pair: null, metric: null })
+    await store.run(addGroundTruth('price', cases.map((c) => ({ inference_id: c.id, label: null, value: c.truth, ts: T0 }))))
+    const report = buildComparison(await store.run(compareAggregates({ model: 'price' }), 'read'), { task: null, weights: new Map(), pair: null, metric: null })
     expect(report.task).toBe('regression')
     const gt = report.versions[0].ground_truth!
     const mae = cases.reduce((a, c) => a + Math.abs(c.predicted - c.truth), 0) / cases.length
@@ -212,8 +213,8 @@ describe.each(Object.keys(stores))('regression and multiclass comparisons in %s'
       return { id: `m-${i}`, truth, predicted, p: 0.5 + rnd.next() / 2 }
     })
     await store.insert(cases.map((c) => row('flowers', c.id, { predicted_label: c.predicted, score: c.p })))
-    await store.runOperation(addGroundTruth('flowers', cases.map((c) => ({ inference_id: c.id, label: c.truth, value: null, ts: T0 }))))
-    const report = buildComparison(await store.compareRaw({ model: 'flowers' }), { task: null, weights: new Map(), pair: null, metric: null })
+    await store.run(addGroundTruth('flowers', cases.map((c) => ({ inference_id: c.id, label: c.truth, value: null, ts: T0 }))))
+    const report = buildComparison(await store.run(compareAggregates({ model: 'flowers' }), 'read'), { task: null, weights: new Map(), pair: null, metric: null })
     expect(report.task).toBe('multiclass-classification')
     const gt = report.versions[0].ground_truth!
     const per = classes.map((k) => {

@@ -10,8 +10,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Delivery } from '../../src/inference-log/delivery.js'
 import type { StoredInference } from '../../src/store/records.js'
 import { SpillDirectory } from '../../src/inference-log/spill.js'
+import { countInferences, queryInferences } from '../../src/store/query-sql.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
-import type { InferenceStore } from '../../src/store/store.js'
+import type { Store } from '../../src/store/store.js'
 import { eventually } from './helpers.js'
 
 let dir: string
@@ -29,7 +30,7 @@ function row(i: number): StoredInference {
 }
 
 /** The real SQLite store, whose inserts wait until `release()` is called (a slow PostgreSQL). */
-async function gatedStore(): Promise<{ store: InferenceStore; release(): void; sqlite: SqliteStore }> {
+async function gatedStore(): Promise<{ store: Store; release(): void; sqlite: SqliteStore }> {
   const sqlite = new SqliteStore(join(dir, 'log.db'))
   await sqlite.migrate()
   let release!: () => void
@@ -40,7 +41,7 @@ async function gatedStore(): Promise<{ store: InferenceStore; release(): void; s
       const value = Reflect.get(target, prop, target) as unknown
       return typeof value === 'function' ? value.bind(target) : value
     },
-  }) as InferenceStore
+  }) as Store
   return { store, release, sqlite }
 }
 
@@ -55,9 +56,9 @@ describe('delivery while a batch is being inserted', () => {
     expect(delivery.stats.spilled).toBe(10)
     expect(handled).toEqual([]) // the first batch is neither stored nor spilled yet
     release()
-    await eventually(async () => expect(await sqlite.count()).toBe(25))
+    await eventually(async () => expect(await sqlite.run(countInferences(), 'read')).toBe(25))
     await delivery.drain()
-    const ids = (await sqlite.query({ model: 'm', limit: 100, order: 'asc' })).map((r) => r.record_id)
+    const ids = (await sqlite.run(queryInferences({ model: 'm', limit: 100, order: 'asc' }), 'read')).map((r) => r.record_id)
     expect(ids).toEqual(Array.from({ length: 25 }, (_, i) => row(i).record_id))
     expect(handled.sort()).toEqual([0, 1])
     await delivery.close(1_000)
@@ -81,7 +82,7 @@ describe('delivery when even the spill fails', () => {
  * The real SQLite store behind a switch standing for its connection: `down` makes every insert
  * fail as an unreachable server does, `hold()` makes the next insert wait until released.
  */
-async function switchableStore(): Promise<{ store: InferenceStore; sqlite: SqliteStore; setDown(down: boolean): void; hold(): { entered: Promise<void>; release(): void } }> {
+async function switchableStore(): Promise<{ store: Store; sqlite: SqliteStore; setDown(down: boolean): void; hold(): { entered: Promise<void>; release(): void } }> {
   const sqlite = new SqliteStore(join(dir, 'log.db'))
   await sqlite.migrate()
   let isDown = false
@@ -104,7 +105,7 @@ async function switchableStore(): Promise<{ store: InferenceStore; sqlite: Sqlit
       const value = Reflect.get(target, prop, target) as unknown
       return typeof value === 'function' ? value.bind(target) : value
     },
-  }) as InferenceStore
+  }) as Store
   return {
     store,
     sqlite,
@@ -124,7 +125,7 @@ const rows = (from: number, count: number): StoredInference[] => Array.from({ le
 const spillFiles = (spillDir: string): string[] => readdirSync(spillDir).filter((f) => f.endsWith('.jsonl'))
 
 async function storedIds(sqlite: SqliteStore): Promise<string[]> {
-  return (await sqlite.query({ model: 'm', limit: 10_000, order: 'asc' })).map((r) => r.record_id)
+  return (await sqlite.run(queryInferences({ model: 'm', limit: 10_000, order: 'asc' }), 'read')).map((r) => r.record_id)
 }
 
 // Issue #14: records spilled while an earlier spill file was being replayed stayed on disk
@@ -141,7 +142,7 @@ describe('delivery of spill files however spilling and replaying interleave', ()
     delivery.add(rows(10, 20)) // 20 > 10: ten spill into a new file meanwhile
     expect(delivery.stats.spilled).toBe(10)
     held.release()
-    await eventually(async () => expect(await sqlite.count()).toBe(30), 2_000)
+    await eventually(async () => expect(await sqlite.run(countInferences(), 'read')).toBe(30), 2_000)
     expect(await storedIds(sqlite)).toEqual(rows(0, 30).map((r) => r.record_id))
     expect(spillFiles(spillDir)).toEqual([])
     await delivery.close(1_000)
@@ -161,7 +162,7 @@ describe('delivery of spill files however spilling and replaying interleave', ()
     await eventually(async () => expect(delivery.stats.storeUp).toBe(false), 2_000)
     delivery.add(rows(2_520, 30)) // spilled while it is down
     setDown(false)
-    await eventually(async () => expect(await sqlite.count()).toBe(2_550), 5_000)
+    await eventually(async () => expect(await sqlite.run(countInferences(), 'read')).toBe(2_550), 5_000)
     expect(await storedIds(sqlite)).toEqual(rows(0, 2_550).map((r) => r.record_id))
     expect(spillFiles(spillDir)).toEqual([])
     await delivery.close(1_000)
@@ -179,7 +180,7 @@ describe('delivery of spill files however spilling and replaying interleave', ()
     const errors: string[] = []
     const delivery = new Delivery({ connect: async () => store, spill: new SpillDirectory(spillDir), maxBuffered: 10, log: (level, message) => level === 'error' && errors.push(message) })
     await delivery.pump()
-    expect(await sqlite.count()).toBe(10)
+    expect(await sqlite.run(countInferences(), 'read')).toBe(10)
     expect(errors).toEqual(['a spill file cannot be read; it was set aside and the others are delivered'])
     await delivery.close(1_000)
   })
@@ -197,7 +198,7 @@ describe('delivery at stop', () => {
     delivery.add(rows(10, 20))
     held.release()
     await delivery.close(5_000)
-    expect(await sqlite.count()).toBe(30)
+    expect(await sqlite.run(countInferences(), 'read')).toBe(30)
     expect(spillFiles(spillDir)).toEqual([])
   })
 
@@ -211,7 +212,7 @@ describe('delivery at stop', () => {
     await eventually(async () => expect(first.stats.storeUp).toBe(false), 2_000)
     await first.close(1_000)
     expect(logged.filter((l) => 'records_left' in (l.fields ?? {})).map((l) => l.fields!.records_left)).toEqual([30])
-    expect(await sqlite.count()).toBe(0)
+    expect(await sqlite.run(countInferences(), 'read')).toBe(0)
 
     setDown(false)
     const next = new Delivery({ connect: async () => store, spill: new SpillDirectory(spillDir), maxBuffered: 10, log: () => {} })

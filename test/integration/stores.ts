@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
-import { openStore } from '../../src/store/store.js'
-import type { InferenceStore } from '../../src/store/store.js'
+import { openStore } from '../../src/store/open-store.js'
+import type { Store } from '../../src/store/store.js'
 import { createTestDatabase } from './postgres.js'
 
 export interface StoreUnderTest {
-  readonly store: InferenceStore
+  readonly store: Store
   /** Run SQL behind the API's back, in the store's own dialect (e.g. to try to change a record). */
   tamper(sql: string): Promise<void>
   cleanup(): Promise<void>
