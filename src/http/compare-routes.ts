@@ -11,10 +11,11 @@ import type { Router } from 'express'
 import type { Guard } from '../auth/guard.js'
 import { buildComparison, METRICS } from '../compare/compare.js'
 import type { Metric, Task } from '../compare/compare.js'
+import { COMPARE_OPERATIONS } from '../compare/registry.js'
 import { gatewayError } from '../errors.js'
-import type { InferenceLog } from '../inference-log/inference-log.js'
 import type { RoutesHolder } from '../router/routes-holder.js'
 import type { ModelPool } from '../runtime/model-pool.js'
+import type { StoreCalls } from '../store/store-client.js'
 import { queryReader } from './query-params.js'
 
 const TASKS: readonly string[] = ['binary-classification', 'multiclass-classification', 'regression']
@@ -22,7 +23,7 @@ const DEFAULT_WINDOW_MS = 3_600_000 // timeseries: the last hour
 const DEFAULT_POINTS = 60
 const MAX_POINTS = 2_000
 
-export function compareRouter(pool: ModelPool, routes: RoutesHolder, inferenceLog: InferenceLog, guard: Guard): Router {
+export function compareRouter(pool: ModelPool, routes: RoutesHolder, store: StoreCalls, guard: Guard): Router {
   const router = express.Router()
   router.get('/v1/models/:model/compare', guard.require('read'), async (req, res) => {
     const model = pool.getModel(req.params.model as string)
@@ -34,7 +35,7 @@ export function compareRouter(pool: ModelPool, routes: RoutesHolder, inferenceLo
     if ((a === undefined) !== (b === undefined)) throw gatewayError('QUERY_INVALID', a === undefined ? 'a' : 'b', 'comes in a pair: give both a and b, e.g. a=v1&b=v2')
     const since = time('since')
     const until = time('until')
-    const raw = await inferenceLog.compareRaw({ model: model.name, since, until })
+    const raw = await store.run(COMPARE_OPERATIONS.aggregates, { model: model.name, since, until })
     const weights = routes.current.routes.get(model.name)?.weightsNow() ?? new Map<string, number>()
     const task = model.metadata?.task
     const report = buildComparison(raw, {
@@ -61,7 +62,7 @@ export function compareRouter(pool: ModelPool, routes: RoutesHolder, inferenceLo
     if (!Number.isFinite(bucketMs) || bucketMs < 1_000 || (until - since) / bucketMs > MAX_POINTS) {
       throw gatewayError('QUERY_INVALID', 'bucket_seconds', `must be a whole number of seconds giving at most ${MAX_POINTS} points over the window`)
     }
-    const rows = await inferenceLog.timeseries({ model: model.name, since, until }, bucketMs)
+    const rows = await store.run(COMPARE_OPERATIONS.timeseries, { model: model.name, since, until }, bucketMs)
     res.json({ model: model.name, since: new Date(since).toISOString(), until: new Date(until).toISOString(), bucket_seconds: bucketMs / 1_000, points: rows })
   })
 

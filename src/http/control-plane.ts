@@ -50,7 +50,7 @@ export function createControlPlane({ pool, routes, mirrors, metrics, inferenceLo
   app.set('etag', false)
   app.use(adminRoutesRouter(routes, mirrors, pool, lifecycle, guard))
   app.use(inferenceLogRouter(pool, inferenceLog, guard))
-  app.use(compareRouter(pool, routes, inferenceLog, guard))
+  app.use(compareRouter(pool, routes, inferenceLog.store, guard))
   app.use(lifecycleRouter(pool, lifecycle, guard))
   app.use(dashboardRouter(guard.enabled))
 

@@ -1,38 +1,36 @@
 /**
- * The request thread's side of the inference log. `record` packs the event into the current
- * chunk (event-codec.ts); when the chunk is half a flush interval old or full, it is appended
- * to the journal (journal.ts) and then handed to the writer worker, transferred: a kill -9
- * loses at most the last flush interval of records, however far behind the writer is. Calls
- * (ground truth, queries, counts) go to the worker too, behind the records already handed.
+ * The request thread's side of the inference log, and the owner of the store worker thread.
+ * `record` packs the event into the current chunk (event-codec.ts); when the chunk is half a
+ * flush interval old or full, it is appended to the journal (journal.ts) and then handed to
+ * the store worker, transferred: a kill -9 loses at most the last flush interval of records,
+ * however far behind the worker is. Store calls (`store`: ground truth, queries, the
+ * comparison, the lifecycle) go to the worker too, behind the records already handed.
  */
 import type { Worker } from 'node:worker_threads'
-import type { CompareFilter, CompareRaw, TimeseriesRow } from '../compare/compare-sql.js'
-import { gatewayError, SwitchyardError } from '../errors.js'
-import type { ErrorCode } from '../errors.js'
+import { newBootId } from '../inference-id.js'
 import type { Logger } from '../log.js'
 import type { LogLevel } from '../config/options.js'
+import type { CallMessage } from '../store/calls.js'
+import { RECORD_OPERATIONS } from '../store/query-sql.js'
+import type { GroundTruthItem, GroundTruthOutcome, InferenceQuery, InferenceRecord, InferenceRole } from '../store/records.js'
+import { StoreClient } from '../store/store-client.js'
+import { describeStoreSpec } from '../store/store-spec.js'
+import type { StoreSpec } from '../store/store-spec.js'
 import { IdleThread } from '../thread-priority.js'
 import { startWorker } from '../worker-entry.js'
-import type { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
 import type { DeliveryStats } from './delivery.js'
 import { EventChunkWriter } from './event-codec.js'
 import type { EventChunk } from './event-codec.js'
-import type { GroundTruthItem, GroundTruthOutcome, InferenceQuery, InferenceRecord, InferenceRole } from '../store/records.js'
-import { newBootId } from '../inference-id.js'
+import { GROUND_TRUTH_OPERATIONS } from './ground-truth.js'
 import { Journal } from './journal.js'
 import type { JournalPlace } from './journal.js'
 import type { PrivacyByModel } from './privacy.js'
 import type { RecordContext } from './record-context.js'
-import { describeStoreSpec } from '../store/store-spec.js'
-import type { StoreSpec } from '../store/store-spec.js'
-import type { FromWriter, ToWriter, WriterCall, WriterData } from './writer-protocol.js'
-
-type LifecycleOperationName = keyof typeof LIFECYCLE_OPERATIONS
-type OperationResult<N extends LifecycleOperationName> = ReturnType<(typeof LIFECYCLE_OPERATIONS)[N]['start']> extends Generator<unknown, infer T, unknown> ? T : never
+import type { FromStoreWorker, StoreWorkerData, ToStoreWorker } from './worker-protocol.js'
 
 const CHUNK_BYTES = 1 << 20 // 1 MiB: about 1,500 one-row events, the records of 50 ms at 30,000 a second
 /**
- * Chunk bytes handed to the writer and not yet handed back: above this, the writer is far
+ * Chunk bytes handed to the worker and not yet handed back: above this, the worker is far
  * behind (it runs only when a core is free), and chunks go to it as their place in the
  * journal instead, so that its backlog waits on disk rather than in memory.
  */
@@ -40,7 +38,7 @@ const MAX_IN_FLIGHT_BYTES = 64 << 20 // 64 MiB
 /** The same when the journal cannot be written: beyond this, records are dropped and counted. */
 const MAX_IN_FLIGHT_BYTES_WITHOUT_JOURNAL = 512 << 20 // 512 MiB
 const CLOSE_TIMEOUT_MS = 15_000
-const RELAX_AFTER_MS = 1_000 // the writer, hurried for calls, goes back to idle priority once none came for this long
+const RELAX_AFTER_MS = 1_000 // the worker, hurried for calls, goes back to idle priority once none came for this long
 
 export interface InferenceLogOptions {
   readonly store: StoreSpec
@@ -48,7 +46,7 @@ export interface InferenceLogOptions {
   /** At most this long between an answer and its record being in the journal (kill -9 loses at most this much). */
   readonly flushIntervalMs: number
   readonly maxBuffered: number
-  /** Bytes of records the writer may fall behind before it is hurried (they wait in the journal meanwhile). */
+  /** Bytes of records the store worker may fall behind before it is hurried (they wait in the journal meanwhile). */
   readonly maxWriterLagBytes: number
   readonly hashKey: string | null
   readonly privacy: PrivacyByModel
@@ -56,18 +54,15 @@ export interface InferenceLogOptions {
   readonly logLevel: LogLevel
 }
 
-interface PendingCall {
-  resolve(value: unknown): void
-  reject(err: unknown): void
-}
-
 const EMPTY_STATS: DeliveryStats = { buffered: 0, written: 0, spilled: 0, replayed: 0, dropped: 0, rejected: 0, storeUp: false }
 
 export class InferenceLog {
   readonly enabled: boolean
   readonly storeDescription: string
+  /** The store's calls, through the worker (lifecycle, comparison, ground truth, queries). */
+  readonly store: StoreClient
   readonly #options: InferenceLogOptions
-  /** The privacy rules in force (setPrivacy), for a writer started after a failure. */
+  /** The privacy rules in force (setPrivacy), for a worker started after a failure. */
   #privacy: PrivacyByModel
   readonly #log: Logger
   #worker: Worker | null = null
@@ -78,20 +73,18 @@ export class InferenceLog {
   readonly #bootId = newBootId()
   #timer: NodeJS.Timeout | null = null
   readonly #journal: Journal
-  /** Chunk bytes the writer holds (EVENTS sent, CHUNK_BACK not yet received). */
+  /** Chunk bytes the worker holds (EVENTS sent, CHUNK_BACK not yet received). */
   #inFlightBytes = 0
-  /** Events and bytes handed to the current writer, and what it said it has taken (STATS): the difference is its lag. */
+  /** Events and bytes handed to the current worker, and what it said it has taken (STATS): the difference is its lag. */
   #posted = { events: 0, bytes: 0 }
   #taken = { events: 0, bytes: 0 }
-  /** The writer is more than maxWriterLagBytes behind (until it is back under half of that). */
+  /** The worker is more than maxWriterLagBytes behind (until it is back under half of that). */
   #isLagging = false
   /** When the journal last failed to take a chunk (its errors are logged at most once a minute). */
   #journalErrorLoggedAt = 0
-  readonly #calls = new Map<number, PendingCall>()
-  #nextCallId = 1
   #closed: Promise<void> | null = null
-  /** The writer's thread once it lowered its priority (its PRIORITY message): hurried while a call waits and for the stop. */
-  #writerPriority: IdleThread | null = null
+  /** The worker's thread once it lowered its priority (its PRIORITY message): hurried while a call waits and for the stop. */
+  #workerPriority: IdleThread | null = null
   #relaxTimer: NodeJS.Timeout | null = null
   /** The worker's latest figures (STATS messages), for metrics. */
   workerStats: DeliveryStats = EMPTY_STATS
@@ -106,28 +99,28 @@ export class InferenceLog {
     this.#log = log
     this.enabled = options.store.kind !== 'none'
     this.storeDescription = describeStoreSpec(options.store)
+    this.store = new StoreClient({ isEnabled: this.enabled, post: (message) => this.#postCall(message) })
     this.#journal = new Journal(options.spillDir, this.#bootId)
     if (this.enabled) this.#startWorker([])
   }
 
-  /** `recoverFiles`: this process's own journal files, for a writer started after one failed. */
+  /** `recoverFiles`: this process's own journal files, for a worker started after one failed. */
   #startWorker(recoverFiles: string[]): void {
     const { store, spillDir, maxBuffered, hashKey, logLevel } = this.#options
-    const data: WriterData = { store: store as WriterData['store'], spillDir, maxBuffered, hashKey, privacy: this.#privacy, bootId: this.#bootId, recoverFiles, logLevel }
-    const worker = startWorker('./writer-worker', import.meta.url, { workerData: data })
-    worker.on('message', (m: FromWriter) => this.#onMessage(m))
+    const data: StoreWorkerData = { store: store as StoreWorkerData['store'], spillDir, maxBuffered, hashKey, privacy: this.#privacy, bootId: this.#bootId, recoverFiles, logLevel }
+    const worker = startWorker('./store-worker', import.meta.url, { workerData: data })
+    worker.on('message', (m: FromStoreWorker) => this.#onMessage(m))
     worker.on('error', (err) => {
-      this.#log.error('inference log writer failed; starting a new one, which delivers what the journal holds', { err: String(err?.stack ?? err) })
-      for (const call of this.#calls.values()) call.reject(err)
-      this.#calls.clear()
+      this.#log.error('the store worker failed; starting a new one, which delivers what the journal holds', { err: String(err?.stack ?? err) })
+      this.store.abandon(err)
       this.#worker = null
-      this.#writerPriority = null // the next writer sends its own
+      this.#workerPriority = null // the next worker sends its own
       this.#inFlightBytes = 0
-      this.#posted = { events: 0, bytes: 0 } // the next writer reads what this one had not taken from the journal files
+      this.#posted = { events: 0, bytes: 0 } // the next worker reads what this one had not taken from the journal files
       this.#taken = { events: 0, bytes: 0 }
       this.#isLagging = false
       if (this.#closed !== null) return
-      // the files written so far, whole: the new writer delivers them again (the store keeps each record once)
+      // the files written so far, whole: the new worker delivers them again (the store keeps each record once)
       this.#journal.barrier(() => this.#startWorker(this.#journal.rotate()))
     })
     this.#worker = worker
@@ -149,7 +142,7 @@ export class InferenceLog {
     if (chunk !== null) this.#hand(chunk)
   }
 
-  /** Into the journal, then to the writer: in that order, so that what the writer has not handled is on disk. */
+  /** Into the journal, then to the worker: in that order, so that what the worker has not handled is on disk. */
   #hand(chunk: EventChunk): void {
     this.#journal.append(chunk, (place, err) => {
       if (err !== null) this.#journalFailed(err)
@@ -161,26 +154,26 @@ export class InferenceLog {
     const worker = this.#worker
     const limit = place === null ? MAX_IN_FLIGHT_BYTES_WITHOUT_JOURNAL : MAX_IN_FLIGHT_BYTES
     if (worker === null && place !== null) {
-      // the writer failed just now: the one started after it reads this chunk from the journal
+      // the worker failed just now: the one started after it reads this chunk from the journal
       this.#chunks.giveBack(chunk.buffer)
       return
     }
     if (worker === null || (place === null && this.#inFlightBytes > limit)) {
       this.lost += chunk.events
-      this.#log.error('inference records dropped: the writer is not taking them and the journal cannot hold them', { dropped: chunk.events, lost_total: this.lost })
+      this.#log.error('inference records dropped: the store worker is not taking them and the journal cannot hold them', { dropped: chunk.events, lost_total: this.lost })
       return
     }
     this.#posted.events += chunk.events
     this.#posted.bytes += chunk.bytes
     this.#checkLag()
     if (this.#inFlightBytes > limit) {
-      // the writer is far behind: it reads this chunk from the journal when it gets there
-      worker.postMessage({ code: 'EVENTS', chunk: null, bytes: chunk.bytes, events: chunk.events, place } satisfies ToWriter)
+      // the worker is far behind: it reads this chunk from the journal when it gets there
+      worker.postMessage({ code: 'EVENTS', chunk: null, bytes: chunk.bytes, events: chunk.events, place } satisfies ToStoreWorker)
       this.#chunks.giveBack(chunk.buffer)
       return
     }
     this.#inFlightBytes += chunk.buffer.byteLength
-    worker.postMessage({ code: 'EVENTS', chunk: chunk.buffer, bytes: chunk.bytes, events: chunk.events, place } satisfies ToWriter, [chunk.buffer])
+    worker.postMessage({ code: 'EVENTS', chunk: chunk.buffer, bytes: chunk.bytes, events: chunk.events, place } satisfies ToStoreWorker, [chunk.buffer])
   }
 
   #journalFailed(err: Error): void {
@@ -192,17 +185,17 @@ export class InferenceLog {
     })
   }
 
-  /** A message to the writer, behind every chunk handed before it. */
-  #postAfterChunks(message: ToWriter): void {
+  /** A message to the worker, behind every chunk handed before it. */
+  #postAfterChunks(message: ToStoreWorker): void {
     this.#journal.barrier(() => this.#worker?.postMessage(message))
   }
 
-  /** Bytes of records handed to the writer and not yet taken in, in memory or only in the journal. */
+  /** Bytes of records handed to the worker and not yet taken in, in memory or only in the journal. */
   get writerBacklogBytes(): number {
     return this.#posted.bytes - this.#taken.bytes
   }
 
-  /** Records waiting on this thread, on their way to the writer (in memory or the journal) and in its memory. */
+  /** Records waiting on this thread, on their way to the worker (in memory or the journal) and in its memory. */
   get queueDepth(): number {
     return this.#chunks.events + (this.#posted.events - this.#taken.events) + this.workerStats.buffered
   }
@@ -210,71 +203,56 @@ export class InferenceLog {
   /**
    * Records can wait for a free core, but not without bound: the journal holding them grows on
    * disk, and a crash or a stop leaves more for the next start. Beyond maxWriterLagBytes the
-   * writer is hurried until it is back under half of that.
+   * worker is hurried until it is back under half of that.
    */
   #checkLag(): void {
     const behind = this.writerBacklogBytes
     const max = this.#options.maxWriterLagBytes
     if (!this.#isLagging && behind > max) {
       this.#isLagging = true
-      this.#log.warn('the inference log writer is far behind (the machine has had no free core for it): it runs at normal priority until it has caught up', { behind_bytes: behind, max_lag_bytes: max })
-      this.#hurryWriter()
+      this.#log.warn('the store worker is far behind (the machine has had no free core for it): it runs at normal priority until it has caught up', { behind_bytes: behind, max_lag_bytes: max })
+      this.#hurryWorker()
     } else if (this.#isLagging && behind < max / 2) {
       this.#isLagging = false
-      this.#relaxWriterSoon()
+      this.#relaxWorkerSoon()
     }
   }
 
   setPrivacy(privacy: PrivacyByModel): void {
-    this.#privacy = privacy // a writer started after a failure applies it too
+    this.#privacy = privacy // a worker started after a failure applies it too
     if (this.#worker !== null) this.#postAfterChunks({ code: 'PRIVACY', privacy })
   }
 
   groundTruth(model: string, items: GroundTruthItem[]): Promise<GroundTruthOutcome> {
-    return this.#call({ op: 'groundTruth', model, items }) as Promise<GroundTruthOutcome>
+    return this.store.run(GROUND_TRUTH_OPERATIONS.add, model, items)
   }
 
   query(query: InferenceQuery): Promise<InferenceRecord[]> {
-    return this.#call({ op: 'query', query }) as Promise<InferenceRecord[]>
-  }
-
-  compareRaw(filter: CompareFilter): Promise<CompareRaw> {
-    return this.#call({ op: 'compare', filter }) as Promise<CompareRaw>
-  }
-
-  timeseries(filter: CompareFilter, bucketMs: number): Promise<TimeseriesRow[]> {
-    return this.#call({ op: 'timeseries', filter, bucketMs }) as Promise<TimeseriesRow[]>
-  }
-
-  /** Run a lifecycle operation by name in the store (src/lifecycle/operations.ts). */
-  lifecycle<N extends LifecycleOperationName>(name: N, ...args: Parameters<(typeof LIFECYCLE_OPERATIONS)[N]['start']>): Promise<OperationResult<N>> {
-    return this.#call({ op: 'lifecycle', name, args }) as Promise<OperationResult<N>>
+    return this.store.run(RECORD_OPERATIONS.query, query)
   }
 
   count(model?: string): Promise<number> {
-    return this.#call({ op: 'count', model }) as Promise<number>
+    return this.store.run(RECORD_OPERATIONS.count, model)
   }
 
   /** Resolves when every record enqueued so far is in the store. */
   flush(): Promise<void> {
-    return this.#call({ op: 'flush' }).then(() => undefined)
+    return this.store.flush()
   }
 
-  #call(call: WriterCall): Promise<unknown> {
-    if (!this.enabled || this.#worker === null) return Promise.reject(gatewayError('INFERENCE_LOG_DISABLED'))
+  /** The store client's way to the worker: behind every record enqueued before the call. */
+  #postCall(message: CallMessage): boolean {
+    if (!this.enabled || this.#worker === null) return false
     this.#send() // the call sees every record enqueued before it
-    const id = this.#nextCallId++
-    return new Promise((resolve, reject) => {
-      this.#journal.barrier(() => {
-        if (this.#worker === null) return reject(gatewayError('INFERENCE_STORE_UNAVAILABLE')) // its writer failed just now
-        this.#calls.set(id, { resolve, reject })
-        this.#hurryWriter()
-        this.#worker.postMessage({ code: 'CALL', id, call } satisfies ToWriter)
-      })
+    this.#journal.barrier(() => {
+      if (this.#worker === null) return this.store.settle({ code: 'REPLY', id: message.id, ok: false, failure: { kind: 'unavailable' } }) // its worker failed just now
+      this.#hurryWorker()
+      this.#worker.postMessage(message satisfies ToStoreWorker)
     })
+    return true
   }
 
-  #onMessage(m: FromWriter): void {
+  #onMessage(m: FromStoreWorker): void {
     switch (m.code) {
       case 'STATS':
         this.workerStats = m.stats
@@ -285,53 +263,45 @@ export class InferenceLog {
         this.#inFlightBytes -= m.chunk.byteLength
         this.#chunks.giveBack(m.chunk)
         return
-      case 'REPLY': {
-        this.workerStats = m.stats // a caller who just flushed sees figures that include its records
-        this.#taken = m.taken
-        const call = this.#calls.get(m.id)
-        this.#calls.delete(m.id)
-        this.#relaxWriterSoon()
-        if (m.ok) call?.resolve(m.value)
-        else if (m.unavailable) call?.reject(gatewayError('INFERENCE_STORE_UNAVAILABLE'))
-        else if (m.gateway !== undefined) call?.reject(new SwitchyardError(m.gateway.code as ErrorCode, m.gateway.status, m.message, { details: m.gateway.details }))
-        else call?.reject(new Error(m.message))
+      case 'REPLY':
+        this.store.settle(m) // the worker sent STATS just before: a caller who flushed sees figures that include its records
+        this.#relaxWorkerSoon()
         return
-      }
       case 'CLOSED':
         this.workerStats = m.stats
         return
       case 'PRIORITY':
-        this.#writerPriority = new IdleThread(m.lowered, 'inference log writer', this.#log)
-        if (this.#writerMustHurry()) this.#writerPriority.hurry()
+        this.#workerPriority = new IdleThread(m.lowered, 'store worker', this.#log)
+        if (this.#workerMustHurry()) this.#workerPriority.hurry()
         return
       default:
-        throw new Error(`unexpected message from the inference log writer: ${JSON.stringify(m)}`)
+        throw new Error(`inference log: unexpected message from the store worker ${JSON.stringify(m satisfies never)}`)
     }
   }
 
   /**
-   * A call waits for the writer to catch up with every record before it, and the stop for it to
+   * A call waits for the worker to catch up with every record before it, and the stop for it to
    * deliver the rest: at idle priority on a machine kept busy by other processes, both waited as
    * long as the machine stayed busy (a stop under the whole test suite outlasted the test's minute).
    */
-  #hurryWriter(): void {
+  #hurryWorker(): void {
     if (this.#relaxTimer !== null) clearTimeout(this.#relaxTimer)
     this.#relaxTimer = null
-    this.#writerPriority?.hurry()
+    this.#workerPriority?.hurry()
   }
 
-  /** A call waits for the writer, the stop has begun, or the writer is too far behind. */
-  #writerMustHurry(): boolean {
-    return this.#calls.size > 0 || this.#closed !== null || this.#isLagging
+  /** A call waits for the worker, the stop has begun, or the worker is too far behind. */
+  #workerMustHurry(): boolean {
+    return this.store.waiting > 0 || this.#closed !== null || this.#isLagging
   }
 
   /** Once nothing has needed it hurried for RELAX_AFTER_MS: calls come in bursts (a dashboard's refresh), each `chrt` is a process. */
-  #relaxWriterSoon(): void {
-    if (this.#writerMustHurry() || this.#writerPriority === null) return
+  #relaxWorkerSoon(): void {
+    if (this.#workerMustHurry() || this.#workerPriority === null) return
     if (this.#relaxTimer !== null) clearTimeout(this.#relaxTimer)
     this.#relaxTimer = setTimeout(() => {
       this.#relaxTimer = null
-      if (!this.#writerMustHurry()) this.#writerPriority?.relax()
+      if (!this.#workerMustHurry()) this.#workerPriority?.relax()
     }, RELAX_AFTER_MS).unref()
   }
 
@@ -344,14 +314,14 @@ export class InferenceLog {
   async #close(): Promise<void> {
     const worker = this.#worker
     if (worker === null) return
-    this.#hurryWriter()
+    this.#hurryWorker()
     this.#send()
     await new Promise<void>((resolve) => {
       const timeout = setTimeout(() => {
-        this.#log.error('inference log writer did not finish in time; stopping it', { timeout_ms: CLOSE_TIMEOUT_MS })
+        this.#log.error('the store worker did not finish in time; stopping it', { timeout_ms: CLOSE_TIMEOUT_MS })
         resolve()
       }, CLOSE_TIMEOUT_MS)
-      worker.on('message', (m: FromWriter) => {
+      worker.on('message', (m: FromStoreWorker) => {
         if (m.code !== 'CLOSED') return
         clearTimeout(timeout)
         resolve()
@@ -359,7 +329,7 @@ export class InferenceLog {
       this.#postAfterChunks({ code: 'CLOSE' })
     })
     this.#worker = null
-    this.#writerPriority = null
+    this.#workerPriority = null
     await this.#journal.close()
     await worker.terminate()
   }

@@ -1,13 +1,14 @@
 /**
- * The gateway's side of the lifecycle: runs the operations in the store (through the store
- * worker), keeps the stage cache current, knows which versions take live traffic now, and
- * appends the gateway's own events (routes applied or rejected, rollbacks, versions loaded or
- * failed) to the activity log.
+ * The gateway's side of the lifecycle: runs the operations in the store (store calls, through
+ * the store worker), keeps the stage cache current, knows which versions take live traffic
+ * now, and appends the gateway's own events (routes applied or rejected, rollbacks, versions
+ * loaded or failed) to the activity log.
  */
-import type { InferenceLog } from '../inference-log/inference-log.js'
 import type { Logger } from '../log.js'
 import type { ModelPool } from '../runtime/model-pool.js'
+import type { StoreCalls } from '../store/store-client.js'
 import type { ActivityEntry, NewActivity, StageRequest, VersionStage } from './operations.js'
+import { LIFECYCLE_OPERATIONS as OPS } from './registry.js'
 import { StageCache } from './stage-cache.js'
 import type { Stage } from './stages.js'
 
@@ -15,21 +16,21 @@ const REFRESH_MS = 5_000 // how soon a change made on another replica is seen he
 
 export class Lifecycle {
   readonly stages = new StageCache()
-  readonly #log: InferenceLog
+  readonly #store: StoreCalls
   readonly #liveTraffic: () => Record<string, string>
   readonly #logger: Logger
   readonly #timer: NodeJS.Timeout | null
 
   /** `liveTraffic`: model/version → how it takes live traffic now (router/live-traffic.ts). */
-  constructor(log: InferenceLog, liveTraffic: () => Record<string, string>, logger: Logger) {
-    this.#log = log
+  constructor(store: StoreCalls, liveTraffic: () => Record<string, string>, logger: Logger) {
+    this.#store = store
     this.#liveTraffic = liveTraffic
     this.#logger = logger
-    this.#timer = log.enabled ? setInterval(() => void this.refresh(), REFRESH_MS).unref() : null
+    this.#timer = store.isEnabled ? setInterval(() => void this.refresh(), REFRESH_MS).unref() : null
   }
 
   get available(): boolean {
-    return this.#log.enabled
+    return this.#store.isEnabled
   }
 
   /** Every version in the repository is in the registry (new ones as Unassigned). */
@@ -37,7 +38,7 @@ export class Lifecycle {
     if (!this.available) return
     const versions = pool.models().flatMap((m) => m.versionNames().map((version) => ({ model: m.name, version })))
     try {
-      this.stages.replace(await this.#log.lifecycle('registerVersions', versions))
+      this.stages.replace(await this.#store.run(OPS.registerVersions, versions))
     } catch (err) {
       this.#logger.warn('could not register versions in the lifecycle store; stages are not known yet', { err: String((err as Error)?.message ?? err) })
     }
@@ -45,7 +46,7 @@ export class Lifecycle {
 
   async refresh(): Promise<void> {
     try {
-      this.stages.replace(await this.#log.lifecycle('listStages'))
+      this.stages.replace(await this.#store.run(OPS.listStages))
     } catch {
       // the store is down: the cache keeps the last stages it saw
     }
@@ -56,33 +57,33 @@ export class Lifecycle {
   }
 
   request(model: string, version: string, to: Stage, actor: string, comment: string | null): Promise<StageRequest> {
-    return this.#log.lifecycle('requestStage', { model, version, to, actor, comment, liveTraffic: this.liveTraffic()[`${model}/${version}`] ?? null })
+    return this.#store.run(OPS.requestStage, { model, version, to, actor, comment, liveTraffic: this.liveTraffic()[`${model}/${version}`] ?? null })
   }
 
   async decide(id: string, action: 'approve' | 'reject' | 'cancel', actor: string, comment: string | null): Promise<StageRequest> {
-    const decided = await this.#log.lifecycle('decide', { id, action, actor, comment, liveTraffic: this.liveTraffic() })
+    const decided = await this.#store.run(OPS.decide, { id, action, actor, comment, liveTraffic: this.liveTraffic() })
     if (action === 'approve') await this.refresh()
     return decided
   }
 
   async setLock(model: string, version: string, locked: boolean, actor: string, comment: string | null): Promise<VersionStage> {
-    const stage = await this.#log.lifecycle('setLock', model, version, locked, actor, comment)
+    const stage = await this.#store.run(OPS.setLock, model, version, locked, actor, comment)
     await this.refresh()
     return stage
   }
 
   list(filter: { model?: string; status?: string }): Promise<StageRequest[]> {
-    return this.#log.lifecycle('listRequests', filter)
+    return this.#store.run(OPS.listRequests, filter)
   }
 
   activity(filter: { model?: string; since?: number; limit: number }): Promise<ActivityEntry[]> {
-    return this.#log.lifecycle('listActivity', filter)
+    return this.#store.run(OPS.listActivity, filter)
   }
 
   /** Append the gateway's own events; never fails the caller (an unavailable store is logged). */
   record(entry: NewActivity): void {
     if (!this.available) return
-    this.#log.lifecycle('appendActivity', [entry]).catch((err: unknown) => {
+    this.#store.run(OPS.appendActivity, [entry]).catch((err: unknown) => {
       this.#logger.warn('could not append to the activity log', { kind: entry.kind, err: String((err as Error)?.message ?? err) })
     })
   }

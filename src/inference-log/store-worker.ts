@@ -1,41 +1,46 @@
 /**
- * The inference log's writer worker: expands the events the request thread enqueued into
- * records, applies the privacy rules, and delivers them (delivery.ts). Ground truth, queries
- * and counts run here too, after the records already received, so that a caller who posts
- * ground truth right after an inference finds it.
+ * The store worker: the one thread that uses the store (a SQLite connection is synchronous and
+ * belongs to one thread). It expands the events the request thread enqueued into records,
+ * applies the privacy rules, and delivers them (delivery.ts); and it answers the store calls
+ * (store/calls.ts: ground truth, queries, the comparison, the lifecycle), each after the
+ * records received before it, so that a caller who posts ground truth right after an
+ * inference finds it. Here the operations of every client are put together by name.
  *
  * Once records flow it runs only when a core is free (runOnlyWhenIdle): records can wait,
  * requests cannot. What it has not handled yet is in the journal (journal.ts), and at start it
  * delivers what an earlier process's journal still holds.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { isGatewayError } from '../errors.js'
 import { createLogger } from '../log.js'
-import { runOnlyWhenIdle } from '../thread-priority.js'
-import { compareAggregates, timeseries } from '../compare/compare-sql.js'
+import { COMPARE_OPERATIONS } from '../compare/registry.js'
 import { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
+import { answerCall, StoreUnavailable } from '../store/calls.js'
 import { openStore } from '../store/open-store.js'
-import type { Operation } from '../store/operation.js'
-import { countInferences, queryInferences } from '../store/query-sql.js'
+import { indexOperations } from '../store/operation.js'
+import { RECORD_OPERATIONS } from '../store/query-sql.js'
 import type { StoredInference } from '../store/records.js'
 import type { Store } from '../store/store.js'
+import { runOnlyWhenIdle } from '../thread-priority.js'
 import { Delivery } from './delivery.js'
 import { decodeEvents } from './event-codec.js'
 import { expandEvent } from './expand.js'
-import { addGroundTruth } from './ground-truth.js'
+import { GROUND_TRUTH_OPERATIONS } from './ground-truth.js'
 import { JournalCleaner, journalFrames, orphanJournals, readJournalPlace } from './journal.js'
 import type { JournalPlace } from './journal.js'
 import type { PrivacyByModel } from './privacy.js'
 import { isProcessAlive, SpillDirectory } from './spill.js'
-import type { FromWriter, ToWriter, WriterCall, WriterData } from './writer-protocol.js'
+import type { FromStoreWorker, StoreWorkerData, ToStoreWorker } from './worker-protocol.js'
 
 const STATS_EVERY_MS = 500
 const CLOSE_DEADLINE_MS = 10_000 // at stop, how long the store may take before the rest is spilled (the main thread waits 15 s)
 
-const data = workerData as WriterData
+/** What the main thread may call by name: the operations of every client of the store. */
+const OPERATIONS = indexOperations([RECORD_OPERATIONS, GROUND_TRUTH_OPERATIONS, LIFECYCLE_OPERATIONS, COMPARE_OPERATIONS])
+
+const data = workerData as StoreWorkerData
 let privacy: PrivacyByModel = data.privacy
 let isLowered = false
-const send = (m: FromWriter): void => parentPort!.postMessage(m)
+const send = (m: FromStoreWorker): void => parentPort!.postMessage(m)
 const logger = createLogger(data.logLevel)
 const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void => logger[level](message, fields)
 
@@ -97,8 +102,6 @@ async function recoverJournals(): Promise<void> {
   }
 }
 
-class StoreUnavailable extends Error {}
-
 /** The store with every record received so far in it; throws StoreUnavailable when it is down. */
 async function caughtUpStore(): Promise<Store> {
   const drained = await delivery.drain()
@@ -107,32 +110,8 @@ async function caughtUpStore(): Promise<Store> {
   return store
 }
 
-async function handle(call: WriterCall): Promise<unknown> {
-  const store = await caughtUpStore()
-  switch (call.op) {
-    case 'groundTruth':
-      return store.run(addGroundTruth(call.model, call.items))
-    case 'query':
-      return store.run(queryInferences(call.query), 'read')
-    case 'count':
-      return store.run(countInferences(call.model), 'read')
-    case 'compare':
-      return store.run(compareAggregates(call.filter), 'read')
-    case 'timeseries':
-      return store.run(timeseries(call.filter, call.bucketMs), 'read')
-    case 'flush':
-      return null
-    case 'lifecycle': {
-      const op = LIFECYCLE_OPERATIONS[call.name]
-      return store.run((op.start as (...a: unknown[]) => Operation<unknown>)(...call.args), op.mode)
-    }
-    default:
-      throw new Error(`the inference log writer got an unknown call: ${JSON.stringify(call)}`)
-  }
-}
-
 /**
- * From the first live records on, the writer runs only when a core is free. Not before: opening
+ * From the first live records on, the worker runs only when a core is free. Not before: opening
  * the store, migrating it and the lifecycle's first calls are what the gateway waits for to
  * start, and at idle priority on a busy machine they took ten seconds. The request thread puts
  * the priority back for the stop (inference-log.ts).
@@ -141,18 +120,20 @@ function lowerPriority(): void {
   isLowered = true
   const lowered = runOnlyWhenIdle()
   send({ code: 'PRIORITY', lowered })
-  log('info', 'inference log writer runs when a core is free from now on, unless hurried', { priority: lowered.priority })
+  log('info', 'the store worker runs when a core is free from now on, unless hurried', { priority: lowered.priority })
 }
 
 const taken = { events: 0, bytes: 0 }
 let lastStats = ''
+const sendStats = (): void => {
+  lastStats = `${JSON.stringify(delivery.stats)} ${taken.bytes}`
+  send({ code: 'STATS', stats: delivery.stats, taken })
+}
 const statsTimer = setInterval(() => {
-  const text = `${JSON.stringify(delivery.stats)} ${taken.bytes}`
-  if (text !== lastStats) send({ code: 'STATS', stats: delivery.stats, taken })
-  lastStats = text
+  if (`${JSON.stringify(delivery.stats)} ${taken.bytes}` !== lastStats) sendStats()
 }, STATS_EVERY_MS)
 
-parentPort!.on('message', (m: ToWriter) => {
+parentPort!.on('message', (m: ToStoreWorker) => {
   switch (m.code) {
     case 'EVENTS': {
       if (!isLowered) lowerPriority()
@@ -164,20 +145,17 @@ parentPort!.on('message', (m: ToWriter) => {
         return
       }
       deliverChunk(new Uint8Array(m.chunk, 0, m.bytes), data.bootId, m.place, true)
-      parentPort!.postMessage({ code: 'CHUNK_BACK', chunk: m.chunk } satisfies FromWriter, [m.chunk]) // every string was copied out
+      parentPort!.postMessage({ code: 'CHUNK_BACK', chunk: m.chunk } satisfies FromStoreWorker, [m.chunk]) // every string was copied out
       return
     }
     case 'PRIVACY':
       privacy = m.privacy
       return
     case 'CALL':
-      handle(m.call).then(
-        (value) => send({ code: 'REPLY', id: m.id, ok: true, value, stats: delivery.stats, taken }),
-        (err: unknown) => send({
-          code: 'REPLY', id: m.id, ok: false, message: String((err as Error)?.message ?? err), unavailable: err instanceof StoreUnavailable, stats: delivery.stats, taken,
-          gateway: isGatewayError(err) ? { code: err.code, status: err.status, details: err.details as Record<string, unknown> | undefined } : undefined,
-        }),
-      )
+      void answerCall(m, caughtUpStore, OPERATIONS).then((reply) => {
+        sendStats() // first: a caller who just flushed sees figures that include its records
+        send(reply)
+      })
       return
     case 'CLOSE':
       clearInterval(statsTimer)
@@ -185,10 +163,10 @@ parentPort!.on('message', (m: ToWriter) => {
       delivery.close(CLOSE_DEADLINE_MS).finally(() => send({ code: 'CLOSED', stats: delivery.stats }))
       return
     default:
-      throw new Error(`the inference log writer got an unknown message: ${JSON.stringify(m)}`)
+      throw new Error(`store worker: unexpected message ${JSON.stringify(m satisfies never)}`)
   }
 })
 
-log('info', 'inference log writer started')
+log('info', 'the store worker started')
 void delivery.pump() // connect, migrate and deliver what an earlier run spilled
 void recoverJournals()
