@@ -1,10 +1,10 @@
 /**
  * Worker threads that run only when a core is free, and are hurried when their work must not
- * wait. The inference log's writer and the mirror worker do work that can wait: on a machine
+ * wait. The store worker and the mirror worker do work that can wait: on a machine
  * whose cores are all busy, running them at the request thread's priority took its time slices.
  * But an idle thread on a busy machine gets almost no time (SCHED_IDLE's weight is 3 against
  * 1,024), for as long as the machine stays busy. So the request thread hurries:
- *   - the writer, while a control-plane call waits for it (ground truth, a query, a stage
+ *   - the store worker, while a control-plane call waits for it (ground truth, a query, a stage
  *     approval: each first catches up with the records before it) and for the stop;
  *   - the mirror worker, when its oldest mirror has waited a second while the request thread
  *     itself was mostly idle (something else keeps the cores busy), and for the stop.

@@ -1,5 +1,5 @@
 /**
- * Getting rows into the store without losing any (runs on the writer worker).
+ * Getting rows into the store without losing any (runs on the store worker).
  *
  *   rows ─▶ buffer ─▶ store                       the usual path, a batch at a time
  *             │  store down and buffer full

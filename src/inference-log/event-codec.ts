@@ -1,7 +1,7 @@
 /**
- * How events cross from the request thread to the writer: packed one after another into a
+ * How events cross from the request thread to the store worker: packed one after another into a
  * chunk of memory outside the JavaScript heap, which is appended to the journal and handed
- * to the writer whole (transferred, not copied).
+ * to the worker whole (transferred, not copied).
  *
  * Writing an event is a few DataView stores and byte copies into memory the garbage
  * collector never scans or moves, so the strings a request made die young. Events as strings,
@@ -38,13 +38,13 @@ export interface EventChunk {
   readonly events: number
 }
 
-const SPARE_CHUNKS = 4 // chunks the writer handed back, kept for reuse
+const SPARE_CHUNKS = 4 // chunks the worker handed back, kept for reuse
 
 /** The request thread's side: events appended to the current chunk until it is taken. */
 export class EventChunkWriter {
   readonly #chunkBytes: number
   /**
-   * Chunks the writer is done with, handed back: reusing one costs nothing, while a fresh
+   * Chunks the worker is done with, handed back: reusing one costs nothing, while a fresh
    * 1 MiB chunk costs 256 page faults when first written (about 0.2 µs an event here).
    */
   readonly #spare: ArrayBuffer[] = []
@@ -59,7 +59,7 @@ export class EventChunkWriter {
     this.#view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset, this.#buffer.byteLength)
   }
 
-  /** A chunk the writer no longer needs, for reuse. */
+  /** A chunk the worker no longer needs, for reuse. */
   giveBack(chunk: ArrayBuffer): void {
     if (chunk.byteLength === this.#chunkBytes && this.#spare.length < SPARE_CHUNKS) this.#spare.push(chunk)
   }

@@ -3,12 +3,11 @@
  * keeps of it, one row a record, is in store/records.ts.
  *
  * The request thread does as little as it can: it packs one InferenceEvent per answer
- * (event-codec.ts) holding the body text it already read and the answer text it already wrote. The writer
- * worker turns an event into one StoredInference per row (expand.ts), applies the model's
- * privacy rules, and writes. Parsing twice off the hot path is cheaper than copying parsed
- * objects across threads on it.
+ * (event-codec.ts) holding the body text it already read and the answer text it already wrote.
+ * The store worker turns an event into one StoredInference per row (expand.ts), applies the
+ * model's privacy rules, and writes. Parsing twice off the hot path is cheaper than copying
+ * parsed objects across threads on it.
  */
-
 import type { InferenceRole } from '../store/records.js'
 
 export interface InferenceEvent {

@@ -1,7 +1,7 @@
 /**
  * Turning one InferenceEvent (a request, as the request thread enqueued it) into the rows
  * the store keeps: one a row of a native request, one for an Open Inference Protocol
- * request. Runs on the writer worker.
+ * request. Runs on the store worker.
  */
 import { recordIdOf } from '../inference-id.js'
 import type { StoredInference } from '../store/records.js'

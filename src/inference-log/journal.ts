@@ -1,19 +1,19 @@
 /**
  * The journal: every chunk of events (event-codec.ts) is appended, as it is, to a file in the
- * spill directory before the writer gets it, so that a record is on disk within half a flush
- * interval of its answer whatever the writer and the store are doing. The writer runs only
+ * spill directory before the store worker gets it, so that a record is on disk within half a
+ * flush interval of its answer whatever the worker and the store are doing. The worker runs only
  * when a core is free (thread-priority.ts runOnlyWhenIdle) and may be seconds behind on a busy
  * machine; a kill -9 then loses nothing the journal holds: the next start delivers it.
  *
- *   request thread ── chunk ──▶ journal file (append, libuv's threads) ──▶ writer (transferred,
+ *   request thread ── chunk ──▶ journal file (append, libuv's threads) ──▶ store worker (transferred,
  *                                                                          or read back from the file)
- *   writer: rows handled (stored, spilled or counted) ──▶ a file wholly handled is deleted
+ *   store worker: rows handled (stored, spilled or counted) ──▶ a file wholly handled is deleted
  *
  *   a file:  frame*   frame: u32 MAGIC  u32 payload bytes  u32 events  u32 0   payload
  *   name:    journal-<pid>-<boot id>-<n>.bin    (a new file every ROTATE_BYTES)
  *
  * Appends run one at a time, in order, and each calls back in that order: a chunk is handed to
- * the writer only once it is in the file, and calls to the writer queue behind the chunks
+ * the worker only once it is in the file, and calls to the worker queue behind the chunks
  * before them (barrier).
  */
 import { closeSync, openSync, readdirSync, readSync, statSync, unlinkSync, writev } from 'node:fs'
@@ -169,7 +169,7 @@ export function orphanJournals(dir: string, isGone: (pid: number) => boolean, ow
     .map(({ file, bootId }) => ({ file, bootId }))
 }
 
-/** Read one chunk's payload back (the writer, when the request thread sent only its place). */
+/** Read one chunk's payload back (the store worker, when the request thread sent only its place). */
 export function readJournalPlace(place: JournalPlace): Buffer {
   const fd = openSync(place.file, 'r')
   try {
@@ -209,12 +209,12 @@ export function* journalFrames(file: string): Generator<{ place: JournalPlace; e
 }
 
 /**
- * The writer's side: which journal files still hold records not yet handled. A file is deleted
+ * The store worker's side: which journal files still hold records not yet handled. A file is deleted
  * once the request thread has moved on to a later one (or stopped) and every chunk of it has
  * been handled (stored, spilled, or counted as dropped).
  */
 export class JournalCleaner {
-  /** `isRecovered`: a file being read back (an earlier writer's); only its recovery's finish() ends it. */
+  /** `isRecovered`: a file being read back (an earlier process's, or a failed worker's); only its recovery's finish() ends it. */
   readonly #files = new Map<string, { outstanding: number; isFinished: boolean; isRecovered: boolean }>()
   readonly #onError: (file: string, err: unknown) => void
 
@@ -224,9 +224,9 @@ export class JournalCleaner {
 
   /**
    * A chunk of `file` is being delivered; call the returned function once it is handled. With
-   * `finishesEarlier` (a live chunk), the same writer's earlier live files are finished: it
+   * `finishesEarlier` (a live chunk), the same process's earlier live files are finished: it
    * appends in order. Without it, the chunk is read back from a file being recovered, which may
-   * be this very writer's (a writer restarted after a failure): a live chunk never finishes it.
+   * be this very process's (a worker restarted after a failure): a live chunk never finishes it.
    */
   chunk(file: string, finishesEarlier: boolean): () => void {
     let entry = this.#files.get(file)

@@ -1,5 +1,5 @@
 /**
- * Per-model privacy rules (models/<model>/model.yaml `privacy:`), applied by the writer worker
+ * Per-model privacy rules (models/<model>/model.yaml `privacy:`), applied by the store worker
  * before anything is stored: `drop` removes an input field, `hash` replaces its value with a
  * keyed hash, so that records can still be grouped by the field without keeping it.
  *

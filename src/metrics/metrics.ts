@@ -103,7 +103,7 @@ export class GatewayMetrics {
     })
   }
 
-  /** Read at scrape time from the inference log (its writer worker reports every half second). */
+  /** Read at scrape time from the inference log (its store worker reports every half second). */
   inferenceLogSource: () => InferenceLogFigures = () => ({ queueDepth: 0, written: 0, spilled: 0, replayed: 0, dropped: 0, rejected: 0, storeUp: false, journalFailures: 0, writerBacklogBytes: 0 })
 
   readonly serving = new ServingMetrics(this.registry)

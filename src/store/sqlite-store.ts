@@ -78,7 +78,7 @@ export class SqliteStore implements Store {
       }
     })
     // Positional parameters and ROWS_A_STATEMENT rows an INSERT: binding by name, and a call
-    // a row, each cost a third more (the writer's CPU is taken from the request thread's core).
+    // a row, each cost a third more (the store worker's CPU is taken from the request thread's core).
     const width = INSERT_COLUMNS.length
     const values = (n: number) => Array.from({ length: n }, () => `(${INSERT_COLUMNS.map(() => '?').join(', ')})`).join(', ')
     const insertMany = db.prepare(`INSERT OR IGNORE INTO inferences (${INSERT_COLUMNS.join(', ')}) VALUES ${values(ROWS_A_STATEMENT)}`)
