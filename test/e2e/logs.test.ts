@@ -96,11 +96,11 @@ describe('switchyard serve', () => {
     expect(await answerThenStop(gateway)).toBe(0)
     const lines = logLines(gateway.stderr())
     expect(lines.filter((l) => l.code === 'ROUTE_NOT_FOUND').map((l) => l.path).sort()).toEqual(Array.from({ length: 50 }, (_, i) => `/nope/${i}`).sort())
-    expect(lines.find((l) => l.msg === 'inference log writer started')).toMatchObject({ level: 'info' }) // the writer worker's own line
+    expect(lines.find((l) => l.msg === 'the store worker started')).toMatchObject({ level: 'info' }) // the store worker's own line
     expect(lines.at(-1)).toMatchObject({ level: 'info', msg: 'stopped' })
   })
 
-  it('at warn, leaves out the info lines of the request thread and of the writer worker', async () => {
+  it('at warn, leaves out the info lines of the request thread and of the store worker', async () => {
     const gateway = await serve('warn')
     expect(await answerThenStop(gateway)).toBe(0)
     const lines = logLines(gateway.stderr())
