@@ -18,19 +18,20 @@ import { V2_JSON } from './protocols/v2-json.js'
 import { versionChoice } from './router/version-choice.js'
 import { Connections, TIMEOUT_CHECK_INTERVAL_MS } from './http/connections.js'
 import { InferenceLog } from './inference-log/inference-log.js'
-import type { PrivacyByModel } from './inference-log/privacy.js'
+import { privacyOf } from './inference-log/privacy.js'
 import { parseStoreSpec } from './store/store-spec.js'
 import { Guard } from './auth/guard.js'
 import { TokenStore } from './auth/tokens.js'
+import { gatewayActivity } from './lifecycle/gateway-activity.js'
 import { Lifecycle } from './lifecycle/lifecycle.js'
 import { createLogger, flushLogs } from './log.js'
 import type { Logger } from './log.js'
 import { GatewayMetrics } from './metrics/metrics.js'
 import type { MetricSources } from './metrics/metrics.js'
-import { MirrorRunner } from './router/mirror-runner.js'
-import { Mirrors } from './router/mirrors.js'
+import { MirrorRunner } from './mirrors/mirror-runner.js'
+import { Mirrors } from './mirrors/mirrors.js'
 import { liveTraffic } from './router/live-traffic.js'
-import { RoutesHolder } from './router/routes-holder.js'
+import { logRoutesOutcome, RoutesHolder } from './router/routes-holder.js'
 import { RoutesChecker } from './config/routes-checker.js'
 import { ModelPool } from './runtime/model-pool.js'
 import { SERVER_INFO } from './version.js'
@@ -66,10 +67,6 @@ function metricSources(pool: ModelPool, routes: RoutesHolder, mirrors: Mirrors):
     canaries: () => [...routes.current.routes.values()].flatMap((r) => (r.canary === null ? [] : [{ model: r.model, percent: r.canary.percent, status: r.canary.status }])),
     versionStates: () => pool.models().flatMap((m) => [...m.versions.values()].map((v) => ({ model: m.name, version: v.version, state: v.state }))),
   }
-}
-
-function privacyOf(pool: ModelPool): PrivacyByModel {
-  return Object.fromEntries(pool.models().flatMap((m) => (m.metadata?.privacy ? [[m.name, m.metadata.privacy]] : [])))
 }
 
 export async function createGateway(overrides: Partial<GatewayOptions> = {}): Promise<Gateway> {
@@ -114,34 +111,19 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     await inferenceLog.close()
     throw err
   }
-  lifecycle.record({ actor: 'system', kind: 'routes-applied', detail: { revision: routes.current.revision.number, sha256: routes.current.revision.sha256, trigger: 'start' } })
+  const activity = gatewayActivity(lifecycle)
+  activity.routesApplied(routes.current.revision, 'start')
   const metrics = new GatewayMetrics()
-  metrics.configRevision.set(routes.current.revision.number)
-  metrics.configLastSuccess.set(Date.now() / 1000)
+  metrics.routesApplied(routes.current.revision.number)
   pool.isRouted = (model, version) => routes.current.routes.get(model)?.names(version) ?? false
   routes.onOutcome = (outcome, trigger) => {
-    metrics.configReloads.inc({ result: outcome.kind })
-    if (outcome.kind === 'applied') {
-      for (const released of pool.releaseUnrouted()) {
-        const [model, version] = released.split('/')
-        lifecycle.record({ actor: 'system', kind: 'version-removed', model, version })
-      }
-      metrics.configRevision.set(outcome.revision.number)
-      metrics.configLastSuccess.set(Date.now() / 1000)
-      metrics.configLastRejectionProblems.set(0)
-      log.info('routes.yaml applied', { trigger, revision: outcome.revision.number, sha256: outcome.revision.sha256 })
-      lifecycle.record({ actor: 'system', kind: 'routes-applied', detail: { revision: outcome.revision.number, sha256: outcome.revision.sha256, trigger } })
-    }
-    if (outcome.kind === 'rejected') {
-      metrics.configLastRejectionProblems.set(outcome.rejection.problems.length)
-      log.warn('routes.yaml rejected; the last good config still serves', { trigger, problems: outcome.rejection.problems })
-      lifecycle.record({ actor: 'system', kind: 'routes-rejected', detail: { trigger, problems: outcome.rejection.problems } })
-    }
+    logRoutesOutcome(log, outcome, trigger)
+    metrics.routesReloaded(outcome.kind, routes.current.revision.number, outcome.kind === 'rejected' ? outcome.rejection.problems.length : 0)
+    activity.routesOutcome(outcome, trigger)
+    if (outcome.kind === 'applied') activity.versionsRemoved(pool.releaseUnrouted()) // their folders went while they were routed
   }
-  routes.onCanaryEvent = (model, e) => lifecycle.record({ actor: 'system', kind: `canary-${e.kind}`, model, detail: { percent: e.percent, detail: e.detail } })
-  pool.onLoaded = (v) => lifecycle.record({
-    actor: 'system', kind: v.state === 'ready' ? 'version-loaded' : 'version-failed', model: v.model, version: v.version, detail: v.reason ? { reason: v.reason } : null,
-  })
+  routes.onCanaryEvent = activity.canaryEvent
+  pool.onLoaded = activity.versionLoaded
   metrics.inferenceLogSource = () => ({
     ...inferenceLog.workerStats, queueDepth: inferenceLog.queueDepth, dropped: inferenceLog.workerStats.dropped + inferenceLog.lost,
     journalFailures: inferenceLog.journalFailures, writerBacklogBytes: inferenceLog.writerBacklogBytes,
@@ -164,10 +146,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   pool.onChange = (outcome) => {
     inferenceLog.setPrivacy(privacyOf(pool))
     void lifecycle.register(pool)
-    for (const r of outcome.removed) {
-      const [model, version] = r.split('/')
-      lifecycle.record({ actor: 'system', kind: 'version-removed', model, version })
-    }
+    activity.versionsRemoved(outcome.removed)
     const problems = routes.recheck()
     if (problems.length > 0) log.warn('the routes in force name versions that are gone from the model repository', { problems })
   }

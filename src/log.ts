@@ -10,7 +10,9 @@
 import { isMainThread } from 'node:worker_threads'
 import { pino } from 'pino'
 import type { DestinationStream } from 'pino'
-import type { LogLevel } from './config/options.js'
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void

@@ -3,6 +3,8 @@
  * flag and environment variable, from which `switchyard serve` parses and writes its --help,
  * and docs/configuration.md is generated. Flags win over the environment, which wins over DEFAULTS.
  */
+import { LOG_LEVELS } from '../log.js'
+import type { LogLevel } from '../log.js'
 
 export interface GatewayOptions {
   /** TCP port; 0 picks a free one (tests). */
@@ -54,8 +56,6 @@ export interface GatewayOptions {
   predictRequiresToken: boolean
 }
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
-export type LogLevel = (typeof LOG_LEVELS)[number]
 
 export const DEFAULTS: GatewayOptions = {
   port: 8080,

@@ -4,7 +4,7 @@
  * takes too long ends it (the next check starts a new one) and is a rejection, not a hang.
  */
 import type { Worker } from 'node:worker_threads'
-import { startWorker } from '../worker-entry.js'
+import { startWorker } from '../threads/worker-entry.js'
 import type { CatalogSnapshot, CheckOutcome } from './routes-check.js'
 
 export type ToChecker = { code: 'CHECK'; id: number; source: string; catalog: CatalogSnapshot }

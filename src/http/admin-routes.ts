@@ -5,7 +5,7 @@ import { gatewayError, gatewayErrorWith } from '../errors.js'
 import type { Guard } from '../auth/guard.js'
 import type { Identity } from '../auth/tokens.js'
 import type { Lifecycle } from '../lifecycle/lifecycle.js'
-import type { Mirrors } from '../router/mirrors.js'
+import type { Mirrors } from '../mirrors/mirrors.js'
 import type { ReloadOutcome, RoutesHolder } from '../router/routes-holder.js'
 import type { ModelPool } from '../runtime/model-pool.js'
 

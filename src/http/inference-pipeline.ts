@@ -17,7 +17,7 @@ import type { Logger } from '../log.js'
 import type { ServingMetrics } from '../metrics/serving-metrics.js'
 import { decodeWith } from '../protocols/protocol.js'
 import type { DecodedRequest, InferenceProtocol, RequestBody } from '../protocols/protocol.js'
-import type { Mirrors } from '../router/mirrors.js'
+import type { Mirrors } from '../mirrors/mirrors.js'
 import type { Chosen, Target, VersionChoice } from '../router/version-choice.js'
 import type { RunOutputs } from '../runtime/tensors.js'
 import type { Guard } from '../auth/guard.js'
@@ -85,7 +85,7 @@ export function createInferencePipeline({ choice, mirrors, inferenceLog, metrics
     }
   }
 
-  /** What this request's records share (router/mirrors.ts reuses it for shadows and challengers). */
+  /** What this request's records share (mirrors/mirrors.ts reuses it for shadows and challengers). */
   function recordContext(protocol: InferenceProtocol, chosen: Chosen, decoded: DecodedRequest, body: RequestBody, meta: CallerMeta): RecordContext {
     const decision = chosen.decision
     return {

@@ -2,7 +2,7 @@
  * The journal: every chunk of events (event-codec.ts) is appended, as it is, to a file in the
  * spill directory before the store worker gets it, so that a record is on disk within half a
  * flush interval of its answer whatever the worker and the store are doing. The worker runs only
- * when a core is free (thread-priority.ts runOnlyWhenIdle) and may be seconds behind on a busy
+ * when a core is free (threads/thread-priority.ts runOnlyWhenIdle) and may be seconds behind on a busy
  * machine; a kill -9 then loses nothing the journal holds: the next start delivers it.
  *
  *   request thread ── chunk ──▶ journal file (append, libuv's threads) ──▶ store worker (transferred,

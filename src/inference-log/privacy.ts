@@ -11,6 +11,7 @@
  * trying every value of a small domain such as an age; the gateway warns at start.
  */
 import { createHash, createHmac } from 'node:crypto'
+import type { ModelPool } from '../runtime/model-pool.js'
 
 export interface PrivacyRules {
   readonly drop: readonly string[]
@@ -45,4 +46,9 @@ export function applyToTensors(inputs: readonly Record<string, unknown>[], rules
     out.push(rules.hash.includes(name) ? { ...tensor, data: hashValue(tensor.data, key) } : tensor)
   }
   return out
+}
+
+/** Every model's privacy rules, from its model.yaml. */
+export function privacyOf(pool: ModelPool): PrivacyByModel {
+  return Object.fromEntries(pool.models().flatMap((m) => (m.metadata?.privacy ? [[m.name, m.metadata.privacy]] : [])))
 }

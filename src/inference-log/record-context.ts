@@ -1,6 +1,6 @@
 /**
  * What a request's records share, built once on the request thread and reused for the
- * primary's record and for each shadow's or challenger's (router/mirrors.ts).
+ * primary's record and for each shadow's or challenger's (mirrors/mirrors.ts).
  */
 export interface RecordContext {
   readonly kind: 'predict' | 'infer'

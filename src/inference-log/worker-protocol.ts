@@ -3,10 +3,10 @@
  * (store-worker.ts): the inference log's records and the store calls (store/calls.ts), on one
  * port, so that a call reaches the worker behind every record handed before it.
  */
-import type { LogLevel } from '../config/options.js'
+import type { LogLevel } from '../log.js'
 import type { CallMessage, ReplyMessage } from '../store/calls.js'
 import type { StoreSpec } from '../store/store-spec.js'
-import type { LoweredThread } from '../thread-priority.js'
+import type { LoweredThread } from '../threads/thread-priority.js'
 import type { DeliveryStats } from './delivery.js'
 import type { JournalPlace } from './journal.js'
 import type { PrivacyByModel } from './privacy.js'
@@ -43,7 +43,7 @@ export interface Taken {
 }
 
 export type FromStoreWorker =
-  /** With the first records: the worker's kernel thread id and the priority it set (thread-priority.ts runOnlyWhenIdle). */
+  /** With the first records: the worker's kernel thread id and the priority it set (threads/thread-priority.ts runOnlyWhenIdle). */
   | { code: 'PRIORITY'; lowered: LoweredThread }
   /** `taken`: for the request thread's figures of how far behind the worker is. Sent before each REPLY too. */
   | { code: 'STATS'; stats: DeliveryStats; taken: Taken }

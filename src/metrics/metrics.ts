@@ -57,6 +57,20 @@ export class GatewayMetrics {
     registers: [this.registry],
   })
 
+  /** A routes.yaml revision in force: at start, and after each reload that applied one. */
+  routesApplied(revision: number): void {
+    this.configRevision.set(revision)
+    this.configLastSuccess.set(Date.now() / 1000)
+    this.configLastRejectionProblems.set(0)
+  }
+
+  /** After every reload attempt; `problems` of a rejected file. */
+  routesReloaded(result: 'applied' | 'unchanged' | 'rejected', revision: number, problems: number): void {
+    this.configReloads.inc({ result })
+    if (result === 'applied') this.routesApplied(revision)
+    if (result === 'rejected') this.configLastRejectionProblems.set(problems)
+  }
+
   /** Read at scrape time; the mirror runner counts its own drops. */
   mirrorsDroppedSource: () => number = () => 0
 

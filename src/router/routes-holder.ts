@@ -16,6 +16,7 @@ import { MAX_ROUTES_BYTES, sha256Of } from '../config/routes-load.js'
 import type { ConfigProblem } from '../config/routes-load.js'
 import type { CanaryConfig } from '../config/routes-schema.js'
 import { gatewayError } from '../errors.js'
+import type { Logger } from '../log.js'
 import { CanaryController, canaryKey } from './canary.js'
 import type { CanaryEvent } from './canary.js'
 import { RouteTable } from './route-table.js'
@@ -44,6 +45,12 @@ const NO_ROUTES = 'routes: {}\n'
 const MAX_HISTORY = 50 // revisions kept for rollback
 
 const placeless = (message: string): ConfigProblem => ({ path: '', line: null, column: null, message })
+
+/** A reload's outcome in the log: applied at info, rejected at warn with every problem; unchanged says nothing. */
+export function logRoutesOutcome(log: Logger, outcome: ReloadOutcome, trigger: string): void {
+  if (outcome.kind === 'applied') log.info('routes.yaml applied', { trigger, revision: outcome.revision.number, sha256: outcome.revision.sha256 })
+  if (outcome.kind === 'rejected') log.warn('routes.yaml rejected; the last good config still serves', { trigger, problems: outcome.rejection.problems })
+}
 
 export class RoutesHolder {
   readonly path: string

@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { decide, registerVersions, requestStage } from '../../src/lifecycle/operations.js'
+import { openStore } from '../../src/store/open-store.js'
 import { eventually } from '../integration/helpers.js'
 
 const root = new URL('../..', import.meta.url).pathname
@@ -39,6 +41,23 @@ describe('switchyard validate', () => {
       `${file}:4:15: routes.credit-risk.labels.stable: model 'credit-risk' has no version 'v9' (versions: v1, v2, v3)`,
       `${file}:5:3: routes.fraud: no model 'fraud' in the model repository`,
     ])
+  })
+
+  // issue #15: validate skipped the stage check that start-up runs
+  it('checks the stages in the store, as start-up does', async () => {
+    const storePath = join(dir, 'stages.db')
+    const store = await openStore({ kind: 'sqlite', path: storePath })
+    await store.migrate()
+    await store.run(registerVersions([{ model: 'credit-risk', version: 'v1' }, { model: 'credit-risk', version: 'v2' }]))
+    const request = await store.run(requestStage({ model: 'credit-risk', version: 'v2', to: 'Archived', actor: 'alice', comment: null, liveTraffic: null }))
+    await store.run(decide({ id: request.id, action: 'approve', actor: 'bob', comment: null, liveTraffic: {} }))
+    await store.close()
+    const file = join(dir, 'archived.yaml')
+    writeFileSync(file, 'routes:\n  credit-risk:\n    split: { v1: 50, v2: 50 }\n')
+    const run = switchyard('validate', file, '--models', 'models', '--store', `sqlite:${storePath}`)
+    expect(run.stderr.trim()).toBe(`${file}:3:22: routes.credit-risk.split.v2: version 'v2' is Archived; an archived version may only be a shadow or a challenger, not answer live traffic`)
+    expect(run.status).toBe(1)
+    expect(switchyard('validate', file, '--models', 'models', '--store', 'none').status).toBe(0)
   })
 
   it('refuses to start a server on an invalid routes.yaml, naming the problems', () => {

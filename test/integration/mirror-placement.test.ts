@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runsInline } from '../../src/router/mirrors.js'
+import { runsInline } from '../../src/mirrors/mirrors.js'
 import { GraphBuilder } from '../../training/onnx/model-writer.js'
 import { creditRecords, eventually, makeRepository, post, startGateway } from './helpers.js'
 import type { Running } from './helpers.js'

@@ -11,7 +11,7 @@ import type { Runner } from '../runtime/runner.js'
 import { loadSession } from '../runtime/session.js'
 import { namedOutputs, outputsOf, rowLayout, stackRows, takeRows } from '../runtime/rows.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
-import { runOnlyWhenIdle } from '../thread-priority.js'
+import { runOnlyWhenIdle } from '../threads/thread-priority.js'
 import { BATCH_MS } from './mirror-protocol.js'
 import type { FromMirrorWorker, MirrorBatch, MirrorFailure, MirrorTarget, OutcomeGroup, ToMirrorWorker } from './mirror-protocol.js'
 

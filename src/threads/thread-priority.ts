@@ -20,7 +20,7 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { readlinkSync } from 'node:fs'
 import { setPriority } from 'node:os'
-import type { Logger } from './log.js'
+import type { Logger } from '../log.js'
 
 /** What runOnlyWhenIdle set on which thread (the kernel's thread id). */
 export interface LoweredThread {

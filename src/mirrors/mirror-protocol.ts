@@ -1,5 +1,5 @@
 /** Messages between the main thread and the mirror worker (shadow and challenger scoring). */
-import type { LoweredThread } from '../thread-priority.js'
+import type { LoweredThread } from '../threads/thread-priority.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
 
 /** Where a mirror version runs: a local ONNX file (its own session in the worker) or a remote upstream. */
@@ -51,5 +51,5 @@ export type ToMirrorWorker = { code: 'RUN'; batches: MirrorBatch[] }
 
 export type FromMirrorWorker =
   | { code: 'OUTCOMES'; groups: OutcomeGroup[]; failures: MirrorFailure[] }
-  /** Sent first: the worker's thread and the priority it lowered itself to (thread-priority.ts). */
+  /** Sent first: the worker's thread and the priority it lowered itself to (threads/thread-priority.ts). */
   | { code: 'PRIORITY'; lowered: LoweredThread }

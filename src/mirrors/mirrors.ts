@@ -16,7 +16,7 @@ import { encodeInferResponse } from '../protocols/v2-tensors.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
 import type { MirrorTarget } from './mirror-protocol.js'
 import type { MirrorCallback, MirrorRunner } from './mirror-runner.js'
-import type { CompiledRoute, Decision } from './route-table.js'
+import type { CompiledRoute, Decision } from '../router/route-table.js'
 
 export type MirrorRole = 'shadow' | 'challenger' | 'baseline-check'
 
