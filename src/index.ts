@@ -12,7 +12,8 @@ import { watchModelRepository, watchRoutesFile } from './config/watch.js'
 import type { GatewayOptions } from './config/options.js'
 import { createControlPlane } from './http/control-plane.js'
 import { createDataPlane } from './http/data-plane.js'
-import { createInferencePipeline } from './http/inference-pipeline.js'
+import { httpInferenceHandlers } from './http/inference-handler.js'
+import { createInference } from './pipeline/inference.js'
 import { NATIVE } from './protocols/native.js'
 import { V2_JSON } from './protocols/v2-json.js'
 import { versionChoice } from './router/version-choice.js'
@@ -131,8 +132,10 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const mirrorRunner = new MirrorRunner(options.maxMirrorsInFlight, log)
   metrics.mirrorsDroppedSource = () => mirrorRunner.dropped
   const mirrors = new Mirrors(mirrorRunner, pool, log, inferenceLog, metrics.serving)
-  const pipeline = createInferencePipeline({ choice: versionChoice(pool, routes, stageOf), mirrors, inferenceLog, metrics: metrics.serving, guard, log }, options)
-  const handlers = { predict: pipeline(NATIVE), infer: pipeline(V2_JSON) }
+  const choice = versionChoice(pool, routes, stageOf)
+  const serveInference = createInference({ choice, mirrors, inferenceLog, metrics: metrics.serving, log }, options)
+  const overHttp = httpInferenceHandlers(serveInference, choice, guard, options)
+  const handlers = { predict: overHttp(NATIVE), infer: overHttp(V2_JSON) }
   metrics.sources = metricSources(pool, routes, mirrors)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
   const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log })

@@ -19,7 +19,7 @@ import { isValidName } from '../registry/names.js'
 import { assertReady } from '../runtime/model-pool.js'
 import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
 import { describeSpec } from '../protocols/v2-tensors.js'
-import type { Fail, InferenceHandler } from './inference-pipeline.js'
+import type { Fail, InferenceHandler } from './inference-handler.js'
 import { sendError, sendJson } from './respond.js'
 
 export interface ServerInfo {
@@ -32,7 +32,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => boolean
 const PLATFORM = 'onnx_onnxv1' // the protocol's platform name for ONNX Runtime models
 
 /** `countError` is told the status and code of every error answer (metrics). */
-/** The inference handlers by protocol (http/inference-pipeline.ts). */
+/** The inference handlers by protocol (http/inference-handler.ts). */
 export interface DataPlaneHandlers {
   readonly predict: InferenceHandler
   readonly infer: InferenceHandler

@@ -2,8 +2,11 @@
  * What a request's records share, built once on the request thread and reused for the
  * primary's record and for each shadow's or challenger's (mirrors/mirrors.ts).
  */
+/** How the store worker reads a record's body and answer: a native JSON body, or a V2 JSON one. */
+export type RecordKind = 'predict' | 'infer'
+
 export interface RecordContext {
-  readonly kind: 'predict' | 'infer'
+  readonly kind: RecordKind
   readonly ids: readonly (string | number)[]
   /** The request body: the inputs, as the UTF-8 bytes that came. */
   readonly body: Buffer

@@ -1,5 +1,6 @@
 /**
- * What a caller may attach to an inference for the log, besides its inputs:
+ * What a caller may attach to an inference for the log, besides its inputs, as HTTP headers
+ * or gRPC metadata of the same names:
  *
  *   X-Inference-Id: 7f3a…              the inference id (a native row's own `id` wins)
  *   X-Inference-Timestamp: 2026-…Z      when the case happened (or the native body's `timestamp`)
@@ -8,7 +9,6 @@
  * Checked on the request thread, so a bad value gets a 400 rather than a quiet loss; each is
  * read only when present.
  */
-import type { IncomingMessage } from 'node:http'
 import { gatewayError } from '../errors.js'
 import { isValidInferenceId } from '../inference-id.js'
 import { parseTimestamp } from '../timestamp.js'
@@ -25,17 +25,20 @@ export interface CallerMeta {
 
 export const NO_CALLER_META: CallerMeta = Object.freeze({ callerTs: null, attributes: null })
 
-export function callerInferenceId(req: IncomingMessage): string | null {
-  const id = req.headers['x-inference-id']
+/** A request's headers (HTTP) or metadata (gRPC) by lower-case name. */
+export type HeaderOf = (name: string) => string | string[] | undefined
+
+export function callerInferenceId(header: HeaderOf): string | null {
+  const id = header('x-inference-id')
   if (id === undefined) return null
   if (!isValidInferenceId(id)) throw gatewayError('INFERENCE_ID_INVALID', 'the X-Inference-Id header')
   return id as string
 }
 
 /** Timestamp and attributes from the headers, or from a native body's `timestamp` and `attributes`. */
-export function callerMeta(req: IncomingMessage, body: Record<string, unknown> | null): CallerMeta {
-  const tsHeader = req.headers['x-inference-timestamp']
-  const attrHeader = req.headers['x-inference-attributes']
+export function callerMeta(header: HeaderOf, body: Record<string, unknown> | null): CallerMeta {
+  const tsHeader = header('x-inference-timestamp')
+  const attrHeader = header('x-inference-attributes')
   const tsField = body?.timestamp
   const attrField = body?.attributes
   if (tsHeader === undefined && attrHeader === undefined && tsField === undefined && attrField === undefined) return NO_CALLER_META

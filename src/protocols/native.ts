@@ -46,4 +46,5 @@ export const NATIVE: InferenceProtocol = {
   callerFields: (body) => (body.isParsed ? checkedBody(body) : null),
   encodeAnswer: (version, role, decoded, outputs) =>
     `{"model":${version.modelJson},"version":${version.versionJson},"role":"${role}","predictions":${encodePredictions(outputs, version.signature!, decoded.ids)}}`,
+  answerText: (answer) => answer,
 }

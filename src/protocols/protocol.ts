@@ -2,8 +2,9 @@
  * How an inference travels on the wire, one protocol a module (native records, the Open
  * Inference Protocol's JSON tensors; binary tensors, TF Serving and gRPC to come): its body
  * decoded into the version's feeds, and the version's outputs encoded into its answer. The
- * request pipeline (http/inference-pipeline.ts) knows protocols only through this interface.
+ * request pipeline (pipeline/inference.ts) knows protocols only through this interface.
  */
+import type { RecordKind } from '../inference-log/record-context.js'
 import type { ServingVersion } from '../runtime/model-pool.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
 
@@ -39,29 +40,32 @@ export interface DecodedRequest {
  * error for a wrong one. Every decoder of a protocol gives the same result for a body it takes
  * (protocols/decoders.case.test.ts).
  */
-export interface RequestDecoder {
+export interface RequestDecoder<B = RequestBody> {
   readonly name: string
-  decode(body: RequestBody, version: ServingVersion, context: DecodeContext): DecodedRequest | null
+  decode(body: B, version: ServingVersion, context: DecodeContext): DecodedRequest | null
 }
 
-export interface InferenceProtocol {
+/** `B`: the request as its transport holds it (an HTTP body, a gRPC message); `A`: the answer it writes. */
+export interface InferenceProtocol<B = RequestBody, A = string> {
   /** What the inference log calls requests of this protocol (it reads their bodies and answers back). */
-  readonly kind: 'predict' | 'infer'
+  readonly kind: RecordKind
   /** Tried in order; the last takes every body. */
-  readonly decoders: readonly RequestDecoder[]
+  readonly decoders: readonly RequestDecoder<B>[]
   /**
    * Throws the body's own error, if it has one, without a version to decode it for: a routing
    * error found before the body was read must not hide a body that can never work.
    */
-  checkBody(body: RequestBody): void
+  checkBody(body: B): void
   /** Timestamp and attributes the body itself may carry (native bodies); null when it carries none. */
-  callerFields(body: RequestBody): Record<string, unknown> | null
-  /** The answer's JSON text. */
-  encodeAnswer(version: ServingVersion, role: string, decoded: DecodedRequest, outputs: RunOutputs): string
+  callerFields(body: B): Record<string, unknown> | null
+  /** The answer. */
+  encodeAnswer(version: ServingVersion, role: string, decoded: DecodedRequest, outputs: RunOutputs): A
+  /** The answer as the inference log keeps it: JSON text the store worker reads the outputs from. */
+  answerText(answer: A): string
 }
 
 /** Decode `body` with the protocol's decoders, the fast ones first. */
-export function decodeWith(protocol: InferenceProtocol, body: RequestBody, version: ServingVersion, context: DecodeContext): DecodedRequest {
+export function decodeWith<B>(protocol: InferenceProtocol<B, unknown>, body: B, version: ServingVersion, context: DecodeContext): DecodedRequest {
   const decoders = protocol.decoders
   for (let i = 0; i < decoders.length; i++) {
     const decoded = decoders[i].decode(body, version, context)

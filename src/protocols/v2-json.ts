@@ -42,4 +42,5 @@ export const V2_JSON: InferenceProtocol = {
   callerFields: () => null,
   encodeAnswer: (version, _role, decoded, outputs) =>
     encodeInferResponse(version.model, version.version, String(decoded.ids[0]), outputs, version.outputs, decoded.outputs),
+  answerText: (answer) => answer,
 }

@@ -18,6 +18,14 @@ export interface RoutedBody {
   value(): unknown
 }
 
+/** What choosing a version may read of a request, whatever its transport; built lazily. */
+export interface RoutingInput {
+  /** Headers, cookies and fields, for routes that pin, match or stick on them. */
+  facts(): RequestFacts
+  /** The model the body names (POST /predict's "model"); undefined when it names none. */
+  namedModel(): unknown
+}
+
 export function requestFacts(req: IncomingMessage, body: RoutedBody): RequestFacts {
   return new FactsOfRequest(req, body)
 }

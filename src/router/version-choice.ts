@@ -11,12 +11,11 @@
  * revision whatever reloads happen meanwhile. A pinned or matched version is never an
  * Archived one.
  */
-import type { IncomingMessage } from 'node:http'
 import { gatewayError } from '../errors.js'
 import { assertReady } from '../runtime/model-pool.js'
 import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
-import { NO_FACTS, requestFacts } from './request-facts.js'
-import type { RoutedBody } from './request-facts.js'
+import { NO_FACTS } from './request-facts.js'
+import type { RoutingInput } from './request-facts.js'
 import type { CompiledRoute, Decision } from './route-table.js'
 import type { RoutesHolder } from './routes-holder.js'
 import { unroutedVersion } from './unrouted.js'
@@ -45,13 +44,13 @@ export interface Chosen {
 export interface VersionChoice {
   /** A direct target's version, ready to run: found before the body is read (404 or 503 without reading it); null for the others. */
   direct(target: Target): ServingVersion | null
-  /** The version that answers; the body is parsed only for /predict (it names the model) or a route that reads a field. */
-  choose(req: IncomingMessage, body: RoutedBody, target: Target, direct: ServingVersion | null): Chosen
+  /** The version that answers; the request is read only for /predict (its body names the model) or a route that reads it. */
+  choose(routing: RoutingInput, target: Target, direct: ServingVersion | null): Chosen
 }
 
 export function versionChoice(pool: ModelPool, routes: RoutesHolder, stageOf: StageOf): VersionChoice {
-  function modelFromBody(body: unknown): ServingModel {
-    const named = typeof body === 'object' && body !== null ? (body as { model?: unknown }).model : undefined
+  function namedModel(routing: RoutingInput): ServingModel {
+    const named = routing.namedModel()
     if (typeof named === 'string') return pool.getModel(named)
     const names = pool.modelNames()
     if (names.length === 1) return pool.getModel(names[0])
@@ -61,9 +60,9 @@ export function versionChoice(pool: ModelPool, routes: RoutesHolder, stageOf: St
   return {
     direct: (target) => (target.kind === 'direct' ? pool.getReadyVersion(target.model, target.version) : null),
 
-    choose(req, body, target, direct) {
+    choose(routing, target, direct) {
       if (direct !== null) return { version: direct, role: 'direct', routeName: null, route: null, decision: null, revision: null }
-      const model = target.model === null ? modelFromBody(body.value()) : pool.getModel(target.model)
+      const model = target.model === null ? namedModel(routing) : pool.getModel(target.model)
       const table = routes.current // one read: the whole request sees one revision
       const revision = table.revision.number
       const route = table.routes.get(model.name) ?? null
@@ -76,7 +75,7 @@ export function versionChoice(pool: ModelPool, routes: RoutesHolder, stageOf: St
         const version = assertReady(unroutedVersion(model, stageOf))
         return { version, role: 'primary', routeName: model.name, route: null, decision: { version: version.version, reason: 'default', bucket: null }, revision }
       }
-      const decision = route.decide(route.readsRequest ? requestFacts(req, body) : NO_FACTS)
+      const decision = route.decide(route.readsRequest ? routing.facts() : NO_FACTS)
       if ('pinned' in decision) {
         const pinned = model.versions.get(decision.pinned)
         if (pinned === undefined) throw gatewayError('PINNED_VERSION_NOT_FOUND', model.name, decision.pinned, model.versionNames())
