@@ -72,10 +72,15 @@ export const Errors = {
     status: 400,
     message: (name: string, expected: string, got: string) => `input '${name}' must have datatype ${expected}, got ${got}`,
   },
+  TENSOR_BINARY_SIZE_MISMATCH: {
+    status: 400,
+    message: (name: string, expected: number, got: number, what: string) =>
+      `input '${name}' has ${got} bytes of binary data where ${what} make ${expected}; set each input's parameters.binary_data_size to its data's size in bytes`,
+  },
   TENSOR_DATATYPE_UNSUPPORTED: {
     status: 400,
     message: (name: string, datatype: string) =>
-      `datatype ${datatype} of '${name}' is not supported; use one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP32, FP64, BYTES`,
+      `datatype ${datatype} of '${name}' is not supported in JSON; use one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP32, FP64, BYTES, or send FP16 and BF16 as binary data (Inference-Header-Content-Length)`,
   },
   TENSOR_SHAPE_MISMATCH: {
     status: 400,

@@ -1,7 +1,9 @@
 /**
  * Reading a JSON request body with a size limit. The limit is checked against
  * Content-Length before reading and against the bytes actually received while reading,
- * so a chunked body cannot get past it either.
+ * so a chunked body cannot get past it either. A V2 body may be a JSON header followed by
+ * binary tensor data (Inference-Header-Content-Length gives the header's length), whatever
+ * its Content-Type says.
  */
 import type { IncomingMessage } from 'node:http'
 import { gatewayError } from '../errors.js'
@@ -22,11 +24,17 @@ export function checkJsonContentType(req: IncomingMessage): void {
 export class JsonBody {
   /** As it came (the inference log stores inputs from these, off the request thread). */
   readonly bytes: Buffer
+  /** The bytes after the JSON header (the binary tensor data extension); null for a body that is JSON alone. */
+  readonly binary: Buffer | null
+  readonly #jsonEnd: number
   #value: unknown = undefined
   #isParsed = false
 
-  constructor(bytes: Buffer) {
+  /** `headerLength`: the JSON header's length when binary data follows it; null when the body is JSON alone. */
+  constructor(bytes: Buffer, headerLength: number | null = null) {
     this.bytes = bytes
+    this.binary = headerLength === null ? null : bytes.subarray(headerLength)
+    this.#jsonEnd = headerLength ?? bytes.length
   }
 
   get isParsed(): boolean {
@@ -40,7 +48,7 @@ export class JsonBody {
    */
   value(): unknown {
     if (!this.#isParsed) {
-      const text = this.bytes.toString('utf8')
+      const text = this.bytes.toString('utf8', 0, this.#jsonEnd)
       try {
         // the reviver runs for every value, so only for a text that might hold such a key (an escape could spell one)
         this.#value = MAY_HOLD_FORBIDDEN_KEY.test(text) ? JSON.parse(text, refuseForbiddenKeys) : JSON.parse(text)
@@ -75,8 +83,13 @@ const EMPTY = Buffer.alloc(0)
  * (400) or an error thrown by `onBody` itself, goes to `onError`, once.
  * Callbacks rather than a promise: this runs for every request.
  */
-export function readJsonBody(req: IncomingMessage, maxBytes: number, onBody: (body: JsonBody) => void, onError: (err: unknown) => void): void {
-  checkJsonContentType(req)
+/**
+ * `takesBinaryData`: the endpoint takes the binary tensor data extension; a request that uses it
+ * (an Inference-Header-Content-Length header) may have any Content-Type.
+ */
+export function readJsonBody(req: IncomingMessage, maxBytes: number, takesBinaryData: boolean, onBody: (body: JsonBody) => void, onError: (err: unknown) => void): void {
+  const headerLength = takesBinaryData ? req.headers['inference-header-content-length'] : undefined
+  if (headerLength === undefined) checkJsonContentType(req)
   const declared = Number(req.headers['content-length'])
   if (declared > maxBytes) throw gatewayError('BODY_TOO_LARGE', maxBytes)
   let first: Buffer | null = null
@@ -104,7 +117,7 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number, onBody: (bo
     isSettled = true
     const bytes = more !== null ? Buffer.concat(more, received) : first ?? EMPTY
     try {
-      onBody(new JsonBody(bytes))
+      onBody(new JsonBody(bytes, headerLength === undefined ? null : jsonHeaderLength(headerLength, bytes.length)))
     } catch (err) {
       onError(err)
     }
@@ -112,4 +125,13 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number, onBody: (bo
   req.on('data', onData)
   req.on('end', onEnd)
   req.on('error', fail)
+}
+
+/** Inference-Header-Content-Length: a whole number of bytes, at most the body's. */
+function jsonHeaderLength(header: string | string[], bodyBytes: number): number {
+  const n = Number(header)
+  if (typeof header !== 'string' || !/^\d+$/.test(header) || n > bodyBytes) {
+    throw gatewayError('BODY_INVALID', `Inference-Header-Content-Length must be the JSON header's length in bytes, at most the body's ${bodyBytes}; got '${String(header)}'`)
+  }
+  return n
 }

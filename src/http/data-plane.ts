@@ -30,6 +30,8 @@ export interface ServerInfo {
 type Handler = (req: IncomingMessage, res: ServerResponse) => boolean
 
 const PLATFORM = 'onnx_onnxv1' // the protocol's platform name for ONNX Runtime models
+/** The protocol's extensions served here (GET /v2), by Triton's names. */
+const EXTENSIONS = ['binary_tensor_data']
 
 /** `countError` is told the status and code of every error answer (metrics). */
 /** The inference handlers by protocol (http/inference-handler.ts). */
@@ -76,7 +78,7 @@ export function createDataPlane(pool: ModelPool, handlers: DataPlaneHandlers, in
     const n = s.length
     if (n === 2 || (n === 3 && s[2] === '')) {
       requireMethod(method, 'GET', s)
-      return sendJson(res, 200, { name: info.name, version: info.version, extensions: [] })
+      return sendJson(res, 200, { name: info.name, version: info.version, extensions: EXTENSIONS })
     }
     if (s[2] === 'health' && n === 4 && (s[3] === 'live' || s[3] === 'ready')) {
       requireMethod(method, 'GET', s)

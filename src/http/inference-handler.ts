@@ -11,11 +11,12 @@ import { callerInferenceId, callerMeta } from '../pipeline/caller-meta.js'
 import type { HeaderOf } from '../pipeline/caller-meta.js'
 import type { ServeInference } from '../pipeline/inference.js'
 import type { InferenceProtocol, RequestBody } from '../protocols/protocol.js'
+import type { BinaryInferResponse } from '../protocols/v2-tensors.js'
 import { requestFacts } from '../router/request-facts.js'
 import type { RequestFacts, RoutingInput } from '../router/request-facts.js'
 import type { Target, VersionChoice } from '../router/version-choice.js'
 import { readJsonBody } from './body.js'
-import { sendAnswer } from './respond.js'
+import { sendAnswer, sendBinaryAnswer } from './respond.js'
 
 /** Answers a request that failed: the data plane's one way of turning an error into a response. */
 export type Fail = (req: IncomingMessage, res: ServerResponse, err: unknown) => void
@@ -47,7 +48,10 @@ class HttpRouting implements RoutingInput {
   }
 }
 
-export function httpInferenceHandlers(serve: ServeInference, choice: VersionChoice, guard: Guard, options: GatewayOptions): (protocol: InferenceProtocol) => InferenceHandler {
+/** What an HTTP inference answers: JSON text, or a JSON header and binary tensor data after it. */
+export type HttpAnswer = string | BinaryInferResponse
+
+export function httpInferenceHandlers(serve: ServeInference, choice: VersionChoice, guard: Guard, options: GatewayOptions): (protocol: InferenceProtocol<RequestBody, HttpAnswer>) => InferenceHandler {
   const { maxBodyBytes } = options
   /** Prediction needs a token only when configured (--predict-auth); checked before the body is read. */
   const checkCaller = options.predictRequiresToken && guard.enabled ? (req: IncomingMessage) => void guard.check(req, 'predict') : null
@@ -58,14 +62,17 @@ export function httpInferenceHandlers(serve: ServeInference, choice: VersionChoi
     const direct = choice.direct(target)
     const onError = (err: unknown): void => fail(req, res, err)
     const header: HeaderOf = (name) => req.headers[name]
-    readJsonBody(req, maxBodyBytes, (body) => {
+    readJsonBody(req, maxBodyBytes, protocol.takesBinaryData, (body) => {
       serve(protocol, {
         target, direct, body, started,
         routing: new HttpRouting(req, body),
         callerId: callerInferenceId(header),
         callerMeta: (fields) => callerMeta(header, fields),
         recordBytes: body.bytes,
-      }, (answer, chosen) => sendAnswer(res, answer, chosen.version.version, chosen.role, chosen.revision), onError)
+      }, (answer, chosen) => {
+        if (typeof answer === 'string') sendAnswer(res, answer, chosen.version.version, chosen.role, chosen.revision)
+        else sendBinaryAnswer(res, answer.header, answer.blobs, chosen.version.version, chosen.role, chosen.revision)
+      }, onError)
     }, onError)
   }
 }

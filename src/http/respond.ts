@@ -34,6 +34,23 @@ export function sendAnswer(res: ServerResponse, json: string, version: string, r
   res.end(json)
 }
 
+/**
+ * An answer with binary tensor data (Triton's binary extension): the JSON header, then each
+ * binary output's bytes; Inference-Header-Content-Length says where the header ends.
+ */
+export function sendBinaryAnswer(res: ServerResponse, header: string, blobs: readonly Buffer[], version: string, role: string, revision: number | null): void {
+  const headerBytes = Buffer.byteLength(header)
+  const length = blobs.reduce((n, b) => n + b.length, headerBytes)
+  const headers = ['content-type', 'application/octet-stream', 'content-length', String(length), 'inference-header-content-length', String(headerBytes),
+    'x-model-version', version, 'x-model-role', role]
+  if (revision !== null) headers.push('x-routes-revision', String(revision))
+  closeIfStopping(res)
+  res.writeHead(200, headers)
+  res.write(header)
+  for (let i = 0; i < blobs.length - 1; i++) res.write(blobs[i])
+  res.end(blobs.at(-1))
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   const json = JSON.stringify(body)
   closeIfStopping(res)

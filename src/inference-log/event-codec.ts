@@ -21,13 +21,14 @@
  */
 import type { InferenceRole } from '../store/records.js'
 import type { InferenceEvent } from './event.js'
-import type { RecordContext } from './record-context.js'
+import { BINARY_RECORD_KINDS, RECORD_KINDS } from './record-context.js'
+import type { RecordContext, RecordKind } from './record-context.js'
 
 const ID_SEPARATOR = '\u0002' // ids are printable ASCII: never this
 const NULL_STRING = 0xffff_ffff
 const FIXED_BYTES = 4 + 4 + 4 + 5 * 8
 const STRINGS = 9
-const KINDS = ['predict', 'infer'] as const
+const KIND_CODE = new Map<RecordKind, number>(RECORD_KINDS.map((k, i) => [k, i]))
 const ROLES: readonly InferenceRole[] = ['primary', 'shadow', 'challenger', 'direct']
 const ROLE_CODE: Record<InferenceRole, number> = { primary: 0, shadow: 1, challenger: 2, direct: 3 }
 
@@ -74,11 +75,11 @@ export class EventChunkWriter {
    */
   write(
     ctx: RecordContext, firstSeq: number, model: string, version: string, role: InferenceRole, latencyMs: number,
-    answer: string | null, status: number, errorCode: string | null,
+    answer: string | Buffer | null, status: number, errorCode: string | null,
   ): EventChunk | null {
     const ids = ctx.ids.length === 1 ? String(ctx.ids[0]) : ctx.ids.join(ID_SEPARATOR)
     const most = FIXED_BYTES + 4 * STRINGS + ids.length + model.length + version.length + (ctx.route?.length ?? 0) + (ctx.reason?.length ?? 0) +
-      (errorCode?.length ?? 0) + 3 * ((ctx.attributes?.length ?? 0) + (answer?.length ?? 0)) + ctx.body.length // UTF-8: at most 3 bytes a UTF-16 unit
+      (errorCode?.length ?? 0) + 3 * ((ctx.attributes?.length ?? 0) + (answer?.length ?? 0)) + ctx.body.length // UTF-8: at most 3 bytes a UTF-16 unit (a Buffer's length is its bytes)
     let full: EventChunk | null = null
     if (this.#offset + most > this.#buffer.length) {
       full = this.take()
@@ -86,7 +87,7 @@ export class EventChunkWriter {
     }
     const view = this.#view
     const start = this.#offset
-    view.setUint8(start + 4, ctx.kind === 'predict' ? 0 : 1)
+    view.setUint8(start + 4, KIND_CODE.get(ctx.kind)!)
     view.setUint8(start + 5, ROLE_CODE[role])
     view.setUint16(start + 6, status, true)
     view.setUint32(start + 8, firstSeq >>> 0, true)
@@ -104,7 +105,8 @@ export class EventChunkWriter {
     this.#ascii(errorCode)
     this.#utf8(ctx.attributes)
     this.#bytes(ctx.body)
-    this.#utf8(answer)
+    if (typeof answer === 'object' && answer !== null) this.#bytes(answer)
+    else this.#utf8(answer)
     view.setUint32(start, this.#offset - start, true)
     this.#events++
     return full
@@ -147,7 +149,7 @@ export class EventChunkWriter {
     this.#offset += 4 + written
   }
 
-  /** Bytes that are UTF-8 already (a request body as it came), copied as they are. */
+  /** Bytes as they are: a request body as it came (UTF-8, or binary tensor data), a binary answer. */
   #bytes(b: Buffer): void {
     b.copy(this.#buffer, this.#offset + 4)
     this.#view.setUint32(this.#offset, b.length, true)
@@ -184,7 +186,7 @@ function decodeInto(bytes: Uint8Array, events: InferenceEvent[]): void {
     const size = view.getUint32(offset, true)
     const end = offset + size
     if (size < FIXED_BYTES + 4 * STRINGS || end > bytes.byteLength) throw new EventChunkCorrupt(offset, `an event claims ${size} bytes`)
-    const kind = KINDS[view.getUint8(offset + 4)]
+    const kind = RECORD_KINDS[view.getUint8(offset + 4)] as RecordKind | undefined
     const role = ROLES[view.getUint8(offset + 5)]
     if (kind === undefined || role === undefined) throw new EventChunkCorrupt(offset, 'unknown kind or role')
     let at = offset + FIXED_BYTES
@@ -205,8 +207,9 @@ function decodeInto(bytes: Uint8Array, events: InferenceEvent[]): void {
     const reason = text('latin1')
     const errorCode = text('latin1')
     const attributes = text('utf8')
-    const body = text('utf8')
-    const answer = text('utf8')
+    const encoding = BINARY_RECORD_KINDS.has(kind) ? 'latin1' : 'utf8' // binary tensor data: a byte a character
+    const body = text(encoding)
+    const answer = text(encoding)
     if (ids === null || model === null || version === null) throw new EventChunkCorrupt(offset, 'an event without ids, model or version')
     const stickyHash = orNull(view.getFloat64(offset + 44, true))
     events.push({

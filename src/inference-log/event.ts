@@ -8,11 +8,12 @@
  * model's privacy rules, and writes. Parsing twice off the hot path is cheaper than copying
  * parsed objects across threads on it.
  */
+import type { RecordKind } from './record-context.js'
 import type { InferenceRole } from '../store/records.js'
 
 export interface InferenceEvent {
   /** 'predict': native JSON rows (`instances`/`predictions`); 'infer': Open Inference Protocol tensors. */
-  readonly kind: 'predict' | 'infer'
+  readonly kind: RecordKind
   /** One inference id a row (predict) or one for the request (infer). */
   readonly ids: readonly (string | number)[]
   /** Server time of the answer, ms since the epoch. */

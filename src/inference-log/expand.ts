@@ -6,6 +6,7 @@
 import { recordIdOf } from '../inference-id.js'
 import type { StoredInference } from '../store/records.js'
 import type { InferenceEvent } from './event.js'
+import { tensorsWithData } from './binary-record.js'
 import { applyToFields, applyToTensors } from './privacy.js'
 import type { PrivacyRules } from './privacy.js'
 
@@ -19,12 +20,11 @@ export interface ExpandContext {
 export function expandEvent(e: InferenceEvent, ctx: ExpandContext): StoredInference[] {
   const row = (r: number, id: string | number, inputs: string | null, outputs: string | null, label: string | null, score: number | null) =>
     storedRow(e, recordIdOf(e.serverTs, e.firstSeq + r, ctx.bootId), id, inputs, outputs, label, score)
-  if (e.kind === 'infer') {
-    const answer = parseObject(e.answer)
-    const body = parseObject(e.body)
-    const tensors = Array.isArray(body?.inputs) ? (body.inputs as Record<string, unknown>[]) : null
+  if (e.kind === 'infer' || e.kind === 'infer-binary') {
+    const isBinary = e.kind === 'infer-binary'
+    const tensors = isBinary ? (e.body === null ? null : tensorsWithData(e.body, 'inputs')) : tensorList(parseObject(e.body), 'inputs')
+    const outputs = isBinary ? (e.answer === null ? null : tensorsWithData(e.answer, 'outputs')) : tensorList(parseObject(e.answer), 'outputs')
     const inputs = tensors === null ? null : ctx.privacy === undefined ? tensors : applyToTensors(tensors, ctx.privacy, ctx.hashKey)
-    const outputs = Array.isArray(answer?.outputs) ? (answer.outputs as Record<string, unknown>[]) : null
     return [row(0, e.ids[0], json(inputs), json(outputs), tensorLabel(outputs), tensorScore(outputs))]
   }
   const asSent = e.ids.length === 1 && ctx.privacy === undefined ? oneInstanceText(e.body) : null
@@ -186,4 +186,8 @@ function parseObject(text: string | null): Record<string, any> | null {
   } catch {
     return null // cannot happen for text the gateway parsed or wrote; a record without inputs beats no record
   }
+}
+
+function tensorList(value: Record<string, unknown> | null, key: 'inputs' | 'outputs'): Record<string, unknown>[] | null {
+  return Array.isArray(value?.[key]) ? (value[key] as Record<string, unknown>[]) : null
 }

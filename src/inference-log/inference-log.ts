@@ -127,7 +127,7 @@ export class InferenceLog {
   }
 
   /** Enqueue the record(s) of one version's answer (or failure) to a request; returns at once. */
-  record(ctx: RecordContext, model: string, version: string, role: InferenceRole, latencyMs: number, answer: string | null, status: number, errorCode: string | null): void {
+  record(ctx: RecordContext, model: string, version: string, role: InferenceRole, latencyMs: number, answer: string | Buffer | null, status: number, errorCode: string | null): void {
     if (!this.enabled) return
     const full = this.#chunks.write(ctx, this.#seq, model, version, role, latencyMs, answer, status, errorCode)
     this.#seq = (this.#seq + ctx.ids.length) >>> 0

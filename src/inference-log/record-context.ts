@@ -2,8 +2,14 @@
  * What a request's records share, built once on the request thread and reused for the
  * primary's record and for each shadow's or challenger's (mirrors/mirrors.ts).
  */
-/** How the store worker reads a record's body and answer: a native JSON body, or a V2 JSON one. */
-export type RecordKind = 'predict' | 'infer'
+/**
+ * How the store worker reads a record's body and answer: a native JSON body, a V2 JSON one, or
+ * a V2 one with binary tensor data after its JSON header (in the body, the answer, or both).
+ */
+export const RECORD_KINDS = ['predict', 'infer', 'infer-binary'] as const
+export type RecordKind = (typeof RECORD_KINDS)[number]
+/** Kinds whose body and answer are bytes, not text: the worker gets them as latin1 strings, a byte a character. */
+export const BINARY_RECORD_KINDS: ReadonlySet<RecordKind> = new Set(['infer-binary'])
 
 export interface RecordContext {
   readonly kind: RecordKind

@@ -151,7 +151,7 @@ export class Mirrors {
 
 /** A mirror's outputs in the form its record keeps: named predictions for a native request, tensors for V2. */
 function mirrorAnswer(record: RecordContext, mirror: ServingVersion, outputs: RunOutputs): string | null {
-  if (record.kind === 'infer') return encodeInferResponse(mirror.model, mirror.version, String(record.ids[0]), outputs, mirror.outputs, null)
+  if (record.kind !== 'predict') return encodeInferResponse(mirror.model, mirror.version, String(record.ids[0]), outputs, mirror.outputs, null) // V2, binary or not: the worker reads either
   return mirror.signature === null ? null : `{"predictions":${encodePredictions(outputs, mirror.signature, record.ids)}}`
 }
 

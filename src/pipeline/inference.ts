@@ -62,11 +62,11 @@ export function createInference({ choice, mirrors, inferenceLog, metrics, log }:
     const chosen = chooseForBody(protocol, call)
     const decoded = decodeWith(protocol, call.body, chosen.version, { maxRows: maxRequestRows, callerId: call.callerId })
     const meta = call.callerMeta(protocol.callerFields(call.body)) // checked whether or not anything is recorded: a bad value is a 400 either way
-    const record = recording ? recordContext(protocol.kind, chosen, decoded, call.recordBytes, meta) : null
+    const record = recording ? recordContext(protocol.recordKind(call.body, decoded), chosen, decoded, call.recordBytes, meta) : null
     run(chosen, decoded, record, fail, (outputs, ms) => {
       const answer = protocol.encodeAnswer(chosen.version, chosen.role, decoded, outputs)
       respond(answer, chosen)
-      afterAnswer(chosen, call.started, decoded, outputs, ms, protocol.answerText(answer), record)
+      afterAnswer(chosen, call.started, decoded, outputs, ms, record === null ? null : protocol.recordedAnswer(answer), record)
     })
   }
 
@@ -130,7 +130,7 @@ export function createInference({ choice, mirrors, inferenceLog, metrics, log }:
    * After the answer is handed over: its metrics and record, then shadows, challengers and
    * canary checks. A failure here is logged; the client already has its answer.
    */
-  function afterAnswer(chosen: Chosen, started: number, decoded: DecodedRequest, outputs: RunOutputs, ms: number, answer: string, record: RecordContext | null): void {
+  function afterAnswer(chosen: Chosen, started: number, decoded: DecodedRequest, outputs: RunOutputs, ms: number, answer: string | Buffer | null, record: RecordContext | null): void {
     const { version } = chosen
     try {
       metrics.answered(version.model, version.version, chosen.routeName ?? 'direct', chosen.role, (performance.now() - started) / 1000, ms / 1000)

@@ -28,10 +28,11 @@ function version(withSignature = true): ServingVersion {
 }
 
 /** A body as the pipeline holds it (http/body.ts's JsonBody, without its prototype-key check). */
-function body(text: string): RequestBody {
+function body(text: string, binary: Buffer | null = null): RequestBody {
   let parsed: { value: unknown } | null = null
   return {
-    bytes: Buffer.from(text),
+    bytes: binary === null ? Buffer.from(text) : Buffer.concat([Buffer.from(text), binary]),
+    binary,
     get isParsed() {
       return parsed !== null
     },
@@ -49,6 +50,8 @@ interface Case {
   readonly body: string
   readonly expected: Expected
   readonly withSignature?: boolean
+  /** Binary tensor data after the JSON header (V2's binary extension). */
+  readonly binary?: Buffer
 }
 
 const NATIVE_CASES: Case[] = [
@@ -78,6 +81,9 @@ const V2_CASES: Case[] = [
   { name: 'an unknown input', body: '{"inputs":[{"name":"q","shape":[1,2],"datatype":"FP32","data":[1,2]}]}', expected: { code: 'TENSOR_INPUT_UNKNOWN' } },
   { name: 'NaN spelt as a string', body: '{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":["NaN",2]}]}', expected: { code: 'TENSOR_DATA_INVALID' } },
   { name: 'an invalid id', body: '{"id":"has space","inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,2]}]}', expected: { code: 'INFERENCE_ID_INVALID' } },
+  { name: 'binary data', body: '{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}}]}', binary: Buffer.from(new Float32Array([1.5, -2]).buffer), expected: { data: [1.5, -2], dims: [1, 2], ids: ['caller'], outputs: null } },
+  { name: 'binary data short of the shape', body: '{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":4}}]}', binary: Buffer.from(new Float32Array([1.5]).buffer), expected: { code: 'TENSOR_BINARY_SIZE_MISMATCH' } },
+  { name: 'binary data in FP16', body: '{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP16","parameters":{"binary_data_size":4}}]}', binary: Buffer.from(new Uint16Array([0x3e00, 0xc000]).buffer), expected: { data: [1.5, -2], dims: [1, 2], ids: ['caller'], outputs: null } },
 ]
 
 /** What a decoder gave, in the table's terms; a thrown catalogue error becomes its code. */
@@ -93,12 +99,12 @@ function outcome(decode: () => DecodedRequest | null): Expected | null {
   }
 }
 
-function suite(protocol: InferenceProtocol, cases: readonly Case[]): void {
+function suite(protocol: InferenceProtocol<RequestBody, unknown>, cases: readonly Case[]): void {
   const last = protocol.decoders.length - 1
   for (const [k, decoder] of protocol.decoders.entries()) {
     describe(`${decoder.name}${k === last ? ' (takes every body)' : ''}`, () => {
-      it.each(cases)('$name', ({ body: text, expected, withSignature }) => {
-        const got = outcome(() => decoder.decode(body(text), version(withSignature ?? true), { maxRows: MAX_ROWS, callerId: 'caller' }))
+      it.each(cases)('$name', ({ body: text, expected, withSignature, binary }) => {
+        const got = outcome(() => decoder.decode(body(text, binary), version(withSignature ?? true), { maxRows: MAX_ROWS, callerId: 'caller' }))
         const want = 'code' in expected ? expected : { outputs: null, ...expected }
         if (k < last && got === null) return // a fast decoder may decline any body
         expect(got).toEqual(want)

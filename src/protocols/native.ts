@@ -39,12 +39,13 @@ function checkedBody(body: RequestBody): Record<string, unknown> {
 }
 
 export const NATIVE: InferenceProtocol = {
-  kind: 'predict',
+  takesBinaryData: false,
+  recordKind: () => 'predict',
   decoders: [plainRecords, parsedRecords],
   checkBody: checkedBody,
   // a body read as plain has no timestamp or attributes; one parsed may
   callerFields: (body) => (body.isParsed ? checkedBody(body) : null),
   encodeAnswer: (version, role, decoded, outputs) =>
     `{"model":${version.modelJson},"version":${version.versionJson},"role":"${role}","predictions":${encodePredictions(outputs, version.signature!, decoded.ids)}}`,
-  answerText: (answer) => answer,
+  recordedAnswer: (answer) => answer,
 }

@@ -88,7 +88,7 @@ export function decodePlainInstances(b: Buffer, sig: CompiledSignature, maxRows:
   const ids = new Array<string>(rows)
   for (let r = 0; r < rows; r++) ids[r] = defaultRowId(baseId, rows, r)
   const feed = { name: sig.input, type: sig.ortType, data: copyValues(inputSlab(sig), 0, rows * width), dims: [rows, width] }
-  return { feeds: [feed], rows, ids, outputs: null }
+  return { feeds: [feed], rows, ids, outputs: null, binaryOutputs: null }
 }
 
 
@@ -144,7 +144,7 @@ export function decodePlainInferRequest(b: Buffer, inputs: readonly TensorSpec[]
     rows = rows === undefined || rows === first ? first : -1
     feeds.push(feed)
   }
-  return { id, feeds, rows: rows ?? -1, outputs: null }
+  return { id, feeds, rows: rows ?? -1, outputs: null, binaryOutputs: null }
 }
 
 /** `[{...}, ...]` at i into `given`: the index after it, or -1 unless every input is plain. */

@@ -11,6 +11,11 @@ import type { Feed, RunOutputs } from '../runtime/tensors.js'
 /** A request body as the pipeline holds it: its bytes, and its JSON value parsed on demand. */
 export interface RequestBody {
   readonly bytes: Buffer
+  /**
+   * The bytes after the JSON header when the request uses the binary tensor data extension
+   * (Inference-Header-Content-Length); null for a body that is JSON alone.
+   */
+  readonly binary: Buffer | null
   readonly isParsed: boolean
   /** The parsed JSON; throws the catalogue's BODY_MALFORMED_JSON (or BODY_INVALID) when it is not. */
   value(): unknown
@@ -32,6 +37,8 @@ export interface DecodedRequest {
   readonly ids: readonly (string | number)[]
   /** Output names the caller asked for, in order; null means all. */
   readonly outputs: readonly string[] | null
+  /** Outputs to answer as binary data (V2's binary tensor extension); null when none. */
+  readonly binaryOutputs: ReadonlySet<string> | null
 }
 
 /**
@@ -47,8 +54,10 @@ export interface RequestDecoder<B = RequestBody> {
 
 /** `B`: the request as its transport holds it (an HTTP body, a gRPC message); `A`: the answer it writes. */
 export interface InferenceProtocol<B = RequestBody, A = string> {
-  /** What the inference log calls requests of this protocol (it reads their bodies and answers back). */
-  readonly kind: RecordKind
+  /** Whether a body may carry binary tensor data after a JSON header (V2 over HTTP). */
+  readonly takesBinaryData: boolean
+  /** How the inference log reads this request's body and answer back (its store worker decodes them). */
+  recordKind(body: B, decoded: DecodedRequest): RecordKind
   /** Tried in order; the last takes every body. */
   readonly decoders: readonly RequestDecoder<B>[]
   /**
@@ -60,8 +69,8 @@ export interface InferenceProtocol<B = RequestBody, A = string> {
   callerFields(body: B): Record<string, unknown> | null
   /** The answer. */
   encodeAnswer(version: ServingVersion, role: string, decoded: DecodedRequest, outputs: RunOutputs): A
-  /** The answer as the inference log keeps it: JSON text the store worker reads the outputs from. */
-  answerText(answer: A): string
+  /** The answer as the inference log keeps it, for the store worker to read the outputs from (by recordKind). */
+  recordedAnswer(answer: A): string | Buffer
 }
 
 /** Decode `body` with the protocol's decoders, the fast ones first. */
@@ -71,5 +80,5 @@ export function decodeWith<B>(protocol: InferenceProtocol<B, unknown>, body: B, 
     const decoded = decoders[i].decode(body, version, context)
     if (decoded !== null) return decoded
   }
-  throw new Error(`the last decoder of the ${protocol.kind} protocol took no body; it must take every one`)
+  throw new Error(`the last decoder of a protocol (${decoders.at(-1)?.name}) took no body; it must take every one`)
 }

@@ -62,7 +62,7 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
       throw gatewayErrorWith('FEATURE_UNKNOWN', { details: { expected: sig.expected } }, r, extra)
     }
   }
-  return { feeds: [{ name: sig.input, type: sig.ortType, data, dims: [rows, width] }], rows, ids, outputs: null }
+  return { feeds: [{ name: sig.input, type: sig.ortType, data, dims: [rows, width] }], rows, ids, outputs: null, binaryOutputs: null }
 }
 
 /** The id of row `r` of `rows` that brings none: the caller's X-Inference-Id (`<id>:<r>` for several rows), else a new UUIDv7. */

@@ -71,7 +71,8 @@ describe('V2 request decoding', () => {
     ['Infinity in FP32', JSON.parse('{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1e999,1]}]}'), 'TENSOR_DATA_INVALID'],
     ['data nested deeper than the shape', { inputs: ok().inputs.map((i) => (i.name === 'x' ? { ...i, data: [[[1, 2]], [[3, 4]]] } : i)) }, 'BODY_INVALID'],
     ['nested parameters', { ...ok(), parameters: { a: { b: 1 } } }, 'PARAMETERS_INVALID'],
-    ['the binary extension', { ...ok(), parameters: { binary_data_output: true } }, 'PARAMETERS_INVALID'],
+    ['binary_data_size in a JSON body', { inputs: ok().inputs.map((i) => (i.name === 'x' ? { ...i, parameters: { binary_data_size: 16 } } : i)) }, 'PARAMETERS_INVALID'],
+    ['binary_data_output that is not a boolean', { ...ok(), parameters: { binary_data_output: 'yes' } }, 'PARAMETERS_INVALID'],
     ['a non-string id', { ...ok(), id: 5 }, 'BODY_INVALID'],
   ])('rejects %s with %s', (_name, body, code) => {
     expect(errorOf(body).code).toBe(code)

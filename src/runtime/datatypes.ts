@@ -52,3 +52,42 @@ export function datatypeInfo(datatype: string): DatatypeInfo | undefined {
 export function datatypeOfOrtType(type: string): V2Datatype | undefined {
   return BY_ORT_TYPE.get(type)
 }
+
+/**
+ * A fixed-size datatype's elements over `buffer` as they lie in memory (little-endian): FP16
+ * and BF16 as their bits, as onnxruntime takes float16. Undefined for BYTES.
+ */
+export function typedArrayOf(datatype: string, buffer: ArrayBuffer): ArrayLike<number | bigint> | undefined {
+  switch (datatype) {
+    case 'BOOL': case 'UINT8': return new Uint8Array(buffer)
+    case 'INT8': return new Int8Array(buffer)
+    case 'UINT16': case 'FP16': case 'BF16': return new Uint16Array(buffer)
+    case 'INT16': return new Int16Array(buffer)
+    case 'UINT32': return new Uint32Array(buffer)
+    case 'INT32': return new Int32Array(buffer)
+    case 'FP32': return new Float32Array(buffer)
+    case 'UINT64': return new BigUint64Array(buffer)
+    case 'INT64': return new BigInt64Array(buffer)
+    case 'FP64': return new Float64Array(buffer)
+    default: return undefined
+  }
+}
+
+/** The value an IEEE half-precision (FP16) bit pattern stands for. */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1
+  const exponent = (h >> 10) & 0x1f
+  const fraction = h & 0x3ff
+  if (exponent === 0) return sign * fraction * 2 ** -24 // zero and subnormals
+  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : NaN
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15)
+}
+
+const bfloatWord = new Uint32Array(1)
+const bfloatValue = new Float32Array(bfloatWord.buffer)
+
+/** The value a bfloat16 bit pattern stands for: float32's top half. */
+export function bfloatToFloat(h: number): number {
+  bfloatWord[0] = h << 16
+  return bfloatValue[0]
+}

@@ -14,10 +14,10 @@
 import protobuf from 'protobufjs'
 import { ONNX_PROTO } from './onnx-proto.js'
 
-export type ElementType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool' | 'string' | 'uint8' | 'int8'
+export type ElementType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool' | 'string' | 'uint8' | 'int8' | 'float16'
 
 /** TensorProto.DataType numbers. */
-const DATA_TYPE: Record<ElementType, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, string: 8, bool: 9, float64: 11 }
+const DATA_TYPE: Record<ElementType, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, string: 8, bool: 9, float16: 10, float64: 11 }
 
 /** A dimension: a size, or a name for a dynamic one (e.g. 'N' for the batch). */
 export type Dim = number | string
