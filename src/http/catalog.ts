@@ -50,6 +50,8 @@ export function describeVersion(v: ServingVersion) {
     remote: v.upstream,
     /** requests served and session runs made: fewer runs than requests means coalescing works */
     runtime: v.runner === null ? null : { requests: v.runner.stats.requests, runs: v.runner.stats.runs },
+    /** version.yaml's dynamic batching, in force only when the model's first dimensions are dynamic */
+    batching: v.metadata?.batching !== undefined && v.session?.isBatchable === true ? v.metadata.batching : null,
     endpoints: {
       predict: v.metadata?.signature ? `/v1${base}/predict` : null,
       infer: `/v2${base}/infer`,

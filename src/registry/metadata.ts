@@ -42,6 +42,11 @@ export const VersionMetadataSchema = z.strictObject({
   upstream: z.string().url().regex(/^https?:\/\//, 'upstream is an http(s) URL').optional(),
   /** How long a remote version may take to answer. */
   timeout_ms: z.number().int().positive().optional(),
+  /** Dynamic batching for a heavy model (run-coalescer.ts), as Triton's dynamic_batching. */
+  batching: z.strictObject({
+    max_batch_size: z.number().int().min(1).max(65_536),
+    max_queue_delay_ms: z.number().min(0).max(10_000),
+  }).optional(),
 })
 
 export const ModelGroupMetadataSchema = z.strictObject({

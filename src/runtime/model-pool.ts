@@ -11,6 +11,7 @@ import { scanModelRepository } from '../registry/scan.js'
 import type { ScannedModel, ScannedVersion } from '../registry/scan.js'
 import { fetchRemoteMetadata, RemoteRunner } from './remote-runner.js'
 import { RunCoalescer } from './run-coalescer.js'
+import type { BatchingPolicy } from './run-coalescer.js'
 import type { Runner } from './runner.js'
 import { loadSession } from './session.js'
 import type { LoadedSession } from './session.js'
@@ -278,6 +279,7 @@ export class ModelPool {
           isBatchable: session.isBatchable,
           coalesce: this.#options.coalesce,
           maxRunRows: this.#options.maxRunRows,
+          batching: this.#batchingOf(version, session.isBatchable),
         })
       }
       version.state = 'ready'
@@ -290,6 +292,17 @@ export class ModelPool {
       this.#log.error('version failed to load; the other versions are not affected', { ...where, reason: version.reason })
     }
     this.onLoaded?.(version)
+  }
+
+  /** version.yaml's batching, or null (with a warning when it was asked for a model whose runs cannot hold several requests). */
+  #batchingOf(version: ServingVersion, isBatchable: boolean): BatchingPolicy | null {
+    const batching = version.metadata?.batching
+    if (batching === undefined) return null
+    if (!isBatchable) {
+      this.#log.warn('version.yaml asks for batching, but an input or output has a fixed first dimension: every request runs alone', { model: version.model, version: version.version })
+      return null
+    }
+    return { maxBatchSize: batching.max_batch_size, maxQueueDelayMs: batching.max_queue_delay_ms }
   }
 
   /** True once every version has finished loading, whether it became ready or failed. */

@@ -9,6 +9,11 @@
  *   turn k+1 (check): flush: feeds concatenated along dim 0   -> one session.run
  *                     outputs sliced by row offsets            -> A gets rows 0..a, ...
  *
+ * A version with `batching:` in its version.yaml (Triton's dynamic batcher) is batched by
+ * its own limits instead: a run starts as soon as max_batch_size rows are queued, or
+ * max_queue_delay_ms after the oldest queued request came, whichever is first. That suits a
+ * model whose run costs far more than a request (a CNN): waiting a little fills the batch.
+ *
  * Only for versions whose inputs and outputs all have a dynamic first dimension; others
  * run request by request. When a coalesced run fails or an output's first dimension is
  * not the total row count (rows were not independent after all), each request is run on
@@ -34,21 +39,34 @@ interface RunJob {
   readonly done: RunCallback
 }
 
+/** version.yaml's `batching:`, as Triton's dynamic batcher has it. */
+export interface BatchingPolicy {
+  /** Most rows one run holds; a run starts as soon as this many are queued. */
+  readonly maxBatchSize: number
+  /** Longest the oldest queued request waits for a fuller batch. */
+  readonly maxQueueDelayMs: number
+}
+
 export interface RunCoalescerOptions {
   readonly isBatchable: boolean
   readonly coalesce: boolean
   /** Most rows one coalesced run may hold. */
   readonly maxRunRows: number
+  /** The version's own batching, or null for the event-loop-turn coalescing above. */
+  readonly batching: BatchingPolicy | null
 }
 
 export class RunCoalescer {
   readonly #session: InferenceSession
   readonly #canCoalesce: boolean
   readonly #maxRunRows: number
+  readonly #batching: BatchingPolicy | null
   #queue: RunJob[] = []
   #queuedRows = 0
   #isScheduled = false
   #hasWaited = false
+  /** The batching delay's timer, while requests wait for a fuller batch. */
+  #delayTimer: NodeJS.Timeout | null = null
   /** Counters for tests and metrics: session.run calls, and the requests they served. */
   readonly stats = { runs: 0, requests: 0 }
   /** Requests accepted and not yet answered; a removed version drains until this is 0. */
@@ -57,7 +75,8 @@ export class RunCoalescer {
   constructor(session: InferenceSession, options: RunCoalescerOptions) {
     this.#session = session
     this.#canCoalesce = options.coalesce && options.isBatchable
-    this.#maxRunRows = options.maxRunRows
+    this.#batching = options.isBatchable ? options.batching : null
+    this.#maxRunRows = this.#batching === null ? options.maxRunRows : Math.min(this.#batching.maxBatchSize, options.maxRunRows)
   }
 
   /** Run the model on `feeds` (in the model's input order); `rows` is their shared first dimension, or -1 when they do not share one. */
@@ -65,6 +84,7 @@ export class RunCoalescer {
     this.stats.requests++
     this.inFlight++
     const job: RunJob = { feeds, rows, done }
+    if (this.#batching !== null && rows > 0) return this.#batch(job)
     if (!this.#canCoalesce || rows <= 0) {
       void this.#runEachAlone([job])
       return
@@ -75,6 +95,26 @@ export class RunCoalescer {
       this.#isScheduled = true
       setImmediate(this.#flush)
     }
+  }
+
+  /** Queue a job under the version's batching policy: run when the batch is full or the oldest has waited long enough. */
+  #batch(job: RunJob): void {
+    this.#queue.push(job)
+    this.#queuedRows += job.rows
+    if (this.#queuedRows >= this.#maxRunRows) {
+      this.#runQueued()
+    } else if (this.#delayTimer === null) {
+      this.#delayTimer = setTimeout(this.#runQueued, this.#batching!.maxQueueDelayMs)
+    }
+  }
+
+  readonly #runQueued = (): void => {
+    if (this.#delayTimer !== null) clearTimeout(this.#delayTimer)
+    this.#delayTimer = null
+    this.#queuedRows = 0
+    const queue = this.#queue
+    this.#queue = []
+    this.#runInGroups(queue)
   }
 
   /** Answer one job (and count it out of the in-flight total). */
@@ -101,6 +141,11 @@ export class RunCoalescer {
     this.#isScheduled = false
     const queue = this.#queue
     this.#queue = []
+    this.#runInGroups(queue)
+  }
+
+  /** Run `queue` in groups of at most maxRunRows rows (a request larger than that runs alone). */
+  #runInGroups(queue: readonly RunJob[]): void {
     let group: RunJob[] = []
     let groupRows = 0
     for (const job of queue) {
