@@ -1,0 +1,142 @@
+/**
+ * npm run bench:heavy (and the end of npm run bench): a compute-heavy model, where what counts is
+ * how close the gateway comes to onnxruntime's own speed on the same input (issue #16).
+ *
+ *   ort-loop     onnxruntime's own loop: one session, one image a run, back to back, in a
+ *                process of its own (servers/ort-loop.mjs): the reference
+ *   v2-json      POST /v2/models/cnn/versions/1/infer, the image as 12,288 JSON numbers
+ *   v2-binary    the same with the image as binary tensor data (Inference-Header-Content-Length)
+ *   v2-batched   v2-binary on a version with dynamic batching (version.yaml batching:)
+ *
+ * The model is training/cnn.ts's CNN, [N,3,64,64] FP32, built here with its seeded weights.
+ * CONNECTIONS (8) clients; each round measures the loop and then every scenario, in
+ * alternating order; a scenario's ratio is its req/s ÷ the loop's runs/s in the same round,
+ * and the median over RUNS (3) rounds of DURATION (10) seconds is reported.
+ */
+import autocannon from 'autocannon'
+import { execSync, fork, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { buildCnn, CNN_IMAGE_SHAPE, CNN_INPUT } from '../training/cnn.js'
+import { writeReadmeTable } from './readme-table.js'
+
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 8)
+const DURATION = Number(process.env.DURATION ?? 10)
+const RUNS = Number(process.env.RUNS ?? 3)
+const root = new URL('..', import.meta.url).pathname
+const IMAGE = [1, ...CNN_IMAGE_SHAPE]
+
+/** The image every request sends, the same the loop runs on. */
+const image = new Float32Array(IMAGE.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i) * 0.5 + 0.5)
+
+interface Scenario {
+  readonly name: string
+  readonly what: string
+  measure(seconds: number): Promise<number>
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-heavy-'))
+  const models = join(dir, 'models')
+  mkdirSync(join(models, 'cnn', '1'), { recursive: true })
+  writeFileSync(join(models, 'cnn', '1', 'model.onnx'), buildCnn())
+  mkdirSync(join(models, 'cnn-batched', '1'), { recursive: true })
+  writeFileSync(join(models, 'cnn-batched', '1', 'model.onnx'), buildCnn())
+  writeFileSync(join(models, 'cnn-batched', '1', 'version.yaml'), 'batching: { max_batch_size: 4, max_queue_delay_ms: 2 }\n')
+  const loop = await startLoop(join(models, 'cnn', '1', 'model.onnx'))
+  const gateway = await startGateway(models)
+  const jsonBody = JSON.stringify({ inputs: [{ name: CNN_INPUT, shape: IMAGE, datatype: 'FP32', data: Array.from(image) }] })
+  const header = JSON.stringify({ inputs: [{ name: CNN_INPUT, shape: IMAGE, datatype: 'FP32', parameters: { binary_data_size: image.byteLength } }] })
+  const binaryBody = Buffer.concat([Buffer.from(header), Buffer.from(image.buffer)])
+  const binaryHeaders = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(Buffer.byteLength(header)) }
+  const scenarios: Scenario[] = [
+    { name: 'v2-json', what: 'POST /v2/models/cnn/versions/1/infer, JSON data', measure: (s) => load(gateway.port, '/v2/models/cnn/versions/1/infer', jsonBody, { 'content-type': 'application/json' }, s) },
+    { name: 'v2-binary', what: 'the same, binary tensor data', measure: (s) => load(gateway.port, '/v2/models/cnn/versions/1/infer', binaryBody, binaryHeaders, s) },
+    { name: 'v2-batched', what: 'binary, on a version with batching: { max_batch_size: 4, max_queue_delay_ms: 2 }', measure: (s) => load(gateway.port, '/v2/models/cnn-batched/versions/1/infer', binaryBody, binaryHeaders, s) },
+  ]
+  const rounds: { loop: number; rates: Map<string, number> }[] = []
+  try {
+    for (const s of scenarios) await s.measure(2) // warm-up, not reported
+    await loop.measure(2)
+    for (let i = 0; i < RUNS; i++) {
+      const loopRate = await loop.measure(DURATION)
+      const rates = new Map<string, number>()
+      for (const s of i % 2 === 0 ? scenarios : [...scenarios].reverse()) rates.set(s.name, await s.measure(DURATION))
+      rounds.push({ loop: loopRate, rates })
+      process.stdout.write(`round ${i + 1}: loop ${loopRate.toFixed(0)} runs/s, ${[...rates].map(([n, r]) => `${n} ${r.toFixed(0)} req/s`).join(', ')}\n`)
+    }
+  } finally {
+    loop.child.kill()
+    gateway.child.kill('SIGTERM')
+    rmSync(dir, { recursive: true, force: true })
+  }
+  report(scenarios, rounds)
+}
+
+function report(scenarios: Scenario[], rounds: { loop: number; rates: Map<string, number> }[]): void {
+  const sha = (() => { try { return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim() } catch { return 'unknown' } })()
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`
+  const knobs = `CONNECTIONS=${CONNECTIONS} DURATION=${DURATION}s RUNS=${RUNS}`
+  const rows = [
+    { scenario: 'ort-loop', what: "onnxruntime's own loop, one image a run", rate: median(rounds.map((r) => r.loop)), ratio: '' },
+    ...scenarios.map((s) => ({
+      scenario: s.name, what: s.what, rate: median(rounds.map((r) => r.rates.get(s.name)!)),
+      ratio: `${median(rounds.map((r) => r.rates.get(s.name)! / r.loop)).toFixed(2)} × ort-loop`,
+    })),
+  ]
+  const table = [
+    '| scenario | what | req/s (median) | ratio (median of rounds) |',
+    '|---|---|---:|---|',
+    ...rows.map((r) => `| ${r.scenario} | ${r.what} | ${Math.round(r.rate)} | ${r.ratio} |`),
+  ].join('\n')
+  const each = rounds.map((r, i) => `round ${i + 1}: loop ${Math.round(r.loop)}, ${[...r.rates].map(([n, v]) => `${n} ${Math.round(v)}`).join(', ')}`).join('\n')
+  const md = `# A heavy model against onnxruntime's own loop\n\ncommit ${sha}; ${machine}; ${knobs}\n\n${table}\n\n${each}\n`
+  process.stdout.write(`\n${md}\n`)
+  const dir = join(root, 'bench', 'results')
+  mkdirSync(dir, { recursive: true })
+  const stem = join(dir, `${new Date().toISOString().slice(0, 10)}_${sha}_heavy`)
+  writeFileSync(`${stem}.md`, md)
+  writeFileSync(`${stem}.json`, JSON.stringify({ commit: sha, machine, knobs: { CONNECTIONS, DURATION, RUNS }, rows, rounds: rounds.map((r) => ({ loop: r.loop, ...Object.fromEntries(r.rates) })) }, null, 2) + '\n')
+  writeReadmeTable(join(root, 'README.md'), `${new Date().toISOString().slice(0, 10)}, commit ${sha}, ${machine}, ${knobs} ([full results](bench/results/${stem.split('/').pop()}.md)):\n\n${table}`, 'heavy')
+  process.stdout.write(`wrote ${stem}.md and .json, and the heavy table in README.md\n`)
+}
+
+async function load(port: number, path: string, body: string | Buffer, headers: Record<string, string>, seconds: number): Promise<number> {
+  const result = await autocannon({ url: `http://127.0.0.1:${port}${path}`, method: 'POST', body, headers, connections: CONNECTIONS, duration: seconds })
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${path}: ${result.non2xx} non-2xx answers and ${result.errors} errors`)
+  return result.requests.average
+}
+
+function startLoop(modelPath: string): Promise<{ child: ChildProcess; measure(seconds: number): Promise<number> }> {
+  const child = fork(join(root, 'bench', 'servers', 'ort-loop.mjs'), [modelPath, ...IMAGE.map(String)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const measure = (seconds: number) => new Promise<number>((resolve) => {
+    child.once('message', (m) => resolve((m as { runsPerSec: number }).runsPerSec))
+    child.send({ seconds })
+  })
+  return new Promise((resolve, reject) => {
+    child.once('message', () => resolve({ child, measure }))
+    child.once('exit', (code) => reject(new Error(`the onnxruntime loop exited with ${code}`)))
+  })
+}
+
+async function startGateway(models: string): Promise<{ child: ChildProcess; port: number }> {
+  const port = 19_000 + Math.floor(Math.random() * 1_000)
+  const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--models', models, '--routes', join(models, 'no-routes.yaml'),
+    '--store', 'none', '--no-auth', '--no-watch', '--log-level', 'warn', '--max-body-bytes', String(4 * 1024 * 1024)], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+  for (let i = 0; i < 300; i++) {
+    if (await fetch(`http://127.0.0.1:${port}/v2/health/ready`).then((r) => r.ok, () => false)) return { child, port }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  child.kill()
+  throw new Error('the gateway did not become ready')
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+await main()
