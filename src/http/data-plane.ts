@@ -13,13 +13,12 @@
  * Anything else returns false and falls through to the control plane.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { gatewayError, gatewayErrorWith } from '../errors.js'
 import type { Logger } from '../log.js'
-import { isValidName } from '../registry/names.js'
 import { assertReady } from '../runtime/model-pool.js'
 import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
 import { describeSpec } from '../protocols/v2-tensors.js'
 import type { Fail, InferenceHandler } from './inference-handler.js'
+import { requireMethod, segmentName as name } from './path-segments.js'
 import { sendError, sendJson } from './respond.js'
 
 export interface ServerInfo {
@@ -142,23 +141,4 @@ export function pathOf(url: string | undefined): string {
   if (url === undefined) return '/'
   const q = url.indexOf('?')
   return q === -1 ? url : url.slice(0, q)
-}
-
-/** A path segment as a name; percent-decoded, then checked (no '/', no '..', no leading dot). */
-function name(kind: 'model' | 'version' | 'label', segment: string): string {
-  let decoded = segment
-  if (segment.includes('%')) {
-    try {
-      decoded = decodeURIComponent(segment)
-    } catch {
-      throw gatewayError('NAME_INVALID', kind, segment)
-    }
-  }
-  if (!isValidName(decoded)) throw gatewayError('NAME_INVALID', kind, decoded.slice(0, 64))
-  return decoded
-}
-
-function requireMethod(method: string, allowed: 'GET' | 'POST', segments: string[]): void {
-  if (method === allowed || (allowed === 'GET' && method === 'HEAD')) return
-  throw gatewayErrorWith('METHOD_NOT_ALLOWED', { details: { allow: allowed } }, method, segments.join('/'), allowed)
 }
