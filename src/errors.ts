@@ -62,7 +62,7 @@ export const Errors = {
   },
   TENSOR_INPUT_MISSING: {
     status: 400,
-    message: (name: string) => `input '${name}' is required by the model but missing from 'inputs'`,
+    message: (name: string, where = "'inputs'") => `input '${name}' is required by the model but missing from ${where}`,
   },
   TENSOR_INPUT_DUPLICATE: {
     status: 400,
@@ -95,6 +95,11 @@ export const Errors = {
     status: 400,
     message: (name: string, index: number, expected: string) => `input '${name}' element ${index} must be ${expected}`,
   },
+  TENSOR_RAGGED: {
+    status: 400,
+    message: (name: string, detail: string) =>
+      `input '${name}' is not a rectangular tensor: ${detail}; nested lists must have the same length at each level, and every instance the same shape`,
+  },
   OUTPUT_UNKNOWN: {
     status: 400,
     message: (name: string, outputs: readonly string[]) => `output '${name}' is not an output of this model; its outputs are: ${list(outputs)}`,
@@ -102,6 +107,22 @@ export const Errors = {
   PARAMETERS_INVALID: {
     status: 400,
     message: (where: string, detail: string) => `${where} is invalid: ${detail}; parameter values must be strings, numbers or booleans`,
+  },
+  // --- TF Serving REST ---------------------------------------------------------------
+  TF_SIGNATURE_UNKNOWN: {
+    status: 400,
+    message: (signature: string) =>
+      `signature_name '${signature}' is not a signature here: an ONNX model has one, 'serving_default'; leave signature_name out or send "serving_default"`,
+  },
+  TF_METHOD_UNSUPPORTED: {
+    status: 400,
+    message: (method: string, model: string) =>
+      `':${method}' is not served here: Switchyard serves TF Serving's ':predict' only; POST {"instances": [...]} or {"inputs": ...} to /v1/models/${model}:predict`,
+  },
+  TF_ROW_OUTPUT_UNBATCHED: {
+    status: 400,
+    message: (output: string, shape: string, rows: number) =>
+      `output '${output}' has shape ${shape}, not one entry for each of the ${rows} instances, so the row format cannot answer it; send the request in the columnar format, {"inputs": ...}`,
   },
   // --- models and versions ------------------------------------------------------------
   NAME_INVALID: {

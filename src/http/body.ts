@@ -85,11 +85,13 @@ const EMPTY = Buffer.alloc(0)
  */
 /**
  * `takesBinaryData`: the endpoint takes the binary tensor data extension; a request that uses it
- * (an Inference-Header-Content-Length header) may have any Content-Type.
+ * (an Inference-Header-Content-Length header) may have any Content-Type. `isJsonWhateverItsType`:
+ * the endpoint reads every body as JSON, whatever its Content-Type says (TF Serving's do: its
+ * clients often send none, or curl's form type).
  */
-export function readJsonBody(req: IncomingMessage, maxBytes: number, takesBinaryData: boolean, onBody: (body: JsonBody) => void, onError: (err: unknown) => void): void {
+export function readJsonBody(req: IncomingMessage, maxBytes: number, takesBinaryData: boolean, onBody: (body: JsonBody) => void, onError: (err: unknown) => void, isJsonWhateverItsType = false): void {
   const headerLength = takesBinaryData ? req.headers['inference-header-content-length'] : undefined
-  if (headerLength === undefined) checkJsonContentType(req)
+  if (headerLength === undefined && !isJsonWhateverItsType) checkJsonContentType(req)
   const declared = Number(req.headers['content-length'])
   if (declared > maxBytes) throw gatewayError('BODY_TOO_LARGE', maxBytes)
   let first: Buffer | null = null

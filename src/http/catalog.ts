@@ -1,6 +1,7 @@
 import type { StageCache } from '../lifecycle/stage-cache.js'
 /** The catalog's JSON views of models and versions (GET /v1/models, GET /v1/models/{model}). */
 import type { ServingModel, ServingVersion } from '../runtime/model-pool.js'
+import { modelVersionStatus } from '../protocols/tf-serving-metadata.js'
 import { describeSpec } from '../protocols/v2-tensors.js'
 
 export function describeModelSummary(model: ServingModel, stages: StageCache) {
@@ -22,6 +23,8 @@ export function describeModel(model: ServingModel, stages: StageCache) {
     owner: model.metadata?.owner ?? null,
     data: model.metadata?.data ?? null,
     versions: [...model.versions.values()].map((v) => describeVersionWithStage(v, stages)),
+    /** TF Serving's model status, for its clients: this path is also TF Serving's status path (docs/models.md). */
+    model_version_status: modelVersionStatus(model.versions.values()),
   }
 }
 

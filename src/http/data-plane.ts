@@ -7,6 +7,8 @@
  *   POST /v1/models/{m}/predict                     routed
  *   POST /v1/models/{m}/labels/{label}/predict      a routes.yaml label
  *   POST /v1/models/{m}/versions/{v}/predict        one version
+ *   POST /v1/models/{m}[/versions/{v}|/labels/{l}]:predict   TF Serving REST (http/tf-serving-endpoints.ts),
+ *   GET  /v1/models/{m}/versions/{v}, .../metadata             with its status and metadata GETs
  *   POST /v2/models/{m}[/versions/{v}]/infer        typed tensors, routed or one version
  *   GET  /v2, /v2/health/{live,ready}, /v2/models/{m}[/versions/{v}][/ready]
  *
@@ -19,6 +21,7 @@ import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-p
 import { describeSpec } from '../protocols/v2-tensors.js'
 import type { Fail, InferenceHandler } from './inference-handler.js'
 import { requireMethod, segmentName as name } from './path-segments.js'
+import type { TfServingEndpoints } from './tf-serving-endpoints.js'
 import { sendError, sendJson } from './respond.js'
 
 export interface ServerInfo {
@@ -37,6 +40,7 @@ const EXTENSIONS = ['binary_tensor_data']
 export interface DataPlaneHandlers {
   readonly predict: InferenceHandler
   readonly infer: InferenceHandler
+  readonly tfServing: TfServingEndpoints
 }
 
 export function createDataPlane(pool: ModelPool, handlers: DataPlaneHandlers, info: ServerInfo, log: Logger, countError: (status: number, code: string) => void): Handler {
@@ -57,7 +61,9 @@ export function createDataPlane(pool: ModelPool, handlers: DataPlaneHandlers, in
 
   /** /v1/...: the native JSON endpoints. */
   function v1(req: IncomingMessage, res: ServerResponse, s: string[], method: string): void | false {
-    if (s[2] !== 'models' || s[s.length - 1] !== 'predict') return false
+    if (s[2] !== 'models') return false
+    if (handlers.tfServing(req, res, s, method, fail) !== false) return
+    if (s[s.length - 1] !== 'predict') return false
     if (s.length === 5) {
       requireMethod(method, 'POST', s)
       return handlers.predict(req, res, { kind: 'routed', model: name('model', s[3]) }, fail)

@@ -51,12 +51,20 @@ class HttpRouting implements RoutingInput {
 /** What an HTTP inference answers: JSON text, or a JSON header and binary tensor data after it. */
 export type HttpAnswer = string | BinaryInferResponse
 
-export function httpInferenceHandlers(serve: ServeInference, choice: VersionChoice, guard: Guard, options: GatewayOptions): (protocol: InferenceProtocol<RequestBody, HttpAnswer>) => InferenceHandler {
+/** How a protocol's endpoints read bodies over HTTP. */
+export interface HttpBodyRules {
+  /** Every body is JSON whatever its Content-Type says (TF Serving); otherwise the type must say JSON. */
+  readonly isJsonWhateverItsType: boolean
+}
+
+const JSON_BY_TYPE: HttpBodyRules = { isJsonWhateverItsType: false }
+
+export function httpInferenceHandlers(serve: ServeInference, choice: VersionChoice, guard: Guard, options: GatewayOptions): (protocol: InferenceProtocol<RequestBody, HttpAnswer>, rules?: HttpBodyRules) => InferenceHandler {
   const { maxBodyBytes } = options
   /** Prediction needs a token only when configured (--predict-auth); checked before the body is read. */
   const checkCaller = options.predictRequiresToken && guard.enabled ? (req: IncomingMessage) => void guard.check(req, 'predict') : null
 
-  return (protocol) => function handleInference(req, res, target, fail) {
+  return (protocol, rules = JSON_BY_TYPE) => function handleInference(req, res, target, fail) {
     const started = performance.now()
     checkCaller?.(req)
     const direct = choice.direct(target)
@@ -73,6 +81,6 @@ export function httpInferenceHandlers(serve: ServeInference, choice: VersionChoi
         if (typeof answer === 'string') sendAnswer(res, answer, chosen.version.version, chosen.role, chosen.revision)
         else sendBinaryAnswer(res, answer.header, answer.blobs, chosen.version.version, chosen.role, chosen.revision)
       }, onError)
-    }, onError)
+    }, onError, rules.isJsonWhateverItsType)
   }
 }

@@ -82,3 +82,28 @@ describe('a one-row native answer', () => {
     }
   })
 })
+
+describe('a TF Serving record', () => {
+  const tf = (body: unknown, answer: unknown, privacy?: { drop: string[]; hash: string[] }) =>
+    expandEvent({ ...base, kind: 'tf-predict', ids: ['t'], body: JSON.stringify(body), answer: JSON.stringify(answer) }, { privacy, hashKey: 'k', bootId: BOOT })
+
+  it('is one record a request: the instances or inputs as sent, the answer, and one instance\'s label and score', () => {
+    const [row] = tf({ signature_name: 'serving_default', instances: [[1, 2]] }, { predictions: [{ label: 1, probability: 0.75 }] })
+    expect(row).toMatchObject({ inference_id: 't', predicted_label: '1', score: 0.75 })
+    expect(JSON.parse(row.inputs!)).toEqual({ instances: [[1, 2]] })
+    expect(JSON.parse(row.outputs!)).toEqual({ predictions: [{ label: 1, probability: 0.75 }] })
+    const [column] = tf({ inputs: { x: [[1, 2]] } }, { outputs: { label: [2], probabilities: [[0.1, 0.2, 0.7]] } })
+    expect(column).toMatchObject({ predicted_label: '2', score: 0.7 })
+    expect(JSON.parse(column.inputs!)).toEqual({ inputs: { x: [[1, 2]] } })
+    // several instances, or one bare output: no single label
+    expect(tf({ instances: [[1], [2]] }, { predictions: [{ label: 1 }, { label: 0 }] })[0].predicted_label).toBeNull()
+    expect(tf({ instances: [[1]] }, { predictions: [0.5] })[0]).toMatchObject({ predicted_label: null, score: null })
+  })
+
+  it('applies the privacy rules to named inputs, and keeps no bare inputs when the model has rules', () => {
+    const privacy = { drop: ['secret'], hash: ['age'] }
+    expect(JSON.parse(tf({ instances: [{ secret: 1, age: 30, x: 2 }] }, { predictions: [0] }, privacy)[0].inputs!)).toEqual({ instances: [{ age: hashValue(30, 'k'), x: 2 }] })
+    expect(JSON.parse(tf({ inputs: { secret: [1], x: [2] } }, { outputs: [0] }, privacy)[0].inputs!)).toEqual({ inputs: { x: [2] } })
+    expect(tf({ instances: [[1, 2]] }, { predictions: [0] }, privacy)[0].inputs).toBeNull()
+  })
+})

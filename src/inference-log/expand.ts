@@ -1,7 +1,7 @@
 /**
  * Turning one InferenceEvent (a request, as the request thread enqueued it) into the rows
- * the store keeps: one a row of a native request, one for an Open Inference Protocol
- * request. Runs on the store worker.
+ * the store keeps: one a row of a native request, one for an Open Inference Protocol or a TF
+ * Serving request. Runs on the store worker.
  */
 import { recordIdOf } from '../inference-id.js'
 import type { StoredInference } from '../store/records.js'
@@ -9,6 +9,7 @@ import type { InferenceEvent } from './event.js'
 import { tensorsWithData } from './binary-record.js'
 import { applyToFields, applyToTensors } from './privacy.js'
 import type { PrivacyRules } from './privacy.js'
+import { readTfServingRecord } from './tf-serving-record.js'
 
 export interface ExpandContext {
   readonly privacy: PrivacyRules | undefined
@@ -26,6 +27,10 @@ export function expandEvent(e: InferenceEvent, ctx: ExpandContext): StoredInfere
     const outputs = isBinary ? (e.answer === null ? null : tensorsWithData(e.answer, 'outputs')) : tensorList(parseObject(e.answer), 'outputs')
     const inputs = tensors === null ? null : ctx.privacy === undefined ? tensors : applyToTensors(tensors, ctx.privacy, ctx.hashKey)
     return [row(0, e.ids[0], json(inputs), json(outputs), tensorLabel(outputs), tensorScore(outputs))]
+  }
+  if (e.kind === 'tf-predict') {
+    const tf = readTfServingRecord(e.body, e.answer, ctx.privacy, ctx.hashKey)
+    return [row(0, e.ids[0], json(tf.inputs), json(tf.outputs), namedLabel(tf.oneRow), namedScore(tf.oneRow))]
   }
   const asSent = e.ids.length === 1 && ctx.privacy === undefined ? oneInstanceText(e.body) : null
   const outputsText = asSent === null ? null : onePredictionText(e.answer)

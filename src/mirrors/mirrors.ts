@@ -12,6 +12,7 @@ import type { ServingMetrics } from '../metrics/serving-metrics.js'
 import type { ServingVersion } from '../runtime/model-pool.js'
 import type { ModelPool } from '../runtime/model-pool.js'
 import { encodePredictions } from '../protocols/records.js'
+import { encodeTfColumns } from '../protocols/tf-serving.js'
 import { encodeInferResponse } from '../protocols/v2-tensors.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
 import type { MirrorTarget } from './mirror-protocol.js'
@@ -149,8 +150,13 @@ export class Mirrors {
   }
 }
 
-/** A mirror's outputs in the form its record keeps: named predictions for a native request, tensors for V2. */
+/**
+ * A mirror's outputs in the form its record keeps: named predictions for a native request,
+ * TF Serving's columns for a TF Serving one (rows need the request's instances, which the
+ * record does not carry), tensors for V2.
+ */
 function mirrorAnswer(record: RecordContext, mirror: ServingVersion, outputs: RunOutputs): string | null {
+  if (record.kind === 'tf-predict') return encodeTfColumns(mirror.outputs, outputs)
   if (record.kind !== 'predict') return encodeInferResponse(mirror.model, mirror.version, String(record.ids[0]), outputs, mirror.outputs, null) // V2, binary or not: the worker reads either
   return mirror.signature === null ? null : `{"predictions":${encodePredictions(outputs, mirror.signature, record.ids)}}`
 }

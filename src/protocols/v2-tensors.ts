@@ -109,7 +109,7 @@ function decodeInput(raw: Record<string, unknown>, spec: TensorSpec, maxRows: nu
 }
 
 /** The input's shape, checked against the model's and, before anything is sized from it, the row limit. */
-function checkedShape(name: string, shape: unknown, spec: TensorSpec, maxRows: number): number[] {
+export function checkedShape(name: string, shape: unknown, spec: TensorSpec, maxRows: number): number[] {
   if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
     throw gatewayError('BODY_INVALID', `input '${name}' needs a "shape": an array of non-negative integers`)
   }
@@ -134,7 +134,7 @@ function decodeBinaryInput(name: string, shape: unknown, datatype: string, spec:
  * into the typed array onnxruntime wants, checking every element. The caller has checked the
  * element count, so the allocation is the data's own size.
  */
-function fillTensor(name: string, data: unknown[], dims: readonly number[], info: DatatypeInfo): TensorData {
+export function fillTensor(name: string, data: unknown[], dims: readonly number[], info: DatatypeInfo): TensorData {
   const expected = elementCount(dims)
   const out = info.allocate === null ? new Array<string>(expected) : info.allocate(expected)
   const isNested = data.some(Array.isArray)

@@ -63,6 +63,8 @@ const PROTECTED: { method: string; path: string; needs: Permission; body?: unkno
   { method: 'POST', path: '/v1/models/credit-risk/ground-truth', needs: 'ground-truth', body: [{ inference_id: 'x', label: 1 }] },
   { method: 'POST', path: '/v1/models/credit-risk/versions/v1/predict', needs: 'predict', body: { instances: [record] } },
   { method: 'POST', path: '/v1/models/credit-risk/predict', needs: 'predict', body: { instances: [record] } },
+  { method: 'POST', path: '/v1/models/credit-risk:predict', needs: 'predict', body: { instances: [Object.values(record)] } },
+  { method: 'POST', path: '/v1/models/credit-risk/versions/v1:predict', needs: 'predict', body: { inputs: [Object.values(record)] } },
   { method: 'POST', path: '/v2/models/credit-risk/versions/v1/infer', needs: 'predict', body: { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 22], data: Object.values(record) }] } },
   { method: 'POST', path: '/admin/routes/reload', needs: 'reload' },
   { method: 'POST', path: '/admin/models/rescan', needs: 'reload' },
