@@ -39,10 +39,16 @@ function watchFolder(folder: string, recursive: boolean, settleMs: number, accep
   }
 }
 
-/** Call `onChange` when routes.yaml is saved. */
+/**
+ * A Kubernetes ConfigMap or Secret volume makes each key a symlink through `..data`, and an
+ * update renames a new `..data` over the old one: no event names the file itself.
+ */
+const KUBERNETES_DATA_LINK = '..data'
+
+/** Call `onChange` when routes.yaml is saved, or its ConfigMap volume updated. */
 export function watchRoutesFile(path: string, onChange: () => void): Watch {
   const file = basename(path)
-  return watchFolder(dirname(resolve(path)), false, 50, (name) => name === null || name === file, onChange)
+  return watchFolder(dirname(resolve(path)), false, 50, (name) => name === null || name === file || name === KUBERNETES_DATA_LINK, onChange)
 }
 
 /** Call `onChange` when anything below the model repository changes (a version added or removed). */
