@@ -58,7 +58,7 @@ export interface Gateway {
 }
 
 const CANARY_TICK_MS = 250 // how often canaries check whether a step is due
-const MIRROR_SETTLE_MS = 5_000 // at stop, how long shadows and challengers in flight may take to finish
+export const MIRROR_SETTLE_MS = 5_000 // at stop, how long shadows and challengers in flight may take to finish
 
 /** Where the scrape-time metrics read from. */
 function metricSources(pool: ModelPool, routes: RoutesHolder, mirrors: Mirrors): MetricSources {

@@ -37,7 +37,8 @@ const CHUNK_BYTES = 1 << 20 // 1 MiB: about 1,500 one-row events, the records of
 const MAX_IN_FLIGHT_BYTES = 64 << 20 // 64 MiB
 /** The same when the journal cannot be written: beyond this, records are dropped and counted. */
 const MAX_IN_FLIGHT_BYTES_WITHOUT_JOURNAL = 512 << 20 // 512 MiB
-const CLOSE_TIMEOUT_MS = 15_000
+/** How long the stop waits for the store worker to write what is left; deploy/k8s budgets its grace period on it. */
+export const CLOSE_TIMEOUT_MS = 15_000 // 15 s
 const RELAX_AFTER_MS = 1_000 // the worker, hurried for calls, goes back to idle priority once none came for this long
 
 export interface InferenceLogOptions {
