@@ -185,7 +185,6 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
       await routesChecker.close()
       lifecycle.close()
       await connections.close()
-      await loaded
       await mirrorRunner.settle(MIRROR_SETTLE_MS)
       await mirrorRunner.close()
       await inferenceLog.close()

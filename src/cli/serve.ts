@@ -74,13 +74,9 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
     return 1
   }
   gateway.log.info('listening', { url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${bound}` })
-  await gateway.loaded
-  for (const model of gateway.pool.models()) {
-    for (const v of model.versions.values()) {
-      process.stdout.write(`${model.name}/${v.version}: ${v.state}${v.reason ? ` (${v.reason})` : ''}\n`)
-    }
-  }
-  await new Promise<void>((resolve) => {
+  // the handlers come before the models finish loading: a stop while they load must still flush
+  // the log, and in a container node is process 1, which ignores a signal it has no handler for
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       gateway.log.info('stopping', { signal })
       gateway.close().then(resolve, (err: Error) => {
@@ -95,6 +91,14 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
   })
+  if (await Promise.race([gateway.loaded.then(() => true), stopped.then(() => false)])) {
+    for (const model of gateway.pool.models()) {
+      for (const v of model.versions.values()) {
+        process.stdout.write(`${model.name}/${v.version}: ${v.state}${v.reason ? ` (${v.reason})` : ''}\n`)
+      }
+    }
+  }
+  await stopped
   gateway.log.info('stopped')
   await flushLogs()
   return 0

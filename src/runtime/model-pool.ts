@@ -134,6 +134,10 @@ export class ModelPool {
   readonly #options: ModelPoolOptions
   readonly #log: Logger
   #isLoaded = false
+  /** Set by close(): a load that ends afterwards releases its session at once. */
+  #isClosed = false
+  /** Aborted by close(): remote versions stop waiting for their upstream's metadata. */
+  readonly #stopLoading = new AbortController()
   #rescanning: Promise<RescanOutcome> | null = null
   /** Called after a rescan that added or removed versions or changed a model.yaml (routes are re-checked). */
   onChange: ((outcome: RescanOutcome) => void) | null = null
@@ -266,7 +270,7 @@ export class ModelPool {
       if (version.problem !== null) throw new Error(version.problem)
       const signature = version.metadata?.signature
       if (version.upstream !== null) {
-        const io = await fetchRemoteMetadata(version.upstream, version.remoteTimeoutMs)
+        const io = await fetchRemoteMetadata(version.upstream, version.remoteTimeoutMs, this.#stopLoading.signal)
         version.signature = signature === undefined ? null : compileSignature(signature, io.inputs, io.outputs)
         version.io = io
         version.runner = new RemoteRunner(version.upstream, version.remoteTimeoutMs)
@@ -281,6 +285,12 @@ export class ModelPool {
           maxRunRows: this.#options.maxRunRows,
           batching: this.#batchingOf(version, session.isBatchable),
         })
+      }
+      if (this.#isClosed) {
+        await version.session?.session.release().catch(() => undefined)
+        version.session = null
+        version.runner = null
+        return
       }
       version.state = 'ready'
       this.#log.info('version ready', { ...where, ms: Math.round(performance.now() - started), remote: version.upstream !== null })
@@ -346,7 +356,10 @@ export class ModelPool {
     return assertReady(this.getVersion(model, version))
   }
 
+  /** Releases every session; a version still loading releases its own when it is done (#load), so a stop never waits for a load. */
   async close(): Promise<void> {
+    this.#isClosed = true
+    this.#stopLoading.abort()
     for (const m of this.#models.values()) {
       for (const v of m.versions.values()) {
         if (v.session !== null) await v.session.session.release().catch(() => undefined)

@@ -21,8 +21,10 @@ interface V2Tensor {
 }
 
 /** GET the upstream's model metadata: its inputs and outputs. */
-export async function fetchRemoteMetadata(upstream: string, timeoutMs: number): Promise<RemoteMetadata> {
-  const res = await fetch(upstream, { signal: AbortSignal.timeout(timeoutMs) })
+/** `stop` aborts the request when the gateway stops: a stop never waits for an upstream that is slow to answer. */
+export async function fetchRemoteMetadata(upstream: string, timeoutMs: number, stop?: AbortSignal): Promise<RemoteMetadata> {
+  const timeout = AbortSignal.timeout(timeoutMs)
+  const res = await fetch(upstream, { signal: stop === undefined ? timeout : AbortSignal.any([timeout, stop]) })
   if (!res.ok) throw new Error(`upstream ${upstream} answered ${res.status} to a metadata request`)
   const body = (await res.json()) as { inputs?: V2Tensor[]; outputs?: V2Tensor[] }
   if (!Array.isArray(body.inputs) || !Array.isArray(body.outputs)) throw new Error(`upstream ${upstream} metadata has no inputs and outputs`)

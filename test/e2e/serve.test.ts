@@ -2,7 +2,10 @@
  * Issue #2: what `npm start` runs — the built CLI as a child process — serves the
  * repository's models, reports every version's state, and stops cleanly on SIGTERM.
  */
-import { mkdtempSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -40,5 +43,34 @@ describe('switchyard serve', () => {
   it('exits 0 on SIGTERM', async () => {
     gateway.child.kill('SIGTERM')
     expect(await gateway.exited()).toBe(0)
+  })
+
+  it('stops on SIGTERM while versions are still loading (a pod deleted during start)', async () => {
+    // a remote version whose upstream accepts and never answers: the gateway listens, not ready, for a minute
+    const silent = createServer(() => undefined).listen(0, '127.0.0.1')
+    await new Promise((r) => silent.once('listening', r))
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-serve-loading-'))
+    mkdirSync(join(dir, 'models', 'slow', 'v1'), { recursive: true })
+    writeFileSync(join(dir, 'models', 'slow', 'v1', 'version.yaml'), `upstream: http://127.0.0.1:${(silent.address() as AddressInfo).port}/v2/models/slow\ntimeout_ms: 60000\n`)
+    const port = 20_000 + Math.floor(Math.random() * 20_000)
+    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--models', join(dir, 'models'), '--routes', join(dir, 'routes.yaml'), '--store', 'none', '--no-auth', '--log-level', 'warn'], { cwd: new URL('../..', import.meta.url).pathname })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    try {
+      let live = false
+      for (let i = 0; i < 150 && !live; i++) {
+        live = await fetch(`http://127.0.0.1:${port}/v2/health/live`).then((r) => r.ok, () => false)
+        if (!live) await new Promise((r) => setTimeout(r, 100))
+      }
+      expect(live).toBe(true)
+      expect((await fetch(`http://127.0.0.1:${port}/v2/health/ready`)).status).toBe(503)
+      const sent = Date.now()
+      child.kill('SIGTERM')
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000))])
+      expect(code).toBe(0)
+      expect(Date.now() - sent).toBeLessThan(10_000)
+    } finally {
+      child.kill('SIGKILL')
+      silent.close()
+    }
   })
 })
