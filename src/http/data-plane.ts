@@ -17,8 +17,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../log.js'
 import { assertReady } from '../runtime/model-pool.js'
-import type { ModelPool, ServingModel, ServingVersion } from '../runtime/model-pool.js'
-import { describeSpec } from '../protocols/v2-tensors.js'
+import type { ModelPool } from '../runtime/model-pool.js'
+import { modelMetadata } from '../protocols/v2-metadata.js'
 import type { Fail, InferenceHandler } from './inference-handler.js'
 import { requireMethod, segmentName as name } from './path-segments.js'
 import type { TfServingEndpoints } from './tf-serving-endpoints.js'
@@ -31,7 +31,6 @@ export interface ServerInfo {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => boolean
 
-const PLATFORM = 'onnx_onnxv1' // the protocol's platform name for ONNX Runtime models
 /** The protocol's extensions served here (GET /v2), by Triton's names. */
 const EXTENSIONS = ['binary_tensor_data']
 
@@ -47,16 +46,6 @@ export function createDataPlane(pool: ModelPool, handlers: DataPlaneHandlers, in
   const fail: Fail = (req, res, err) => {
     const { status, code } = sendError(res, err, log, { method: req.method, path: pathOf(req.url) })
     countError(status, code)
-  }
-
-  function modelMetadata(model: ServingModel, version: ServingVersion) {
-    return {
-      name: model.name,
-      versions: model.versionNames(),
-      platform: PLATFORM,
-      inputs: version.inputs.map(describeSpec),
-      outputs: version.outputs.map(describeSpec),
-    }
   }
 
   /** /v1/...: the native JSON endpoints. */

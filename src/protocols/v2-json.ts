@@ -31,8 +31,11 @@ const plainTensors: RequestDecoder = {
   },
 }
 
-/** Any body, parsed, with its binary data if it has some; the errors of a wrong one come from here. */
-const parsedTensors: RequestDecoder = {
+/**
+ * Any body, parsed, with its binary data if it has some; the errors of a wrong one come from
+ * here. The gRPC protocol (v2-grpc.ts) decodes its messages with it too, in their V2 binary form.
+ */
+export const parsedTensors: RequestDecoder = {
   name: 'v2 parsed',
   decode(body, version, context) {
     return asDecoded(decodeInferRequest(body.value(), version.inputs, version.outputs, context.maxRows, body.binary), context)
