@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Switchyard: staged so that the image holds production dependencies and compiled
-# JavaScript only. Build: docker build -t switchyard .   Run: docker run -p 8080:8080 switchyard
+# JavaScript only. Build: docker build -t switchyard .   Run: docker run -p 8080:8080 -p 8081:8081 switchyard
+# (8081: the Open Inference Protocol over gRPC)
 # Mount your own models and routes with -v ./models:/app/models:ro -v ./routes.yaml:/app/routes.yaml:ro
 # --ulimit nice=20 lets the user below hurry the idle writer and mirror threads when they must not wait
 
@@ -27,6 +28,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# the gRPC service's definition, read at run time from beside dist/ (src/grpc/service.ts)
+COPY proto ./proto
 COPY package.json routes.yaml README.md ./
 COPY docs ./docs
 COPY models ./models
@@ -35,7 +38,7 @@ RUN mkdir -p data && chown node:node data
 # the inference log (SQLite), its journal and its spill files; or --store postgres://... for replicas
 VOLUME /app/data
 USER node
-EXPOSE 8080
+EXPOSE 8080 8081
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/v2/health/ready').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/cli.js", "serve"]

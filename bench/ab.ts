@@ -50,7 +50,7 @@ interface Gateway { readonly name: string; readonly child: ChildProcess; readonl
 async function start(name: string, root: string): Promise<Gateway> {
   const port = 18_000 + Math.floor(Math.random() * 1_000)
   const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'error',
-    '--models', join(root, 'models'), '--routes', join(root, 'bench', 'servers', 'routes-split.yaml'), '--no-watch', '--store', 'none'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+    '--models', join(root, 'models'), '--routes', join(root, 'bench', 'servers', 'routes-split.yaml'), '--no-watch', '--store', 'none'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SWITCHYARD_GRPC_PORT: '0' } }) // gRPC off (older builds ignore the variable)
   for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
     try {
       if ((await fetch(`http://127.0.0.1:${port}/v2/health/ready`)).status === 200) return { name, child, port }

@@ -332,7 +332,7 @@ function startFloor(): Promise<{ child: ChildProcess; port: number }> {
 async function startGateway(routes: string, extra: string[] = ['--store', 'none']): Promise<{ child: ChildProcess; port: number }> {
   const port = 18_000 + Math.floor(Math.random() * 1_000)
   const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', '--routes', routes, '--no-watch', ...extra], {
-    cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
+    cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SWITCHYARD_GRPC_PORT: '0' }, // gRPC off: the gateways run side by side
   })
   const deadline = Date.now() + 60_000
   while (Date.now() < deadline) {

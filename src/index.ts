@@ -1,7 +1,7 @@
 /**
  * createGateway(): the public entry. Wires the model pool, the route table, the mirrors,
- * the data plane and the control plane onto one node:http server. The server listens at
- * once; versions load in the background and report their state (GET /v1/models,
+ * the data plane and the control plane onto one node:http server, and the Open Inference
+ * Protocol's gRPC service onto its own port (unless --grpc-port 0). Both listen at once; versions load in the background and report their state (GET /v1/models,
  * /v2/health/ready).
  */
 import { createServer } from 'node:http'
@@ -12,6 +12,7 @@ import { watchModelRepository, watchRoutesFile } from './config/watch.js'
 import type { GatewayOptions } from './config/options.js'
 import { createControlPlane } from './http/control-plane.js'
 import { createDataPlane } from './http/data-plane.js'
+import { GrpcServer } from './grpc/grpc-server.js'
 import { httpInferenceHandlers } from './http/inference-handler.js'
 import { tfServingEndpoints } from './http/tf-serving-endpoints.js'
 import { createInference } from './pipeline/inference.js'
@@ -42,6 +43,8 @@ import { SERVER_INFO } from './version.js'
 export interface Gateway {
   readonly options: GatewayOptions
   readonly server: Server
+  /** The gRPC service; null when --grpc-port is 0. */
+  readonly grpc: GrpcServer | null
   readonly pool: ModelPool
   readonly routes: RoutesHolder
   readonly mirrors: Mirrors
@@ -51,9 +54,9 @@ export interface Gateway {
   readonly log: Logger
   /** Resolves when every version has finished loading (ready or failed). */
   readonly loaded: Promise<void>
-  /** Listen on options.host:options.port; resolves to the port actually bound. */
+  /** Listen on options.host:options.port (and options.grpcPort); resolves to the HTTP port actually bound. */
   listen(): Promise<number>
-  /** Stop accepting, let in-flight requests and mirrors finish, write every record and log line, release the sessions. */
+  /** Stop accepting (HTTP and gRPC), let in-flight requests and mirrors finish, write every record and log line, release the sessions. */
   close(): Promise<void>
 }
 
@@ -147,6 +150,10 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     if (!dataPlane(req, res)) controlPlane(req, res)
   })
   const connections = new Connections(server, { idleTimeoutMs: options.idleTimeoutMs, maxConnections: options.maxConnections })
+  const grpc = options.grpcPort === 0 ? null : new GrpcServer({
+    serve: serveInference, choice, guard, pool, info: SERVER_INFO, log,
+    countError: (status, code) => metrics.grpcErrors.inc({ status, code }),
+  }, options)
   metrics.connectionsSource = () => ({ open: connections.size, refused: connections.refused, evicted: connections.evicted })
   pool.onChange = (outcome) => {
     inferenceLog.setPrivacy(privacyOf(pool))
@@ -163,6 +170,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   return {
     options,
     server,
+    grpc,
     pool,
     routes,
     mirrors,
@@ -178,13 +186,16 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
           server.off('error', reject)
           resolve((server.address() as AddressInfo).port)
         })
+      }).then(async (port) => {
+        await grpc?.listen()
+        return port
       }),
     close: async () => {
       for (const w of watchers) w.close()
       clearInterval(canaryTicker)
       await routesChecker.close()
       lifecycle.close()
-      await connections.close()
+      await Promise.all([connections.close(), grpc?.close()])
       await mirrorRunner.settle(MIRROR_SETTLE_MS)
       await mirrorRunner.close()
       await inferenceLog.close()

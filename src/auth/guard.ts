@@ -27,8 +27,12 @@ export class Guard {
 
   /** The caller's identity, or throws AUTH_REQUIRED / AUTH_INVALID / FORBIDDEN. */
   check(req: IncomingMessage, permission: Permission): Identity {
+    return this.checkAuthorization(req.headers.authorization, permission)
+  }
+
+  /** The same for an `authorization` value that did not come as an HTTP header (gRPC metadata). */
+  checkAuthorization(header: string | undefined, permission: Permission): Identity {
     if (this.#tokens === null) return ANONYMOUS
-    const header = req.headers.authorization
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null
     if (match === null) throw gatewayError('AUTH_REQUIRED', this.#tokens.configured)
     const identity = this.#tokens.identify(match[1])

@@ -48,7 +48,8 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
   const port = options.port ?? DEFAULTS.port
   const host = options.host ?? DEFAULTS.host
   // before anything loads: a busy port found after the models and the store would leave them running
-  const unavailable = await whyCannotListen(port, host)
+  const grpcPort = options.grpcPort ?? DEFAULTS.grpcPort
+  const unavailable = await whyCannotListen(port, host, '--port') ?? (grpcPort === 0 ? null : await whyCannotListen(grpcPort, host, '--grpc-port (0 turns gRPC off)'))
   if (unavailable !== null) {
     process.stderr.write(`switchyard: ${unavailable}\n`)
     return 1
@@ -69,11 +70,12 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
   } catch (err) {
     await flushLogs()
     // taken between the check and now
-    process.stderr.write(`switchyard: ${listenFailure(err, port, host) ?? (err as Error).message}\n`)
+    process.stderr.write(`switchyard: ${listenFailure(err, port, host, '--port') ?? (err as Error).message}\n`)
     await gateway.close()
     return 1
   }
-  gateway.log.info('listening', { url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${bound}` })
+  const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host
+  gateway.log.info('listening', { url: `http://${shownHost}:${bound}`, ...(gateway.grpc === null ? {} : { grpc: `${shownHost}:${gateway.grpc.port}` }) })
   // the handlers come before the models finish loading: a stop while they load must still flush
   // the log, and in a container node is process 1, which ignores a signal it has no handler for
   const stopped = new Promise<void>((resolve) => {
@@ -105,19 +107,19 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
 }
 
 /** Bind and release the address once; null when it is free (port 0 always is). */
-function whyCannotListen(port: number, host: string): Promise<string | null> {
+function whyCannotListen(port: number, host: string, flag: string): Promise<string | null> {
   if (port === 0) return Promise.resolve(null)
   return new Promise((resolve) => {
     const probe = createServer()
-    probe.once('error', (err) => resolve(listenFailure(err, port, host) ?? `cannot listen on ${host}:${port}: ${err.message}`))
+    probe.once('error', (err) => resolve(listenFailure(err, port, host, flag) ?? `cannot listen on ${host}:${port}: ${err.message}`))
     probe.listen(port, host, () => probe.close(() => resolve(null)))
   })
 }
 
-function listenFailure(err: unknown, port: number, host: string): string | null {
+function listenFailure(err: unknown, port: number, host: string, flag: string): string | null {
   switch ((err as NodeJS.ErrnoException).code) {
-    case 'EADDRINUSE': return `port ${port} is in use; pick another with --port`
-    case 'EACCES': return `port ${port} needs privileges this user does not have; pick one above 1023 with --port`
+    case 'EADDRINUSE': return `port ${port} is in use; pick another with ${flag}`
+    case 'EACCES': return `port ${port} needs privileges this user does not have; pick one above 1023 with ${flag}`
     case 'EADDRNOTAVAIL': return `${host} is not an address of this machine; pick one with --host`
     default: return null
   }

@@ -9,6 +9,8 @@ import type { LogLevel } from '../log.js'
 export interface GatewayOptions {
   /** TCP port; 0 picks a free one (tests). */
   port: number
+  /** TCP port of the Open Inference Protocol's gRPC service (grpc/); 0 turns it off. */
+  grpcPort: number
   host: string
   /** The model repository: models/<model>/<version>/model.onnx. */
   modelsDir: string
@@ -59,6 +61,7 @@ export interface GatewayOptions {
 
 export const DEFAULTS: GatewayOptions = {
   port: 8080,
+  grpcPort: 8081, // Triton's HTTP and gRPC ports are 8000 and 8001: ours sit one apart likewise
   host: '0.0.0.0',
   modelsDir: 'models',
   routesPath: 'routes.yaml',
@@ -127,6 +130,7 @@ const logLevel = (value: string): LogLevel => {
 
 export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'port', flag: '--port <n>', env: 'SWITCHYARD_PORT', help: 'TCP port to listen on (0 picks a free one)', parse: integer(0, 65_535) },
+  { key: 'grpcPort', flag: '--grpc-port <n>', env: 'SWITCHYARD_GRPC_PORT', help: 'TCP port of the Open Inference Protocol over gRPC (inference.GRPCInferenceService); 0 turns it off', parse: integer(0, 65_535) },
   { key: 'host', flag: '--host <address>', env: 'SWITCHYARD_HOST', help: 'address to bind', parse: text },
   { key: 'modelsDir', flag: '--models <dir>', env: 'SWITCHYARD_MODELS', help: 'the model repository: <dir>/<model>/<version>/model.onnx', parse: text },
   { key: 'routesPath', flag: '--routes <file>', env: 'SWITCHYARD_ROUTES', help: 'the traffic config; re-read on save, on SIGHUP and on POST /admin/routes/reload', parse: text },

@@ -129,6 +129,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   })
 
+  readonly grpcErrors = new Counter({
+    name: 'switchyard_grpc_errors_total',
+    help: 'Error answers of the gRPC service by gRPC status and error code',
+    labelNames: ['status', 'code'] as const,
+    registers: [this.registry],
+  })
+
   sources: MetricSources = NO_SOURCES
 
   constructor() {

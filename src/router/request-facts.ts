@@ -74,7 +74,7 @@ export function bodyField(body: unknown, name: string): string | undefined {
   return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined
 }
 
-function parseCookies(header: string | undefined): Map<string, string> {
+export function parseCookies(header: string | undefined): Map<string, string> {
   const out = new Map<string, string>()
   if (header === undefined) return out
   for (const part of header.split(';')) {

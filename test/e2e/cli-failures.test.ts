@@ -90,7 +90,7 @@ describe('serve on a busy port', () => {
 
   it('says so in one line and exits 1 before loading anything', () => {
     const port = (holder.address() as { port: number }).port
-    const run = switchyard(['serve', '--port', String(port), '--host', '127.0.0.1', '--store', 'none', '--log-level', 'debug'])
+    const run = switchyard(['serve', '--port', String(port), '--grpc-port', '0', '--host', '127.0.0.1', '--store', 'none', '--log-level', 'debug'])
     expect(run.status).toBe(1)
     expect(run.stderr).toBe(`switchyard: port ${port} is in use; pick another with --port\n`)
     expect(run.stdout).toBe('') // no version was loaded

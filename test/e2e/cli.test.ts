@@ -63,7 +63,7 @@ describe('switchyard validate', () => {
   it('refuses to start a server on an invalid routes.yaml, naming the problems', () => {
     const file = join(dir, 'bad-start.yaml')
     writeFileSync(file, 'routes:\n  credit-risk:\n    split: { v1: 101 }\n')
-    const run = switchyard('serve', '--routes', file, '--port', '0', '--log-level', 'silent')
+    const run = switchyard('serve', '--routes', file, '--port', '0', '--grpc-port', '0', '--log-level', 'silent')
     expect(run.status).toBe(1)
     expect(run.stderr).toContain('the gateway does not start on an invalid config')
     expect(run.stderr).toContain(`${file}:3:14: routes.credit-risk.split.v1: a percent is at most 100`)
@@ -81,7 +81,7 @@ describe('SIGHUP', () => {
     writeFileSync(file, 'routes:\n  credit-risk:\n    split: { v1: 100 }\n')
     // port 0: a port picked at random could be taken (by a client's ephemeral port, another
     // test's gateway), and the test then spoke to someone else
-    child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--host', '127.0.0.1', '--routes', file, '--no-watch', '--log-level', 'info'], { cwd: root })
+    child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--grpc-port', '0', '--host', '127.0.0.1', '--routes', file, '--no-watch', '--log-level', 'info'], { cwd: root })
     const log = logLines(child)
     const base = String((await log.next((l) => l.msg === 'listening')).url)
     await eventually(async () => expect((await fetch(`${base}/v2/health/ready`)).status).toBe(200), 60_000) // SIGHUP is handled from then on

@@ -26,7 +26,7 @@ afterEach(() => {
 /** The built CLI, optionally under `prlimit` limits, on a random port; resolves once ready. */
 async function startGateway(args: string[], limits: string[] = []): Promise<{ port: number; output: () => string }> {
   const port = 20_000 + Math.floor(Math.random() * 20_000)
-  const command = [process.execPath, 'dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--store', 'none', '--no-auth', '--log-level', 'warn', ...args]
+  const command = [process.execPath, 'dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--store', 'none', '--no-auth', '--log-level', 'warn', '--grpc-port', '0', ...args]
   child = limits.length === 0 ? spawn(command[0], command.slice(1), { cwd: root }) : spawn('prlimit', [...limits, '--', ...command], { cwd: root })
   let out = ''
   child.stdout!.on('data', (c: Buffer) => (out += c))

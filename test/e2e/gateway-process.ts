@@ -21,7 +21,7 @@ export interface GatewayProcess {
 export async function spawnGateway(args: string[], env: Record<string, string> = TOKEN_ENV): Promise<GatewayProcess> {
   const port = 20_000 + Math.floor(Math.random() * 20_000)
   const url = `http://127.0.0.1:${port}`
-  const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', ...args], {
+  const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', '--grpc-port', '0', ...args], {
     cwd: root,
     env: { ...process.env, ...env },
   })

@@ -19,7 +19,7 @@ export interface Running {
 /** Start the real gateway (real ONNX sessions) on port 0 and wait until every version has loaded. */
 export async function startGateway(options: Partial<GatewayOptions> = {}): Promise<Running> {
   // no routes, no watching, no inference log and no tokens unless a test asks: each test owns its config
-  const defaults = { modelsDir: REPO_MODELS, routesPath: join(tmpdir(), 'switchyard-no-routes.yaml'), watchRoutes: false, port: 0, host: '127.0.0.1', logLevel: 'silent' as const, store: 'none', auth: false }
+  const defaults = { modelsDir: REPO_MODELS, routesPath: join(tmpdir(), 'switchyard-no-routes.yaml'), watchRoutes: false, port: 0, grpcPort: 0, host: '127.0.0.1', logLevel: 'silent' as const, store: 'none', auth: false }
   const gateway = await createGateway({ ...defaults, ...options })
   const port = await gateway.listen()
   await gateway.loaded
