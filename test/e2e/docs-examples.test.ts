@@ -24,6 +24,7 @@ for (const page of pages) {
     let gateway: ChildProcess | null = null
     let gatewayOutput = ''
     let port = 0
+    let grpcPort = 0
     const state = () => join(dir, 'exports.sh') // variables an example exports, for the ones after it
 
     beforeAll(async () => {
@@ -32,7 +33,8 @@ for (const page of pages) {
       cpSync(join(root, 'routes.yaml'), join(dir, 'routes.yaml'))
       writeFileSync(state(), '')
       port = 20_000 + Math.floor(Math.random() * 20_000)
-      gateway = spawn(process.execPath, [join(root, 'dist/cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1'], { cwd: dir, env: cleanEnv() })
+      grpcPort = port + 1 // as 8080 and 8081 on the page
+      gateway = spawn(process.execPath, [join(root, 'dist/cli.js'), 'serve', '--port', String(port), '--grpc-port', String(grpcPort), '--host', '127.0.0.1'], { cwd: dir, env: cleanEnv() })
       gateway.stdout!.on('data', (c: Buffer) => (gatewayOutput += c.toString()))
       for (let i = 0; i < 300; i++) {
         if (await fetch(`http://127.0.0.1:${port}/v2/health/ready`).then((r) => r.ok, () => false)) return
@@ -50,7 +52,7 @@ for (const page of pages) {
     for (const example of examples) {
       const title = `line ${example.line}: ${example.command.split('\n')[0].slice(0, 70)}`
       it(example.shown === null ? `${title} (runs; shows no output)` : title, async () => {
-        const { script, startsGateway } = prepareCommand(example.command, { root, port })
+        const { script, startsGateway } = prepareCommand(example.command, { root, port, grpcPort })
         let output: { stdout: string; stderr: string }
         if (script.trim() === '') {
           output = { stdout: startsGateway ? gatewayOutput : '', stderr: '' }

@@ -19,9 +19,9 @@ describe('examplesOf', () => {
 
 describe('prepareCommand', () => {
   it('points the example at the test gateway and the built CLI, and leaves npm start to the test', () => {
-    const { script, startsGateway } = prepareCommand('npm start\ncurl -s localhost:8080/v2\nnode dist/cli.js models', { root: '/repo/', port: 3001 })
+    const { script, startsGateway } = prepareCommand('npm start\ncurl -s localhost:8080/v2\nnode dist/cli.js models\nnode scripts/grpc-infer.mjs 127.0.0.1:8081 ServerLive', { root: '/repo/', port: 3001, grpcPort: 3002 })
     expect(startsGateway).toBe(true)
-    expect(script).toBe('curl -s 127.0.0.1:3001/v2\nnode /repo/dist/cli.js models')
+    expect(script).toBe('curl -s 127.0.0.1:3001/v2\nnode /repo/dist/cli.js models\nnode /repo/scripts/grpc-infer.mjs 127.0.0.1:3002 ServerLive')
   })
 })
 

@@ -44,11 +44,12 @@ export function examplesOf(markdown: string): Example[] {
 }
 
 /**
- * The script that runs an example here: the gateway at `port` instead of 8080, the built CLI
- * of `root` for `node dist/cli.js` and `npx switchyard`; `npm install`, `npm start` and
+ * The script that runs an example here: the gateway at `port` instead of 8080 (and its gRPC
+ * service at `grpcPort` instead of 8081), the built CLI of `root` for `node dist/cli.js` and
+ * `npx switchyard`, `root`'s scripts for `node scripts/…`; `npm install`, `npm start` and
  * `npm test` lines are left out (the test has installed and started the gateway already).
  */
-export function prepareCommand(command: string, where: { root: string; port: number }): { script: string; startsGateway: boolean } {
+export function prepareCommand(command: string, where: { root: string; port: number; grpcPort: number }): { script: string; startsGateway: boolean } {
   let startsGateway = false
   const kept = command.split('\n').filter((line) => {
     const bare = line.trim()
@@ -58,6 +59,9 @@ export function prepareCommand(command: string, where: { root: string; port: num
   const script = kept.join('\n')
     .replaceAll('localhost:8080', `127.0.0.1:${where.port}`)
     .replaceAll('127.0.0.1:8080', `127.0.0.1:${where.port}`)
+    .replaceAll('localhost:8081', `127.0.0.1:${where.grpcPort}`)
+    .replaceAll('127.0.0.1:8081', `127.0.0.1:${where.grpcPort}`)
+    .replaceAll('node scripts/', `node ${where.root}scripts/`)
     .replaceAll('node dist/cli.js', `node ${where.root}dist/cli.js`)
     .replaceAll('npx switchyard', `node ${where.root}dist/cli.js`)
   return { script, startsGateway }
