@@ -95,6 +95,14 @@ describe('serve on a busy port', () => {
     expect(run.stderr).toBe(`switchyard: port ${port} is in use; pick another with --port\n`)
     expect(run.stdout).toBe('') // no version was loaded
   })
+
+  it('says which flag when the busy port is the gRPC one', () => {
+    const port = (holder.address() as { port: number }).port
+    const run = switchyard(['serve', '--port', '0', '--grpc-port', String(port), '--host', '127.0.0.1', '--store', 'none'])
+    expect(run.status).toBe(1)
+    expect(run.stderr).toBe(`switchyard: port ${port} is in use; pick another with --grpc-port (0 turns gRPC off)\n`)
+    expect(run.stdout).toBe('')
+  })
 })
 
 describe('simulate and export against what does not work', () => {

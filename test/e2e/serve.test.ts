@@ -1,6 +1,8 @@
 /**
  * Issue #2: what `npm start` runs — the built CLI as a child process — serves the
  * repository's models, reports every version's state, and stops cleanly on SIGTERM.
+ * Issue #16: its gRPC service finds the proto beside dist/, and an open gRPC connection does
+ * not hold the stop.
  */
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
@@ -9,15 +11,17 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { InferenceClient } from '../../src/grpc/client.js'
 import { spawnGateway } from './gateway-process.js'
 import type { GatewayProcess } from './gateway-process.js'
 
 let gateway: GatewayProcess
 let base = ''
+const grpcPort = 20_000 + Math.floor(Math.random() * 20_000)
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-serve-'))
-  gateway = await spawnGateway(['--store', `sqlite:${join(dir, 'log.db')}`, '--spill-dir', join(dir, 'spill')])
+  gateway = await spawnGateway(['--store', `sqlite:${join(dir, 'log.db')}`, '--spill-dir', join(dir, 'spill'), '--grpc-port', String(grpcPort)])
   base = gateway.url
 })
 
@@ -40,9 +44,24 @@ describe('switchyard serve', () => {
     expect(((await res.json()) as { predictions: { label: string }[] }).predictions[0].label).toBe('setosa')
   })
 
-  it('exits 0 on SIGTERM', async () => {
+  it('serves ModelInfer over gRPC', async () => {
+    const client = new InferenceClient(`127.0.0.1:${grpcPort}`)
+    try {
+      const { response } = await client.modelInfer({
+        model_name: 'iris', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [5.1, 3.5, 1.4, 0.2] } }], outputs: [{ name: 'label' }],
+      })
+      expect(response.outputs[0].contents?.int64_contents).toEqual(['0']) // setosa
+    } finally {
+      client.close()
+    }
+  })
+
+  it('exits 0 on SIGTERM, a gRPC client still connected', async () => {
+    const client = new InferenceClient(`127.0.0.1:${grpcPort}`)
+    expect(await client.serverLive()).toEqual({ live: true })
     gateway.child.kill('SIGTERM')
     expect(await gateway.exited()).toBe(0)
+    client.close()
   })
 
   it('stops on SIGTERM while versions are still loading (a pod deleted during start)', async () => {
