@@ -261,9 +261,10 @@ describe('errors, as gRPC statuses with the catalogue code in x-error-code', () 
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED)
   })
 
-  it('counts error answers in switchyard_grpc_errors_total', async () => {
+  it('counts inferences in the same metrics as HTTP, and error answers in switchyard_grpc_errors_total', async () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text()
     expect(text).toMatch(/switchyard_grpc_errors_total\{status="NOT_FOUND",code="MODEL_NOT_FOUND"\} [1-9]/)
+    expect(text).toMatch(/switchyard_inferences_total\{model="credit-risk",version="v1",route="credit-risk",role="primary",outcome="ok"\} [1-9]/)
   })
 })
 
