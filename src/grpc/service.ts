@@ -8,12 +8,12 @@ import type { Options, PackageDefinition } from '@grpc/proto-loader'
 import type { ServiceDefinition } from '@grpc/grpc-js'
 import { fileURLToPath } from 'node:url'
 
-export const PROTO_PATH = fileURLToPath(new URL('../../proto/open_inference_grpc.proto', import.meta.url))
+const PROTO_PATH = fileURLToPath(new URL('../../proto/open_inference_grpc.proto', import.meta.url))
 
 /** Field names as the proto writes them; 64-bit integers as text (exact); absent fields as their defaults; oneofs named. */
 const LOADER_OPTIONS: Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }
 
-export const SERVICE_NAME = 'inference.GRPCInferenceService'
+const SERVICE_NAME = 'inference.GRPCInferenceService'
 
 let loaded: PackageDefinition | null = null
 

@@ -24,7 +24,7 @@ const BY_HTTP_STATUS: ReadonlyMap<number, status> = new Map([
   [504, status.DEADLINE_EXCEEDED],
 ])
 
-export function grpcStatusOf(httpStatus: number): status {
+function grpcStatusOf(httpStatus: number): status {
   return BY_HTTP_STATUS.get(httpStatus) ?? (httpStatus >= 500 ? status.INTERNAL : status.FAILED_PRECONDITION)
 }
 
