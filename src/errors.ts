@@ -172,9 +172,30 @@ export const Errors = {
     message: (model: string, version: string, versions: readonly string[]) =>
       `the request pins model '${model}' to version '${version}', which does not exist; versions: ${list(versions)}`,
   },
+  VERSION_UNLOADED: {
+    status: 503,
+    message: (model: string, version: string) =>
+      `model '${model}' version '${version}' was unloaded (POST /v2/repository/models/${model}/unload); load it again with POST /v2/repository/models/${model}/load`,
+  },
   MODEL_NOT_NAMED: {
     status: 400,
     message: (models: readonly string[]) => `POST /predict serves several models; name one in the body's "model" field (models: ${list(models)})`,
+  },
+  // --- model repository extension (load, unload) -----------------------------------
+  MODEL_NOT_IN_REPOSITORY: {
+    status: 404,
+    message: (model: string, modelsDir: string) =>
+      `model '${model}' has no folder in the model repository ${modelsDir}; put ${model}/<version>/model.onnx there, then load it`,
+  },
+  MODEL_LOAD_FAILED: {
+    status: 422,
+    message: (model: string, failed: readonly string[]) =>
+      `model '${model}' did not load: ${failed.join('; ')}; the versions that were serving still serve. Fix the version folders and load again`,
+  },
+  MODEL_TAKES_LIVE_TRAFFIC: {
+    status: 409,
+    message: (model: string, version: string, how: string) =>
+      `model '${model}' version '${version}' takes live traffic ${how}; move that traffic elsewhere before unloading the model`,
   },
   // --- routes.yaml --------------------------------------------------------------------
   ROUTES_INVALID: {

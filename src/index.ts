@@ -143,7 +143,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const handlers = { predict: overHttp(NATIVE), infer: overHttp(V2_JSON), tfServing: tfServingEndpoints(pool, choice, overHttp(TF_SERVING, { isJsonWhateverItsType: true })) }
   metrics.sources = metricSources(pool, routes, mirrors)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
-  const controlPlane = createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log })
+  const controlPlane = createControlPlane({ pool, modelsDir: options.modelsDir, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log })
   // Node checks headers and request timeouts this often (its default, 30 s, let a slow client hold a socket for 40 s)
   const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS }, (req, res) => {
     connections.requestArrived(req.socket)

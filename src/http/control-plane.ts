@@ -21,6 +21,7 @@ import { compareRouter } from './compare-routes.js'
 import { dashboardRouter } from './dashboard-routes.js'
 import { inferenceLogRouter } from './inference-log-routes.js'
 import { lifecycleRouter } from './lifecycle-routes.js'
+import { repositoryRouter } from './repository-routes.js'
 import { describeModel, describeModelSummary } from './catalog.js'
 import { pathOf } from './data-plane.js'
 import { sendError } from './respond.js'
@@ -31,6 +32,8 @@ const README = fileURLToPath(new URL('../../README.md', import.meta.url))
 
 export interface ControlPlaneParts {
   readonly pool: ModelPool
+  /** The model repository's folder (the repository extension lists the models not loaded yet). */
+  readonly modelsDir: string
   readonly routes: RoutesHolder
   readonly mirrors: Mirrors
   readonly metrics: GatewayMetrics
@@ -44,7 +47,7 @@ export interface ControlPlaneParts {
  * Open: /metrics (Prometheus scrapes without a token) and the dashboard's static files (its
  * data calls need a token). Everything else needs one with the right role (auth/guard.ts).
  */
-export function createControlPlane({ pool, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log }: ControlPlaneParts): express.Express {
+export function createControlPlane({ pool, modelsDir, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log }: ControlPlaneParts): express.Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('etag', false)
@@ -52,6 +55,7 @@ export function createControlPlane({ pool, routes, mirrors, metrics, inferenceLo
   app.use(inferenceLogRouter(pool, inferenceLog, guard))
   app.use(compareRouter(pool, routes, inferenceLog.store, guard))
   app.use(lifecycleRouter(pool, lifecycle, guard))
+  app.use(repositoryRouter(pool, modelsDir, lifecycle, guard))
   app.use(dashboardRouter(guard.enabled))
 
   // where a newcomer who opens the address in a browser or with curl finds everything else

@@ -12,7 +12,8 @@
  *   POST /v2/models/{m}[/versions/{v}]/infer        typed tensors, routed or one version
  *   GET  /v2, /v2/health/{live,ready}, /v2/models/{m}[/versions/{v}][/ready]
  *
- * Anything else returns false and falls through to the control plane.
+ * Anything else returns false and falls through to the control plane, /v2/repository/* on
+ * purpose (http/repository-routes.ts: rare calls that need a token).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../log.js'
@@ -32,7 +33,7 @@ export interface ServerInfo {
 type Handler = (req: IncomingMessage, res: ServerResponse) => boolean
 
 /** The protocol's extensions served here (GET /v2), by Triton's names. */
-const EXTENSIONS = ['binary_tensor_data']
+const EXTENSIONS = ['binary_tensor_data', 'model_repository']
 
 /** `countError` is told the status and code of every error answer (metrics). */
 /** The inference handlers by protocol (http/inference-handler.ts). */
@@ -79,7 +80,7 @@ export function createDataPlane(pool: ModelPool, handlers: DataPlaneHandlers, in
       if (s[3] === 'live') return sendJson(res, 200, { live: true })
       return sendJson(res, pool.isLoaded ? 200 : 503, { ready: pool.isLoaded })
     }
-    if (s[2] !== 'models' || n < 4 || n > 7) return false
+    if (s[2] !== 'models' || n < 4 || n > 7) return false // /v2/repository/* included: the control plane serves it
     const modelName = name('model', s[3])
     let rest = s.slice(4)
     let versionName: string | null = null

@@ -5,12 +5,12 @@
  *   predictor predict (when prediction needs a token) and post ground truth
  *   editor    read, request and cancel stage changes, reload routes, rescan models
  *   approver  everything an editor may, and approve or reject another person's request
- *   admin     everything, and lock or unlock versions and roll routes back
+ *   admin     everything, and lock or unlock versions, roll routes back, load and unload models
  */
 export const ROLES = ['viewer', 'predictor', 'editor', 'approver', 'admin'] as const
 export type Role = (typeof ROLES)[number]
 
-export const PERMISSIONS = ['read', 'predict', 'ground-truth', 'request', 'approve', 'reload', 'lock', 'rollback'] as const
+export const PERMISSIONS = ['read', 'predict', 'ground-truth', 'request', 'approve', 'reload', 'lock', 'rollback', 'load'] as const
 export type Permission = (typeof PERMISSIONS)[number]
 
 const GRANTS: Record<Role, readonly Permission[]> = {

@@ -15,7 +15,7 @@ export interface MetricSources {
 }
 
 const NO_SOURCES: MetricSources = { mirrors: () => [], routeWeights: () => [], canaries: () => [], versionStates: () => [] }
-export const VERSION_STATES = ['loading', 'ready', 'failed', 'draining'] as const
+export const VERSION_STATES = ['loading', 'ready', 'failed', 'draining', 'unloading', 'unloaded'] as const
 
 export interface InferenceLogFigures {
   readonly queueDepth: number
@@ -176,7 +176,7 @@ export class GatewayMetrics {
       },
     })
     new Gauge({
-      name: 'switchyard_model_version_state', help: '1 for the state each version is in (loading, ready, failed, draining), 0 for the others',
+      name: 'switchyard_model_version_state', help: '1 for the state each version is in (loading, ready, failed, draining, unloading, unloaded), 0 for the others',
       labelNames: ['model', 'version', 'state'], registers: [this.registry],
       collect() {
         this.reset()

@@ -46,6 +46,17 @@ export async function scanModelRepository(modelsDir: string, log: Logger): Promi
   return models.sort((a, b) => a.name.localeCompare(b.name))
 }
 
+/** The folders of the repository that are valid model names, loaded or not (Triton's index lists both). */
+export async function listModelFolders(modelsDir: string): Promise<string[]> {
+  return (await listDirectories(modelsDir)).filter(isValidName)
+}
+
+/** One model's folder, as the full scan reads it; null when the repository has no such folder. */
+export async function scanModelFolder(modelsDir: string, name: string, log: Logger): Promise<ScannedModel | null> {
+  if (!(await listDirectories(modelsDir)).includes(name)) return null
+  return scanModel(name, join(modelsDir, name), log)
+}
+
 async function scanModel(name: string, dir: string, log: Logger): Promise<ScannedModel> {
   let metadata: ModelGroupMetadata | null = null
   let problem: string | null = null

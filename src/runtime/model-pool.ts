@@ -7,7 +7,7 @@ import { gatewayError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { ModelGroupMetadata, VersionMetadata } from '../registry/metadata.js'
 import { compareVersionNames } from '../registry/names.js'
-import { scanModelRepository } from '../registry/scan.js'
+import { scanModelFolder, scanModelRepository } from '../registry/scan.js'
 import type { ScannedModel, ScannedVersion } from '../registry/scan.js'
 import { fetchRemoteMetadata, RemoteRunner } from './remote-runner.js'
 import { RunCoalescer } from './run-coalescer.js'
@@ -19,7 +19,8 @@ import { compileSignature } from './signature.js'
 import type { CompiledSignature } from './signature.js'
 import type { TensorSpec } from './tensors.js'
 
-export type VersionState = 'loading' | 'ready' | 'failed' | 'draining'
+/** 'draining': its folder went (rescan); 'unloading', 'unloaded': POST /v2/repository/models/{model}/unload. */
+export type VersionState = 'loading' | 'ready' | 'failed' | 'draining' | 'unloading' | 'unloaded'
 
 export interface ModelPoolOptions {
   readonly modelsDir: string
@@ -38,6 +39,12 @@ const REMOTE_TIMEOUT_MS = 2_000 // default for a remote version's answer; versio
 const DRAIN_POLL_MS = 20 // how often a removed version checks for runs still in flight
 const DRAIN_GRACE_MS = 1_000 // requests that chose the version may still be reading their body
 const DRAIN_TIMEOUT_MS = 30_000 // release anyway after this long
+
+export interface LoadOutcome {
+  readonly model: ServingModel
+  /** The versions whose fresh load failed, with the reason. */
+  readonly failed: readonly { version: string; reason: string }[]
+}
 
 export class ServingVersion {
   readonly model: string
@@ -139,6 +146,8 @@ export class ModelPool {
   /** Aborted by close(): remote versions stop waiting for their upstream's metadata. */
   readonly #stopLoading = new AbortController()
   #rescanning: Promise<RescanOutcome> | null = null
+  /** The last of the rescans, loads and unloads, which run one after another (each sees what the previous left). */
+  #repositoryChange: Promise<unknown> = Promise.resolve()
   /** Called after a rescan that added or removed versions or changed a model.yaml (routes are re-checked). */
   onChange: ((outcome: RescanOutcome) => void) | null = null
   /** Called when a version has finished loading, ready or failed (the activity log). */
@@ -171,7 +180,7 @@ export class ModelPool {
    * flight, then releases its session. Concurrent calls share one rescan.
    */
   rescan(): Promise<RescanOutcome> {
-    this.#rescanning ??= this.#rescan().finally(() => (this.#rescanning = null))
+    this.#rescanning ??= this.#oneAtATime(() => this.#rescan()).finally(() => (this.#rescanning = null))
     return this.#rescanning
   }
 
@@ -229,6 +238,65 @@ export class ModelPool {
     return outcome
   }
 
+  #oneAtATime<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.#repositoryChange.then(change)
+    this.#repositoryChange = run.catch(() => undefined)
+    return run
+  }
+
+  /**
+   * Triton's load: (re)load a model from its folder. Every version in the folder gets a fresh
+   * session (model.onnx and version.yaml read again). A fresh one that loads takes the place of
+   * the one serving, which drains; one that fails leaves a serving version as it was (Triton: a
+   * failed reload leaves the model unchanged) and otherwise shows as failed. Versions gone from
+   * the folder are left to the rescan.
+   */
+  loadModel(name: string): Promise<LoadOutcome> {
+    return this.#oneAtATime(async () => {
+      const scanned = await scanModelFolder(this.#options.modelsDir, name, this.#log)
+      if (scanned === null) throw gatewayError('MODEL_NOT_IN_REPOSITORY', name, this.#options.modelsDir)
+      let model = this.#models.get(name)
+      if (model === undefined) {
+        model = new ServingModel({ ...scanned, versions: [] })
+        this.#models.set(name, model)
+      }
+      const changed = JSON.stringify(model.metadata) !== JSON.stringify(scanned.metadata) ? [name] : []
+      model.metadata = scanned.metadata
+      const added: string[] = []
+      const failed: { version: string; reason: string }[] = []
+      for (const sv of scanned.versions) {
+        const serving = model.versions.get(sv.version)
+        const fresh = new ServingVersion(sv)
+        await this.#load(fresh)
+        if (fresh.state === 'failed') failed.push({ version: fresh.version, reason: fresh.reason ?? 'unknown reason' })
+        if (serving === undefined) added.push(`${name}/${sv.version}`)
+        if (serving === undefined || fresh.state === 'ready' || serving.state !== 'ready') {
+          model.versions.set(sv.version, fresh)
+          if (serving !== undefined) void this.#drain(serving)
+        }
+      }
+      model.sortVersions()
+      if (added.length + changed.length > 0) this.onChange?.({ added, removed: [], changed })
+      return { model, failed }
+    })
+  }
+
+  /**
+   * Triton's unload: every version of the model stops taking requests at once (503
+   * VERSION_UNLOADED), lets its runs in flight finish and releases its session; the model stays
+   * in the repository's index until it is loaded again. Whether it may go is the caller's check
+   * (live traffic).
+   */
+  unloadModel(name: string): Promise<ServingModel> {
+    return this.#oneAtATime(async () => {
+      const model = this.getModel(name)
+      const loading = [...model.versions.values()].find((v) => v.state === 'loading')
+      if (loading !== undefined) throw gatewayError('VERSION_NOT_READY', name, loading.version, 'loading') // its load would make it ready again
+      await Promise.all([...model.versions.values()].filter((v) => v.state !== 'unloaded').map((v) => this.#drain(v, 'unloading')))
+      return model
+    })
+  }
+
   /** After a routes change: drain the versions whose folders are gone and that no route names any more. */
   releaseUnrouted(): string[] {
     const released: string[] = []
@@ -249,8 +317,8 @@ export class ModelPool {
     return this.models().flatMap((m) => [...m.versions.values()].filter((v) => v.isRemovedFromDisk).map((v) => `${m.name}/${v.version}`))
   }
 
-  async #drain(version: ServingVersion): Promise<void> {
-    version.state = 'draining'
+  async #drain(version: ServingVersion, state: 'draining' | 'unloading' = 'draining'): Promise<void> {
+    version.state = state
     const started = Date.now()
     await new Promise((r) => setTimeout(r, DRAIN_GRACE_MS))
     while ((version.runner?.inFlight ?? 0) > 0 && Date.now() - started < DRAIN_TIMEOUT_MS) {
@@ -260,6 +328,10 @@ export class ModelPool {
     version.runner = null
     version.session = null
     await session?.session.release().catch(() => undefined)
+    if (state === 'unloading') {
+      version.state = 'unloaded'
+      version.reason = null
+    }
     this.#log.info('version drained and released', { model: version.model, version: version.version, ms: Date.now() - started })
   }
 
@@ -373,6 +445,7 @@ export class ModelPool {
 export function assertReady(version: ServingVersion): ServingVersion {
   if (version.state === 'ready') return version
   if (version.state === 'failed') throw gatewayError('VERSION_FAILED', version.model, version.version, version.reason ?? 'unknown reason')
+  if (version.state === 'unloading' || version.state === 'unloaded') throw gatewayError('VERSION_UNLOADED', version.model, version.version)
   if (version.state === 'draining') throw gatewayError('VERSION_NOT_FOUND', version.model, version.version, [])
   throw gatewayError('VERSION_NOT_READY', version.model, version.version, version.state)
 }

@@ -75,6 +75,9 @@ const PROTECTED: { method: string; path: string; needs: Permission; body?: unkno
   { method: 'POST', path: '/v1/stage-requests/no-such-request/cancel', needs: 'request' },
   { method: 'POST', path: '/v1/models/credit-risk/versions/v3/lock', needs: 'lock' },
   { method: 'POST', path: '/v1/models/credit-risk/versions/v3/unlock', needs: 'lock' },
+  { method: 'POST', path: '/v2/repository/index', needs: 'read' },
+  { method: 'POST', path: '/v2/repository/models/credit-risk/unload', needs: 'load' }, // routed: refused with 409, nothing unloaded
+  { method: 'POST', path: '/v2/repository/models/no-such-model/load', needs: 'load' },
 ]
 
 describe('tokens and roles', () => {
