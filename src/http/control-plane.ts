@@ -24,6 +24,7 @@ import { lifecycleRouter } from './lifecycle-routes.js'
 import { repositoryRouter } from './repository-routes.js'
 import { describeModel, describeModelSummary } from './catalog.js'
 import { pathOf } from './data-plane.js'
+import { openApiDocument } from './openapi.js'
 import { sendError } from './respond.js'
 import { SERVER_INFO } from '../version.js'
 
@@ -65,9 +66,13 @@ export function createControlPlane({ pool, modelsDir, routes, mirrors, metrics, 
       version: SERVER_INFO.version,
       links: {
         inference: '/v2', health: '/v2/health/ready', models: '/v1/models', routes: '/admin/routes',
-        dashboard: '/dashboard', metrics: '/metrics', docs: '/docs/',
+        dashboard: '/dashboard', metrics: '/metrics', docs: '/docs/', openapi: '/openapi.json',
       },
     })
+  })
+  const openApi = openApiDocument(SERVER_INFO)
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApi)
   })
   app.get('/docs/', (_req, res) => res.type('text/markdown').sendFile(README))
   app.use('/docs', express.static(DOCS_DIR, { index: false, extensions: ['md'], setHeaders: (res, path) => path.endsWith('.md') && res.type('text/markdown') }))

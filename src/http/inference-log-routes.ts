@@ -18,10 +18,10 @@ import type { ModelPool } from '../runtime/model-pool.js'
 import { parseTimestamp } from '../timestamp.js'
 import { queryReader } from './query-params.js'
 
-const MAX_GROUND_TRUTH_ITEMS = 50_000
+export const MAX_GROUND_TRUTH_ITEMS = 50_000
 const MAX_GROUND_TRUTH_BYTES = '16mb'
-const DEFAULT_PAGE = 100
-const MAX_PAGE = 1_000
+export const DEFAULT_PAGE = 100
+export const MAX_PAGE = 1_000
 
 export function inferenceLogRouter(pool: ModelPool, inferenceLog: InferenceLog, guard: Guard): Router {
   const router = express.Router()

@@ -21,10 +21,10 @@ import type { ModelPool } from '../runtime/model-pool.js'
 import { describeVersionWithStage } from './catalog.js'
 import { queryReader } from './query-params.js'
 
-const STATUSES = ['pending', 'approved', 'rejected', 'cancelled', 'all']
-const MAX_COMMENT = 2_000 // characters
-const DEFAULT_ACTIVITY = 200
-const MAX_ACTIVITY = 1_000
+export const STATUSES = ['pending', 'approved', 'rejected', 'cancelled', 'all']
+export const MAX_COMMENT = 2_000 // characters
+export const DEFAULT_ACTIVITY = 200
+export const MAX_ACTIVITY = 1_000
 
 export function lifecycleRouter(pool: ModelPool, lifecycle: Lifecycle, guard: Guard): Router {
   const router = express.Router()

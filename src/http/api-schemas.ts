@@ -1,0 +1,132 @@
+/**
+ * The shapes of the bodies and query parameters that are checked by hand, written once as zod
+ * schemas for the API description (GET /openapi.json). The hot path reads its bodies from the
+ * bytes (protocols/plain-bodies.ts) and the control plane's checks write errors that name the
+ * fix, so neither runs these; each schema names the code that holds it to account.
+ */
+import { z } from 'zod'
+import { METRICS } from '../compare/compare.js'
+import { STAGES } from '../lifecycle/stages.js'
+import { INFERENCE_ROLES } from '../store/records.js'
+import { DEFAULT_PAGE, MAX_GROUND_TRUTH_ITEMS, MAX_PAGE } from './inference-log-routes.js'
+import { DEFAULT_ACTIVITY, MAX_ACTIVITY, MAX_COMMENT, STATUSES } from './lifecycle-routes.js'
+
+/** inference-id.ts isValidInferenceId */
+const InferenceId = z.union([z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/), z.int()])
+  .describe('1 to 128 printable ASCII characters, or an integer')
+
+/** timestamp.ts parseTimestamp */
+const Time = z.union([z.string(), z.number()]).describe('an ISO 8601 time such as 2026-11-23T10:00:00Z, or milliseconds since the epoch')
+const TimeText = z.string().describe('an ISO 8601 time such as 2026-11-23T10:00:00Z, or milliseconds since the epoch')
+
+/** pipeline/caller-meta.ts: at most 32 names, string values up to 256 characters. */
+const Attributes = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.union([z.string().max(256), z.number(), z.boolean()]))
+  .describe('at most 32 attributes recorded with the inference')
+
+// --- the native protocol (protocols/native.ts, records.ts) --------------------------------
+
+const NativeRecord = z.object({ id: InferenceId.optional().describe('the row\'s inference id; else X-Inference-Id, else a new UUIDv7') })
+  .catchall(z.number().describe('a feature of the version\'s signature (version.yaml): every one, no other'))
+
+export const NativePredictRequest = z.object({
+  instances: z.array(NativeRecord).min(1).describe('the records; at most --max-request-rows'),
+  timestamp: Time.optional().describe('when the case happened (or X-Inference-Timestamp)'),
+  attributes: Attributes.optional().describe('recorded with each row (or X-Inference-Attributes)'),
+}).catchall(z.unknown().describe('other top-level fields may be read by routes.yaml rules (field:NAME)'))
+
+export const RoutedPredictRequest = NativePredictRequest.extend({
+  model: z.string().optional().describe('the model; needed when the gateway serves several'),
+})
+
+export const NativePredictResponse = z.object({
+  model: z.string(),
+  version: z.string(),
+  role: z.string().describe('primary (routed) or direct'),
+  predictions: z.array(z.object({ id: InferenceId }).catchall(z.unknown()).describe('the outputs named by the signature')),
+})
+
+// --- the Open Inference Protocol (protocols/v2-tensors.ts) --------------------------------
+
+const DATATYPES = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'BF16', 'FP32', 'FP64', 'BYTES'] as const
+const Parameters = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+const Shape = z.array(z.int().min(0))
+
+export const InferRequest = z.object({
+  id: z.string().optional().describe('the inference id, echoed; else X-Inference-Id, else a new UUIDv7'),
+  inputs: z.array(z.object({
+    name: z.string(),
+    shape: Shape,
+    datatype: z.enum(DATATYPES).describe('FP16 and BF16 only as binary data'),
+    data: z.array(z.unknown()).optional().describe('the elements, flat or nested exactly to the shape; absent when parameters.binary_data_size is given'),
+    parameters: Parameters.optional().describe('binary_data_size: the bytes of this input after the JSON header (binary tensor data extension)'),
+  })).min(1),
+  outputs: z.array(z.object({
+    name: z.string(),
+    parameters: Parameters.optional().describe('binary_data: true answers this output as bytes'),
+  })).optional().describe('the outputs wanted; all when absent'),
+  parameters: Parameters.optional().describe('binary_data_output: true answers every output as bytes'),
+})
+
+const OutputTensor = z.object({ name: z.string(), datatype: z.enum(DATATYPES), shape: Shape, data: z.array(z.unknown()).optional(), parameters: Parameters.optional() })
+
+export const InferResponse = z.object({ model_name: z.string(), model_version: z.string(), id: z.string(), outputs: z.array(OutputTensor) })
+
+const TensorSpec = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.int()).describe('-1 is any size') })
+
+export const ServerMetadata = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) })
+export const ModelMetadata = z.object({ name: z.string(), versions: z.array(z.string()), platform: z.literal('onnx_onnxv1'), inputs: z.array(TensorSpec), outputs: z.array(TensorSpec) })
+export const Live = z.object({ live: z.boolean() })
+export const Ready = z.object({ ready: z.boolean() })
+export const ModelReady = z.object({ name: z.string(), ready: z.boolean() })
+
+// --- the control plane's hand-checked bodies ----------------------------------------------
+
+/** inference-log-routes.ts parseGroundTruth */
+export const GroundTruthRequest = z.array(z.strictObject({
+  inference_id: InferenceId,
+  label: z.union([z.string(), z.number(), z.boolean()]).optional().describe('a class; label or value (or both)'),
+  value: z.number().optional().describe('a number, for regression'),
+  timestamp: Time.optional().describe('when the outcome was known; now when absent'),
+})).min(1).max(MAX_GROUND_TRUTH_ITEMS)
+
+const Comment = z.string().max(MAX_COMMENT)
+/** lifecycle-routes.ts readBody, commentOf: an optional body with only these fields */
+export const StageRequestBody = z.strictObject({
+  stage: z.string().describe(`one of ${STAGES.join(', ')} (any case)`),
+  comment: Comment.optional(),
+})
+export const CommentBody = z.strictObject({ comment: Comment.optional() })
+
+/** admin-routes.ts POST /admin/routes/rollback */
+export const RollbackRequest = z.object({ revision: z.int().describe('a revision from GET /admin/routes') })
+
+// --- query parameters (http/query-params.ts: each at most once) ---------------------------
+
+export type QuerySchema = Readonly<Record<string, z.ZodType>>
+
+export const InferencesQuery: QuerySchema = {
+  version: z.string(),
+  role: z.enum(INFERENCE_ROLES as [string, ...string[]]),
+  since: TimeText,
+  until: TimeText,
+  has_ground_truth: z.enum(['true', 'false']),
+  limit: z.int().min(1).max(MAX_PAGE).default(DEFAULT_PAGE),
+  order: z.enum(['asc', 'desc']).default('asc'),
+  cursor: z.string().describe('next_cursor from the previous page'),
+}
+export const CompareQuery: QuerySchema = {
+  since: TimeText,
+  until: TimeText,
+  a: z.string().describe('a version, or version:role such as v2:challenger; with b'),
+  b: z.string().describe('the other side; with a'),
+  metric: z.enum(METRICS),
+}
+export const TimeseriesQuery: QuerySchema = {
+  since: TimeText.describe('default: an hour before until'),
+  until: TimeText.describe('default: now'),
+  bucket_seconds: z.int().min(1).describe('at most 2,000 buckets over the window'),
+}
+export const VersionsQuery: QuerySchema = { stage: z.string().describe(`one of ${STAGES.join(', ')}`), label: z.string() }
+export const StageRequestsQuery: QuerySchema = { model: z.string(), status: z.enum(STATUSES as [string, ...string[]]).default('pending') }
+export const ModelStageRequestsQuery: QuerySchema = { status: StageRequestsQuery.status }
+export const ActivityQuery: QuerySchema = { model: z.string(), since: TimeText, limit: z.int().min(1).max(MAX_ACTIVITY).default(DEFAULT_ACTIVITY) }
