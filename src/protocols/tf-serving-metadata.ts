@@ -15,6 +15,8 @@ const STATES: Readonly<Record<VersionState, string>> = {
   ready: 'AVAILABLE',
   failed: 'END', // TF Serving's state for a version that could not load, with the error in its status
   draining: 'UNLOADING',
+  unloading: 'UNLOADING', // POST /v2/repository/models/{model}/unload
+  unloaded: 'END', // TF Serving's state for a version it has unloaded too
 }
 
 export function modelVersionStatus(versions: Iterable<ServingVersion>) {

@@ -104,6 +104,7 @@ describe('unload and load', () => {
     expect(index[0]).toEqual({ name: 'fraud', version: 'v1', state: 'UNAVAILABLE', reason: 'unloaded; POST /v2/repository/models/fraud/load loads it again' })
     expect((await call('POST', '/v2/repository/index', 'vera', { ready: true })).body.map((e: any) => e.name)).toEqual(['credit-risk', 'credit-risk'])
     expect((await call('GET', '/v1/models/fraud', 'vera')).body.versions.map((v: any) => v.state)).toEqual(['unloaded', 'unloaded'])
+    expect((await call('GET', '/v1/models/fraud/versions/v1', null)).body.model_version_status[0].state).toBe('END') // TF Serving's word
     for (const v of gw.gateway.pool.getModel('fraud').versions.values()) expect(v.session).toBeNull() // released, not just hidden
   })
 
