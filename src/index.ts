@@ -11,14 +11,10 @@ import { resolveOptions } from './config/options.js'
 import { watchModelRepository, watchRoutesFile } from './config/watch.js'
 import type { GatewayOptions } from './config/options.js'
 import { createControlPlane } from './http/control-plane.js'
-import { createDataPlane } from './http/data-plane.js'
+import { createDataPlane, dataPlaneHandlers } from './http/data-plane.js'
 import { GrpcServer } from './grpc/grpc-server.js'
 import { httpInferenceHandlers } from './http/inference-handler.js'
-import { tfServingEndpoints } from './http/tf-serving-endpoints.js'
 import { createInference } from './pipeline/inference.js'
-import { NATIVE } from './protocols/native.js'
-import { TF_SERVING } from './protocols/tf-serving.js'
-import { V2_JSON } from './protocols/v2-json.js'
 import { versionChoice } from './router/version-choice.js'
 import { Connections, TIMEOUT_CHECK_INTERVAL_MS } from './http/connections.js'
 import { InferenceLog } from './inference-log/inference-log.js'
@@ -139,8 +135,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const mirrors = new Mirrors(mirrorRunner, pool, log, inferenceLog, metrics.serving)
   const choice = versionChoice(pool, routes, stageOf)
   const serveInference = createInference({ choice, mirrors, inferenceLog, metrics: metrics.serving, log }, options)
-  const overHttp = httpInferenceHandlers(serveInference, choice, guard, options)
-  const handlers = { predict: overHttp(NATIVE), infer: overHttp(V2_JSON), tfServing: tfServingEndpoints(pool, choice, overHttp(TF_SERVING, { isJsonWhateverItsType: true })) }
+  const handlers = dataPlaneHandlers(pool, choice, httpInferenceHandlers(serveInference, choice, guard, options))
   metrics.sources = metricSources(pool, routes, mirrors)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
   const controlPlane = createControlPlane({ pool, modelsDir: options.modelsDir, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log })

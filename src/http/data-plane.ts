@@ -19,9 +19,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../log.js'
 import { assertReady } from '../runtime/model-pool.js'
 import type { ModelPool } from '../runtime/model-pool.js'
+import { NATIVE } from '../protocols/native.js'
+import { TF_SERVING } from '../protocols/tf-serving.js'
+import { V2_JSON } from '../protocols/v2-json.js'
 import { modelMetadata } from '../protocols/v2-metadata.js'
-import type { Fail, InferenceHandler } from './inference-handler.js'
+import type { VersionChoice } from '../router/version-choice.js'
+import type { Fail, HandlerMaker, InferenceHandler } from './inference-handler.js'
 import { requireMethod, segmentName as name } from './path-segments.js'
+import { tfServingEndpoints } from './tf-serving-endpoints.js'
 import type { TfServingEndpoints } from './tf-serving-endpoints.js'
 import { sendError, sendJson } from './respond.js'
 
@@ -35,7 +40,6 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => boolean
 /** The protocol's extensions served here (GET /v2), by Triton's names. */
 const EXTENSIONS = ['binary_tensor_data', 'model_repository']
 
-/** `countError` is told the status and code of every error answer (metrics). */
 /** The inference handlers by protocol (http/inference-handler.ts). */
 export interface DataPlaneHandlers {
   readonly predict: InferenceHandler
@@ -43,6 +47,16 @@ export interface DataPlaneHandlers {
   readonly tfServing: TfServingEndpoints
 }
 
+/** Every protocol's handler, made by `overHttp`; openapi.test.ts probes the data plane with this same set. */
+export function dataPlaneHandlers(pool: ModelPool, choice: VersionChoice, overHttp: HandlerMaker): DataPlaneHandlers {
+  return {
+    predict: overHttp(NATIVE),
+    infer: overHttp(V2_JSON),
+    tfServing: tfServingEndpoints(pool, choice, overHttp(TF_SERVING, { isJsonWhateverItsType: true })),
+  }
+}
+
+/** `countError` is told the status and code of every error answer (metrics). */
 export function createDataPlane(pool: ModelPool, handlers: DataPlaneHandlers, info: ServerInfo, log: Logger, countError: (status: number, code: string) => void): Handler {
   const fail: Fail = (req, res, err) => {
     const { status, code } = sendError(res, err, log, { method: req.method, path: pathOf(req.url) })

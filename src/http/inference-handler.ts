@@ -59,7 +59,10 @@ export interface HttpBodyRules {
 
 const JSON_BY_TYPE: HttpBodyRules = { isJsonWhateverItsType: false }
 
-export function httpInferenceHandlers(serve: ServeInference, choice: VersionChoice, guard: Guard, options: GatewayOptions): (protocol: InferenceProtocol<RequestBody, HttpAnswer>, rules?: HttpBodyRules) => InferenceHandler {
+/** Makes a protocol's handler over HTTP. */
+export type HandlerMaker = (protocol: InferenceProtocol<RequestBody, HttpAnswer>, rules?: HttpBodyRules) => InferenceHandler
+
+export function httpInferenceHandlers(serve: ServeInference, choice: VersionChoice, guard: Guard, options: GatewayOptions): HandlerMaker {
   const { maxBodyBytes } = options
   /** Prediction needs a token only when configured (--predict-auth); checked before the body is read. */
   const checkCaller = options.predictRequiresToken && guard.enabled ? (req: IncomingMessage) => void guard.check(req, 'predict') : null

@@ -11,9 +11,10 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Guard } from '../../src/auth/guard.js'
 import { createControlPlane } from '../../src/http/control-plane.js'
-import { createDataPlane } from '../../src/http/data-plane.js'
+import { createDataPlane, dataPlaneHandlers } from '../../src/http/data-plane.js'
 import { ENDPOINTS } from '../../src/http/openapi.js'
 import { createLogger } from '../../src/log.js'
+import { versionChoice } from '../../src/router/version-choice.js'
 import { SERVER_INFO } from '../../src/version.js'
 import { creditRecords, get, post, startGateway } from './helpers.js'
 import type { Running } from './helpers.js'
@@ -68,7 +69,9 @@ function dataPlanePaths(): string[] {
   const segments = [...words].map((w) => (w.startsWith(':') ? `iris${w}` : w)).concat('iris', 'v1')
   expect(segments.length, `${segments}: more words make the search slow`).toBeLessThanOrEqual(14)
   const claimed = new Set<string>()
-  const handlers = { predict: () => undefined, infer: () => undefined }
+  // the gateway's own handler set; the probe's GETs never reach an inference (POST endpoints answer 405 first)
+  const choice = versionChoice(gw.gateway.pool, gw.gateway.routes, (m, v) => gw.gateway.lifecycle.stages.stageOf(m, v))
+  const handlers = dataPlaneHandlers(gw.gateway.pool, choice, () => () => undefined)
   const plane = createDataPlane(gw.gateway.pool, handlers, SERVER_INFO, createLogger('silent'), () => {})
   const ask = (path: string) => {
     const res = { statusCode: 200, headersSent: false, socket: null, allow: null as string | null, writeHead(status: number, headers: Record<string, string>) { this.statusCode = status; this.allow = headers?.allow ?? null }, end() {} }
