@@ -43,9 +43,10 @@ export function tfServingEndpoints(pool: ModelPool, choice: VersionChoice, predi
     const verb = n === 4 || n === 6 ? splitVerb(last) : null
     const isPair = n >= 6 && (s[4] === 'versions' || s[4] === 'labels')
     if (verb !== null && (n === 4 || isPair)) {
-      requireMethod(method, 'POST', s)
       const model = segmentName('model', n === 4 ? verb.name : s[3])
+      // before the method: no method makes ':classify' an endpoint here
       if (verb.verb !== 'predict') throw gatewayError('TF_METHOD_UNSUPPORTED', verb.verb, model)
+      requireMethod(method, 'POST', s)
       if (n === 4) return predict(req, res, { kind: 'routed', model }, fail)
       return s[4] === 'versions'
         ? predict(req, res, { kind: 'direct', model, version: segmentName('version', verb.name) }, fail)

@@ -174,6 +174,7 @@ describe('bad requests: 4xx with TF Serving\'s "error" and our "code"', () => {
       expect(res.body.code).toBe('TF_METHOD_UNSUPPORTED')
       expect(res.body.error).toContain(':predict')
     }
+    expect((await get(`${gw.url}/v1/models/iris:classify`)).body.code).toBe('TF_METHOD_UNSUPPORTED') // whatever the method
     const wrongMethod = await get(`${gw.url}/v1/models/iris:predict`)
     expect(wrongMethod.status).toBe(405)
     expect(wrongMethod.headers.get('allow')).toBe('POST')
