@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { METRICS } from '../compare/compare.js'
 import { STAGES } from '../lifecycle/stages.js'
+import { TF_SIGNATURE } from '../protocols/tf-serving.js'
 import { INFERENCE_ROLES } from '../store/records.js'
 import { DEFAULT_PAGE, MAX_GROUND_TRUTH_ITEMS, MAX_PAGE } from './inference-log-routes.js'
 import { DEFAULT_ACTIVITY, MAX_ACTIVITY, MAX_COMMENT, STATUSES } from './lifecycle-routes.js'
@@ -78,6 +79,56 @@ export const ModelMetadata = z.object({ name: z.string(), versions: z.array(z.st
 export const Live = z.object({ live: z.boolean() })
 export const Ready = z.object({ ready: z.boolean() })
 export const ModelReady = z.object({ name: z.string(), ready: z.boolean() })
+
+// --- TF Serving REST (protocols/tf-serving.ts checkedBody, tf-serving-metadata.ts) ----------
+
+const TfSignatureName = z.literal(TF_SIGNATURE).optional().describe(`the one signature an ONNX model has; any other is 400 TF_SIGNATURE_UNKNOWN`)
+
+/** Exactly one of instances and inputs: each form forbids the other's field. */
+export const TfPredictRequest = z.union([
+  z.object({
+    signature_name: TfSignatureName,
+    instances: z.array(z.unknown()).min(1).describe('rows: one item an instance, the one input\'s value or an object of every input\'s; at most --max-request-rows'),
+    inputs: z.never().optional(),
+  }),
+  z.object({
+    signature_name: TfSignatureName,
+    inputs: z.unknown().describe('columns: the one input\'s whole tensor as nested lists, or an object of every input\'s'),
+    instances: z.never().optional(),
+  }),
+]).describe('strings may come as {"b64": "..."}')
+
+export const TfPredictResponse = z.union([
+  z.object({ predictions: z.array(z.unknown()).describe('to instances: one item an instance, the one output\'s value or an object by output name') }),
+  z.object({ outputs: z.unknown().describe('to inputs: the one output\'s tensor, or an object of every output\'s') }),
+]).describe('outputs named *_bytes come as {"b64": "..."}')
+
+export const TfModelStatus = z.object({
+  model_version_status: z.array(z.object({
+    version: z.string().describe('the version folder\'s name'),
+    state: z.enum(['LOADING', 'AVAILABLE', 'END', 'UNLOADING']).describe('END: it failed to load; the error is in status'),
+    status: z.object({ error_code: z.string(), error_message: z.string() }),
+  })),
+})
+
+const TfTensorInfo = z.object({
+  dtype: z.string().describe('DT_FLOAT, DT_INT64, DT_STRING, ...'),
+  tensor_shape: z.object({ dim: z.array(z.object({ size: z.string().describe('-1 is any size'), name: z.string() })), unknown_rank: z.boolean() }),
+  name: z.string(),
+})
+
+export const TfModelMetadata = z.object({
+  model_spec: z.object({ name: z.string(), signature_name: z.string(), version: z.string() }),
+  metadata: z.object({
+    signature_def: z.object({
+      signature_def: z.record(z.string(), z.object({
+        inputs: z.record(z.string(), TfTensorInfo),
+        outputs: z.record(z.string(), TfTensorInfo),
+        method_name: z.string(),
+      })).describe(`one signature, ${TF_SIGNATURE}`),
+    }),
+  }),
+})
 
 // --- the control plane's hand-checked bodies ----------------------------------------------
 

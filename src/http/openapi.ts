@@ -11,7 +11,8 @@ import { RouteSchema } from '../config/routes-schema.js'
 import {
   ActivityQuery, CommentBody, CompareQuery, GroundTruthRequest, InferencesQuery, InferRequest, InferResponse, Live, ModelMetadata,
   ModelReady, ModelStageRequestsQuery, NativePredictRequest, NativePredictResponse, Ready, RollbackRequest, RoutedPredictRequest,
-  ServerMetadata, StageRequestBody, StageRequestsQuery, TimeseriesQuery, VersionsQuery,
+  ServerMetadata, StageRequestBody, StageRequestsQuery, TfModelMetadata, TfModelStatus, TfPredictRequest, TfPredictResponse, TimeseriesQuery,
+  VersionsQuery,
 } from './api-schemas.js'
 import type { QuerySchema } from './api-schemas.js'
 import { RepositoryIndex, RepositoryIndexRequest, RepositoryLoadRequest, RepositoryUnloadRequest } from './repository-routes.js'
@@ -59,13 +60,22 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'get', path: '/v2/models/{model}/versions/{version}', summary: 'Metadata of one version', access: 'open', answer: ModelMetadata },
   { method: 'get', path: '/v2/models/{model}/ready', summary: 'Whether a version of the model is ready (503 if not)', access: 'open', answer: ModelReady },
   { method: 'get', path: '/v2/models/{model}/versions/{version}/ready', summary: 'Whether the version is ready (503 if not)', access: 'open', answer: ModelReady },
+  // TF Serving REST (tf-serving-endpoints.ts); the colon may come escaped as %3A, and :classify and :regress are 400 TF_METHOD_UNSUPPORTED
+  { method: 'post', path: '/v1/models/{model}:predict', summary: 'TF Serving predict, routed by routes.yaml', access: 'predict', body: TfPredictRequest, answer: TfPredictResponse },
+  { method: 'post', path: '/v1/models/{model}/versions/{version}:predict', summary: 'TF Serving predict, one version', access: 'predict', body: TfPredictRequest, answer: TfPredictResponse },
+  { method: 'post', path: '/v1/models/{model}/labels/{label}:predict', summary: 'TF Serving predict, the version a routes.yaml label names', access: 'predict', body: TfPredictRequest, answer: TfPredictResponse },
+  { method: 'get', path: '/v1/models/{model}/versions/{version}', summary: "TF Serving model status of one version (the model's is in GET /v1/models/{model})", access: 'open', answer: TfModelStatus },
+  { method: 'get', path: '/v1/models/{model}/labels/{label}', summary: 'TF Serving model status of the version a label names', access: 'open', answer: TfModelStatus },
+  { method: 'get', path: '/v1/models/{model}/metadata', summary: 'TF Serving metadata (signature_def) of the newest ready version', access: 'open', answer: TfModelMetadata },
+  { method: 'get', path: '/v1/models/{model}/versions/{version}/metadata', summary: 'TF Serving metadata (signature_def) of one version', access: 'open', answer: TfModelMetadata },
+  { method: 'get', path: '/v1/models/{model}/labels/{label}/metadata', summary: 'TF Serving metadata (signature_def) of the version a label names', access: 'open', answer: TfModelMetadata },
   // Triton's model repository extension (repository-routes.ts)
   { method: 'post', path: '/v2/repository/index', summary: 'Every model and version in models/, with its state', access: 'read', body: RepositoryIndexRequest, answer: RepositoryIndex },
   { method: 'post', path: '/v2/repository/models/{model}/load', summary: "(Re)load the model's folder; 422 MODEL_LOAD_FAILED names the versions that failed", access: 'load', body: RepositoryLoadRequest, answer: RepositoryIndex },
   { method: 'post', path: '/v2/repository/models/{model}/unload', summary: 'Release its sessions (409 while it takes live traffic)', access: 'load', body: RepositoryUnloadRequest, answer: RepositoryIndex },
   // catalog (control-plane.ts)
   { method: 'get', path: '/v1/models', summary: 'The catalog: models, versions, states, stages', access: 'read' },
-  { method: 'get', path: '/v1/models/{model}', summary: 'A model: versions with state, stage, signature, inputs and outputs', access: 'read' },
+  { method: 'get', path: '/v1/models/{model}', summary: "A model: versions with state, stage, signature, inputs, outputs and batching; TF Serving's model_version_status too", access: 'read' },
   // routes (admin-routes.ts)
   { method: 'get', path: '/admin/routes', summary: 'The routes in force, mirrors, the last rejection, history', access: 'read', answer: AdminRoutesAnswer },
   { method: 'post', path: '/admin/routes/reload', summary: 'Read routes.yaml again', access: 'reload' },
@@ -172,7 +182,8 @@ function operation(e: Endpoint): Record<string, unknown> {
   }
   const error = { description: 'an error of the catalogue (docs/errors.md)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
   return {
-    operationId: `${e.method}${e.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
+    // a TF Serving verb as a word of its own: {model}:predict is not {model}/predict
+    operationId: `${e.method}${e.path.replace(/:/g, '/colon/').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
     summary: e.summary,
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(e.body === undefined ? {} : {

@@ -2,11 +2,14 @@
  * Issue #16 (point 6): GET /openapi.json describes every endpoint, and only what the gateway
  * does. The paths served are not listed by hand here: the control plane's are read from its
  * Express route table, the data plane's found by asking the data plane itself about every
- * path made of the words its code compares segments with. An endpoint added without a line
- * in src/http/openapi.ts ENDPOINTS fails the first test.
+ * path made of the words its code compares segments with (the last two also joined by ':',
+ * as TF Serving's verbs are). An endpoint added without a line in src/http/openapi.ts
+ * ENDPOINTS fails the first test.
  */
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Guard } from '../../src/auth/guard.js'
@@ -23,14 +26,18 @@ const MAX_SEGMENTS = 6 // the deepest data-plane path, /v1/models/{m}/versions/{
 
 let gw: Running
 let doc: any
+const dir = mkdtempSync(join(tmpdir(), 'switchyard-openapi-'))
 
 beforeAll(async () => {
-  gw = await startGateway()
+  // a label named as a version, so that the probe's words reach the label endpoints
+  writeFileSync(join(dir, 'routes.yaml'), 'routes:\n  iris:\n    split: { v1: 100 }\n    labels: { v1: v1 }\n')
+  gw = await startGateway({ routesPath: join(dir, 'routes.yaml') })
   doc = (await get(`${gw.url}/openapi.json`)).body
 })
 
 afterAll(async () => {
   await gw?.close()
+  rmSync(dir, { recursive: true, force: true })
 })
 
 const documented = () => new Set(ENDPOINTS.map((e) => `${e.method.toUpperCase()} ${e.path}`))
@@ -61,12 +68,12 @@ function dataPlanePaths(): string[] {
   const read = (name: string) => readFileSync(new URL(`../../src/http/${name}.ts`, import.meta.url), 'utf8')
   const main = read('data-plane')
   const source = [main, ...[...main.matchAll(/from '\.\/([\w-]+)\.js'/g)].map((m) => read(m[1]))].join('\n')
-  // the literals a path is compared with: === 'infer', endsWith(':predict'), startsWith('/v1/models/'), case 'ready'
+  // the literals a path is compared with: === 'infer', !== 'predict', startsWith('/v1/models/'), case 'ready'
   const literals = [...source.matchAll(/(?:[!=]==\s*|(?:endsWith|startsWith)\(|case\s+)'([^' ]*)'/g)].map((m) => m[1])
   const TYPES = ['object', 'string', 'number', 'boolean', 'undefined', 'function', 'bigint', 'symbol'] // typeof x === 'object'
-  const words = new Set(literals.flatMap((l) => l.split('/')).filter((w) => /^:?[a-z0-9][a-z0-9_.-]*$/.test(w) && !TYPES.includes(w)))
-  // names of a model and version that exist, so that only the path decides; ':verb' also as 'iris:verb'
-  const segments = [...words].map((w) => (w.startsWith(':') ? `iris${w}` : w)).concat('iris', 'v1')
+  const words = new Set(literals.flatMap((l) => l.split('/')).filter((w) => /^[a-z0-9][a-z0-9_.-]*$/.test(w) && !TYPES.includes(w)))
+  // names of a model, version and label that exist (routes.yaml above), so that only the path decides
+  const segments = [...words].concat('iris', 'v1')
   expect(segments.length, `${segments}: more words make the search slow`).toBeLessThanOrEqual(14)
   const claimed = new Set<string>()
   // the gateway's own handler set; the probe's GETs never reach an inference (POST endpoints answer 405 first)
@@ -74,13 +81,20 @@ function dataPlanePaths(): string[] {
   const handlers = dataPlaneHandlers(gw.gateway.pool, choice, () => () => undefined)
   const plane = createDataPlane(gw.gateway.pool, handlers, SERVER_INFO, createLogger('silent'), () => {})
   const ask = (path: string) => {
-    const res = { statusCode: 200, headersSent: false, socket: null, allow: null as string | null, writeHead(status: number, headers: Record<string, string>) { this.statusCode = status; this.allow = headers?.allow ?? null }, end() {} }
+    const res = {
+      statusCode: 200, headersSent: false, socket: null, allow: null as string | null, body: '',
+      writeHead(status: number, headers: Record<string, string>) { this.statusCode = status; this.allow = headers?.allow ?? null },
+      end(body?: string) { this.body = String(body ?? '') },
+    }
     if (!plane({ url: path, method: 'GET', headers: {} } as IncomingMessage, res as unknown as ServerResponse)) return
     if (res.statusCode === 404) return // no such model or version: answered, but not an endpoint
+    if (res.body.includes('"code":"TF_METHOD_UNSUPPORTED"')) return // TF Serving's other verbs, refused by name
     claimed.add(`${res.statusCode === 405 ? res.allow : 'GET'} ${path}`)
   }
   const extend = (prefix: string, depth: number) => {
     ask(prefix)
+    // a verb after a colon, as TF Serving's /v1/models/iris:predict: the last two segments joined by ':' too
+    if (depth > 1) ask(prefix.replace(/\/([^/]*)$/, ':$1'))
     if (depth < MAX_SEGMENTS) for (const s of segments) extend(`${prefix}/${s}`, depth + 1)
   }
   for (const s of segments) extend(`/${s}`, 1)
@@ -158,6 +172,24 @@ describe('the document describes what the gateway does', () => {
       check(answer('get', path), (await get(`${gw.url}${concrete}`)).body)
     }
     check(answer('post', '/v2/repository/index'), (await post(`${gw.url}/v2/repository/index`, {})).body)
+
+    // TF Serving: rows and columns, routed, one version and a label; status and metadata
+    const features = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+    for (const [path, concrete] of [['/v1/models/{model}:predict', '/v1/models/iris:predict'], ['/v1/models/{model}/versions/{version}:predict', '/v1/models/iris/versions/v1:predict'],
+      ['/v1/models/{model}/labels/{label}:predict', '/v1/models/iris/labels/v1:predict']]) {
+      for (const body of [{ instances: features }, { signature_name: 'serving_default', inputs: { features } }]) {
+        check(request(path), body)
+        const res = await post(`${gw.url}${concrete}`, body)
+        expect(res.status, concrete).toBe(200)
+        check(answer('post', path), res.body)
+      }
+    }
+    for (const [path, concrete] of [['/v1/models/{model}/versions/{version}', '/v1/models/iris/versions/v1'], ['/v1/models/{model}/labels/{label}', '/v1/models/iris/labels/v1'],
+      ['/v1/models/{model}/metadata', '/v1/models/iris/metadata'], ['/v1/models/{model}/versions/{version}/metadata', '/v1/models/iris/versions/v1/metadata'],
+      ['/v1/models/{model}/labels/{label}/metadata', '/v1/models/iris/labels/v1/metadata']]) {
+      check(answer('get', path), (await get(`${gw.url}${concrete}`)).body)
+    }
+    check(doc.components.schemas.Error, (await post(`${gw.url}/v1/models/iris:predict`, { signature_name: 'predict_images', instances: features })).body)
     check(answer('get', '/admin/routes'), (await get(`${gw.url}/admin/routes`)).body)
     check(doc.components.schemas.Error, (await post(`${gw.url}/v2/models/iris/versions/v9/infer`, tensors)).body)
   })
@@ -167,6 +199,10 @@ describe('the document describes what the gateway does', () => {
       ['/v1/models/{model}/versions/{version}/predict', '/v1/models/iris/versions/v1/predict', { instances: [] }],
       ['/v2/models/{model}/versions/{version}/infer', '/v2/models/iris/versions/v1/infer', { inputs: [] }],
       ['/v2/repository/index', '/v2/repository/index', { ready: 1 }],
+      ['/v1/models/{model}:predict', '/v1/models/iris:predict', { instances: [] }],
+      ['/v1/models/{model}:predict', '/v1/models/iris:predict', {}],
+      ['/v1/models/{model}:predict', '/v1/models/iris:predict', { instances: [[5.1, 3.5, 1.4, 0.2]], inputs: [[5.1, 3.5, 1.4, 0.2]] }],
+      ['/v1/models/{model}:predict', '/v1/models/iris:predict', { signature_name: 'predict_images', inputs: [[5.1, 3.5, 1.4, 0.2]] }],
     ] as const
     for (const [path, concrete, body] of refused) {
       expect(ajv.validate(request(path), body), path).toBe(false)
