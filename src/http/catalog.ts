@@ -1,6 +1,7 @@
 import type { StageCache } from '../lifecycle/stage-cache.js'
 /** The catalog's JSON views of models and versions (GET /v1/models, GET /v1/models/{model}). */
 import type { ServingModel, ServingVersion } from '../runtime/model-pool.js'
+import { runsInline } from '../mirrors/mirrors.js'
 import { modelVersionStatus } from '../protocols/tf-serving-metadata.js'
 import { describeSpec } from '../protocols/v2-tensors.js'
 
@@ -51,6 +52,11 @@ export function describeVersion(v: ServingVersion) {
     inputs: v.inputs.map(describeSpec),
     outputs: v.outputs.map(describeSpec),
     remote: v.upstream,
+    /** 'ok', 'failed: <why>' or 'skipped: <why>' for a loaded local version: a warm-up never fails the version */
+    warmup: v.session?.warmup ?? null,
+    /** the warm run of a typical batch at load (ms), which places the version's mirrors; null when untimed */
+    batch_run_ms: v.session === null || v.session.batchRunMs === null ? null : Math.round(v.session.batchRunMs * 1000) / 1000,
+    mirrors_run_on: v.state !== 'ready' ? null : runsInline(v) ? 'request thread' : 'mirror worker',
     /** requests served and session runs made: fewer runs than requests means coalescing works */
     runtime: v.runner === null ? null : { requests: v.runner.stats.requests, runs: v.runner.stats.runs },
     /** version.yaml's dynamic batching, in force only when the model's first dimensions are dynamic */

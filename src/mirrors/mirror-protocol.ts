@@ -1,10 +1,12 @@
 /** Messages between the main thread and the mirror worker (shadow and challenger scoring). */
+import type { WarmupTensor } from '../registry/metadata.js'
 import type { LoweredThread } from '../threads/thread-priority.js'
 import type { Feed, RunOutputs } from '../runtime/tensors.js'
 
 /** Where a mirror version runs: a local ONNX file (its own session in the worker) or a remote upstream. */
 export type MirrorTarget =
-  | { kind: 'onnx'; key: string; onnxPath: string }
+  /** `warmup`: version.yaml's warm-up inputs, for the worker's own session. */
+  | { kind: 'onnx'; key: string; onnxPath: string; warmup?: Readonly<Record<string, WarmupTensor>> }
   | { kind: 'remote'; key: string; upstream: string; timeoutMs: number }
 
 /**

@@ -227,6 +227,7 @@ const INLINE_RUN_BUDGET_MS = 1
  */
 export function runsInline(v: ServingVersion): boolean {
   const session = v.upstream === null ? v.session : null
+  // untimed (a failed or skipped warm-up): its cost is unknown, so it runs where it cannot hold up primaries
   return session != null && session.isBatchable && session.batchRunMs !== null && session.batchRunMs <= INLINE_RUN_BUDGET_MS
 }
 
@@ -238,7 +239,7 @@ function mirrorTarget(v: ServingVersion): MirrorTarget {
   if (target === undefined) {
     target = v.upstream !== null
       ? { kind: 'remote', key: `${v.model}/${v.version}@${v.upstream}`, upstream: v.upstream, timeoutMs: v.remoteTimeoutMs }
-      : { kind: 'onnx', key: `${v.model}/${v.version}/${v.session?.sha256 ?? ''}`, onnxPath: v.onnxPath }
+      : { kind: 'onnx', key: `${v.model}/${v.version}/${v.session?.sha256 ?? ''}`, onnxPath: v.onnxPath, warmup: v.metadata?.warmup?.inputs }
     targets.set(v, target)
   }
   return target

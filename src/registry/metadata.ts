@@ -31,6 +31,15 @@ export const SignatureSchema = z.strictObject({
   outputs: z.array(OutputFieldSchema).min(1),
 })
 
+/** One tensor of warm-up data: its shape and its values flat, row major. */
+export const WarmupTensorSchema = z.strictObject({
+  shape: z.array(z.number().int().min(0)).max(16),
+  data: z.array(z.union([z.number(), z.string(), z.boolean()])),
+}).superRefine((t, ctx) => {
+  const size = t.shape.reduce((a, b) => a * b, 1)
+  if (t.data.length !== size) ctx.addIssue({ code: 'custom', message: `data has ${t.data.length} values; shape [${t.shape.join(', ')}] holds ${size}` })
+})
+
 export const VersionMetadataSchema = z.strictObject({
   label: z.string().optional(),
   description: z.string().optional(),
@@ -47,6 +56,8 @@ export const VersionMetadataSchema = z.strictObject({
     max_batch_size: z.number().int().min(1).max(65_536),
     max_queue_delay_ms: z.number().min(0).max(10_000),
   }).optional(),
+  /** The inputs to warm (and time) the session with, by ONNX input name, as Triton's model_warmup; zeros otherwise. */
+  warmup: z.strictObject({ inputs: z.record(z.string().min(1), WarmupTensorSchema) }).optional(),
 })
 
 export const ModelGroupMetadataSchema = z.strictObject({
@@ -64,6 +75,7 @@ export const ModelGroupMetadataSchema = z.strictObject({
 export type Feature = z.infer<typeof FeatureSchema>
 export type OutputField = z.infer<typeof OutputFieldSchema>
 export type Signature = z.infer<typeof SignatureSchema>
+export type WarmupTensor = z.infer<typeof WarmupTensorSchema>
 export type VersionMetadata = z.infer<typeof VersionMetadataSchema>
 export type ModelGroupMetadata = z.infer<typeof ModelGroupMetadataSchema>
 

@@ -347,7 +347,10 @@ export class ModelPool {
         version.io = io
         version.runner = new RemoteRunner(version.upstream, version.remoteTimeoutMs)
       } else {
-        const session = await loadSession(version.onnxPath, version.metadata?.sha256)
+        const session = await loadSession(version.onnxPath, version.metadata?.sha256, version.metadata?.warmup?.inputs)
+        if (session.warmup !== 'ok') {
+          this.#log.warn('warm-up run did not complete; the version serves anyway, untimed, so its mirrors run on the mirror worker', { ...where, warmup: session.warmup })
+        }
         version.signature = signature === undefined ? null : compileSignature(signature, session.inputs, session.outputs)
         version.session = session
         version.io = session

@@ -1,12 +1,16 @@
 /**
  * One onnxruntime-node session per model version: check the file's sha256, create the
- * session, read its inputs and outputs, warm it, and time a run of a typical batch.
+ * session, read its inputs and outputs, and warm it (warm-up.ts), which may fail without
+ * failing the version.
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import ort from 'onnxruntime-node'
+import type { WarmupTensor } from '../registry/metadata.js'
 import { datatypeOfOrtType } from './datatypes.js'
 import type { TensorSpec } from './tensors.js'
+import { warmUp, warmupFeeds } from './warm-up.js'
+import type { WarmUp } from './warm-up.js'
 
 export interface LoadedSession {
   readonly session: ort.InferenceSession
@@ -15,14 +19,14 @@ export interface LoadedSession {
   readonly outputs: readonly TensorSpec[]
   /** Every input and output has a dynamic first dimension, so requests can share a run. */
   readonly isBatchable: boolean
+  /** How the warm-up went: 'ok', 'failed: <why>' or 'skipped: <why>'. */
+  readonly warmup: string
   /**
-   * How long a warm run of TIMED_ROWS rows (one for a fixed-shape model) took at load, in ms;
-   * null when no sample could be made. Mirrors use it to decide where a version runs.
+   * How long a warm run of a typical batch took at load, in ms (warm-up.ts); null when the
+   * warm-up failed or was skipped. Mirrors use it to decide where a version runs.
    */
   readonly batchRunMs: number | null
 }
-
-const TIMED_ROWS = 32 // a coalesced run under load holds about this many requests (bench: 20-40)
 
 // Tiny tabular models run fastest on the request thread without a thread pool; the
 // onnxruntime-node binding runs session.run synchronously on the main thread anyway.
@@ -34,7 +38,8 @@ const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   logSeverityLevel: 3, // errors only
 }
 
-export async function loadSession(onnxPath: string, expectedSha256: string | undefined): Promise<LoadedSession> {
+/** `warmupInputs`: version.yaml's warm-up data; a problem with it (it does not fit the model) throws, a failed run does not. */
+export async function loadSession(onnxPath: string, expectedSha256: string | undefined, warmupInputs?: Readonly<Record<string, WarmupTensor>>): Promise<LoadedSession> {
   const bytes = await readFile(onnxPath)
   const sha256 = createHash('sha256').update(bytes).digest('hex')
   if (expectedSha256 !== undefined && expectedSha256 !== sha256) {
@@ -49,14 +54,14 @@ export async function loadSession(onnxPath: string, expectedSha256: string | und
   const inputs = session.inputMetadata.map(toTensorSpec)
   const outputs = session.outputMetadata.map(toTensorSpec)
   const isBatchable = [...inputs, ...outputs].every((t) => t.shape.length >= 1 && t.shape[0] === -1)
-  let batchRunMs: number | null
+  let warmed: WarmUp
   try {
-    batchRunMs = await warm(session, inputs, isBatchable ? TIMED_ROWS : 1)
+    warmed = await warmUp(session, inputs, isBatchable, warmupInputs === undefined ? null : warmupFeeds(warmupInputs, inputs))
   } catch (err) {
     await session.release()
-    throw new Error(`warm-up run failed: ${firstLine(err)}`, { cause: err })
+    throw err
   }
-  return { session, sha256, inputs, outputs, isBatchable, batchRunMs }
+  return { session, sha256, inputs, outputs, isBatchable, warmup: warmed.outcome, batchRunMs: warmed.batchRunMs }
 }
 
 function toTensorSpec(meta: ort.InferenceSession.ValueMetadata): TensorSpec {
@@ -66,56 +71,6 @@ function toTensorSpec(meta: ort.InferenceSession.ValueMetadata): TensorSpec {
     datatype: datatypeOfOrtType(meta.type) ?? null,
     ortType: meta.type,
     shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
-  }
-}
-
-/**
- * Runs on rows of zeros, so that the first real request does not pay for allocation: one of
- * a single row, then one of `rows` rows, warm, which is timed (the fastest of three). Null
- * when no sample can be made (the version is not warmed).
- */
-async function warm(session: ort.InferenceSession, inputs: readonly TensorSpec[], rows: number): Promise<number | null> {
-  const sample = (n: number): Record<string, ort.Tensor> | null => {
-    const feeds: Record<string, ort.Tensor> = {}
-    for (const input of inputs) {
-      if (input.datatype === null || input.datatype === 'FP16') return null
-      const dims = input.shape.map((d, i) => (d === -1 ? (i === 0 ? n : 1) : d))
-      feeds[input.name] = sampleTensor(input.ortType as ort.Tensor.Type, dims.reduce((a, b) => a * b, 1), dims)
-    }
-    return feeds
-  }
-  const one = sample(1)
-  if (one === null) return null
-  await session.run(one)
-  const batch = sample(rows)!
-  let fastest = Infinity
-  try {
-    for (let i = 0; i < 3; i++) {
-      const started = performance.now()
-      await session.run(batch)
-      fastest = Math.min(fastest, performance.now() - started)
-      if (fastest > 100) break // a run this slow needs no second look
-    }
-  } catch {
-    return null // a batch this model refuses: its requests run alone anyway (run-coalescer.ts)
-  }
-  return fastest
-}
-
-function sampleTensor(type: ort.Tensor.Type, n: number, dims: number[]): ort.Tensor {
-  switch (type) {
-    case 'string': return new ort.Tensor('string', new Array<string>(n).fill(''), dims)
-    case 'int64': return new ort.Tensor('int64', new BigInt64Array(n), dims)
-    case 'uint64': return new ort.Tensor('uint64', new BigUint64Array(n), dims)
-    case 'float64': return new ort.Tensor('float64', new Float64Array(n), dims)
-    case 'int32': return new ort.Tensor('int32', new Int32Array(n), dims)
-    case 'uint32': return new ort.Tensor('uint32', new Uint32Array(n), dims)
-    case 'int16': return new ort.Tensor('int16', new Int16Array(n), dims)
-    case 'uint16': return new ort.Tensor('uint16', new Uint16Array(n), dims)
-    case 'int8': return new ort.Tensor('int8', new Int8Array(n), dims)
-    case 'uint8': return new ort.Tensor('uint8', new Uint8Array(n), dims)
-    case 'bool': return new ort.Tensor('bool', new Uint8Array(n), dims)
-    default: return new ort.Tensor('float32', new Float32Array(n), dims)
   }
 }
 
