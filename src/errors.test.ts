@@ -17,6 +17,7 @@ describe('error catalogue', () => {
     { code: 'MODEL_NOT_FOUND', args: ['fraud', ['credit-risk', 'iris']], status: 404, message: "model 'fraud' is not served here; models: credit-risk, iris" },
     { code: 'VERSION_NOT_FOUND', args: ['iris', 'v9', []], status: 404, message: "model 'iris' has no version 'v9'; versions: (none)" },
     { code: 'BODY_TOO_LARGE', args: [1024], status: 413, message: 'request body is larger than the limit of 1024 bytes; send fewer rows per request or raise --max-body-bytes' },
+    { code: 'FEATURE_COUNT_MISMATCH', args: [1, 2, ['sepal_length', 'sepal_width', 'petal_length']], status: 400, message: 'instances[1] has 2 values; a row sent as an array has one for each of the 3 features, in this order: sepal_length, sepal_width, petal_length' },
     { code: 'FEATURE_MISTYPED', args: [3, 'age', 'an integer', 'the string "x"'], status: 400, message: 'instances[3].age must be an integer, got the string "x"' },
     { code: 'TENSOR_SHAPE_MISMATCH', args: ['features', '[-1, 23]', '[1, 22]'], status: 400, message: "input 'features' must have shape [-1, 23] (-1 is any size), got [1, 22]" },
   ] as const)('$code is $status with a message naming the thing', ({ code, args, status, message }) => {

@@ -50,6 +50,11 @@ export const Errors = {
     message: (row: number, feature: string, expected: string, got: string) =>
       `instances[${row}].${feature} must be ${expected}, got ${got}`,
   },
+  FEATURE_COUNT_MISMATCH: {
+    status: 400,
+    message: (row: number, got: number, names: readonly string[]) =>
+      `instances[${row}] has ${got} values; a row sent as an array has one for each of the ${names.length} features, in this order: ${names.length > 64 ? `${names.slice(0, 64).join(', ')}, … (GET the version's signature)` : names.join(', ')}`,
+  },
   VERSION_HAS_NO_SIGNATURE: {
     status: 400,
     message: (model: string, version: string) =>

@@ -62,7 +62,7 @@ export function createInference({ choice, mirrors, inferenceLog, metrics, log }:
     const chosen = chooseForBody(protocol, call)
     const decoded = decodeWith(protocol, call.body, chosen.version, { maxRows: maxRequestRows, callerId: call.callerId })
     const meta = call.callerMeta(protocol.callerFields(call.body)) // checked whether or not anything is recorded: a bad value is a 400 either way
-    const record = recording ? recordContext(protocol.recordKind(call.body, decoded), chosen, decoded, call.recordBytes, meta) : null
+    const record = recording ? recordContext(protocol.recordKind(call.body, decoded), chosen, decoded, decoded.recordedBody ?? call.recordBytes, meta) : null
     run(chosen, decoded, record, fail, (outputs, ms) => {
       const answer = protocol.encodeAnswer(chosen.version, chosen.role, decoded, outputs)
       respond(answer, chosen)

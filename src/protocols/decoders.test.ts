@@ -43,7 +43,8 @@ function body(text: string, binary: Buffer | null = null): RequestBody {
   }
 }
 
-type Expected = { data: number[]; dims: number[]; ids: (string | number)[]; outputs?: string[] | null } | { code: string }
+/** `recorded`: the body the inference log keeps when not the one sent (native rows sent as arrays). */
+type Expected = { data: number[]; dims: number[]; ids: (string | number)[]; outputs?: string[] | null; recorded?: string | null } | { code: string }
 
 interface Case {
   readonly name: string
@@ -67,6 +68,17 @@ const NATIVE_CASES: Case[] = [
   { name: 'no instances', body: '{"rows":[]}', expected: { code: 'BODY_INVALID' } },
   { name: 'an array body', body: '[]', expected: { code: 'BODY_INVALID' } },
   { name: 'a version without a signature', body: '{"instances":[{"a":1,"n":2}]}', expected: { code: 'VERSION_HAS_NO_SIGNATURE' }, withSignature: false },
+  // issue #16: rows as arrays in signature order, recorded as named records
+  { name: 'rows as arrays', body: '{"instances":[[1.5,2],[-3e2,4]]}', expected: { data: [1.5, 2, -300, 4], dims: [2, 2], ids: ['caller:0', 'caller:1'], recorded: '{"instances":[{"a":1.5,"n":2},{"a":-300,"n":4}]}' } },
+  { name: 'an array row with spaces', body: ' { "instances" : [ [ 0.5 , 7 ] ] } ', expected: { data: [0.5, 7], dims: [1, 2], ids: ['caller'], recorded: '{"instances":[{"a":0.5,"n":7}]}' } },
+  { name: 'a record and an array row', body: '{"instances":[{"a":1,"n":2},[3,4]]}', expected: { data: [1, 2, 3, 4], dims: [2, 2], ids: ['caller:0', 'caller:1'], recorded: '{"instances":[{"a":1,"n":2},{"a":3,"n":4}]}' } },
+  { name: 'a record with its id and an array row', body: '{"instances":[{"id":"r-1","n":2,"a":1},[3,4]]}', expected: { data: [1, 2, 3, 4], dims: [2, 2], ids: ['r-1', 'caller:1'], recorded: '{"instances":[{"id":"r-1","n":2,"a":1},{"a":3,"n":4}]}' } },
+  { name: 'an array row too short', body: '{"instances":[[1]]}', expected: { code: 'FEATURE_COUNT_MISMATCH' } },
+  { name: 'an array row too long', body: '{"instances":[[1,2,3]]}', expected: { code: 'FEATURE_COUNT_MISMATCH' } },
+  { name: 'an array row nested once more', body: '{"instances":[[[1,2]]]}', expected: { code: 'FEATURE_COUNT_MISMATCH' } },
+  { name: 'a fraction for an integer feature in an array row', body: '{"instances":[[1,2.5]]}', expected: { code: 'FEATURE_MISTYPED' } },
+  { name: 'a string in an array row', body: '{"instances":[["1",2]]}', expected: { code: 'FEATURE_MISTYPED' } },
+  { name: 'more array rows than allowed', body: `{"instances":[${Array(4).fill('[1,2]').join(',')}]}`, expected: { code: 'BATCH_TOO_LARGE' } },
 ]
 
 const V2_CASES: Case[] = [
@@ -92,7 +104,7 @@ function outcome(decode: () => DecodedRequest | null): Expected | null {
     const d = decode()
     if (d === null) return null
     expect(d.feeds).toHaveLength(1)
-    return { data: Array.from(d.feeds[0].data as Float32Array), dims: [...d.feeds[0].dims], ids: [...d.ids], outputs: d.outputs === null ? null : [...d.outputs] }
+    return { data: Array.from(d.feeds[0].data as Float32Array), dims: [...d.feeds[0].dims], ids: [...d.ids], outputs: d.outputs === null ? null : [...d.outputs], recorded: d.recordedBody?.toString() ?? null }
   } catch (err) {
     if (!isGatewayError(err)) throw err
     return { code: err.code }
@@ -105,7 +117,7 @@ function suite(protocol: InferenceProtocol<RequestBody, unknown>, cases: readonl
     describe(`${decoder.name}${k === last ? ' (takes every body)' : ''}`, () => {
       it.each(cases)('$name', ({ body: text, expected, withSignature, binary }) => {
         const got = outcome(() => decoder.decode(body(text, binary), version(withSignature ?? true), { maxRows: MAX_ROWS, callerId: 'caller' }))
-        const want = 'code' in expected ? expected : { outputs: null, ...expected }
+        const want = 'code' in expected ? expected : { outputs: null, recorded: null, ...expected }
         if (k < last && got === null) return // a fast decoder may decline any body
         expect(got).toEqual(want)
       })

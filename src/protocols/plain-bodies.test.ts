@@ -34,15 +34,18 @@ function object(pairs: readonly (readonly [string, string])[], w: () => string):
   return `{${w()}${pairs.map(([k, v]) => `${k}${w()}:${w()}${v}`).join(`${w()},${w()}`)}${w()}}`
 }
 
-/** A native row: the signature's keys, sometimes reordered, one missing or one more, an id, an escaped key. */
+/** A native row: the signature's keys, sometimes reordered, one missing or one more, an id, an escaped key; or an array of the values, sometimes one short or one long. */
 const integer = fc.oneof({ weight: 9, arbitrary: fc.integer({ min: -1e6, max: 1e6 }).map(String) }, { weight: 1, arbitrary: value })
 /** `usual` two times in three, else one of `others`. */
 const rarely = <T>(usual: T, ...others: T[]) => fc.oneof({ weight: 2, arbitrary: fc.constant(usual) }, { weight: 1, arbitrary: fc.constantFrom(...others) })
 
 const row = fc.record({
   values: fc.tuple(value, integer, value),
-  flaw: rarely('none', 'reorder', 'missing', 'extra', 'id', 'escaped', 'duplicate'),
-}).map(({ values, flaw }) => {
+  flaw: rarely('none', 'reorder', 'missing', 'extra', 'id', 'escaped', 'duplicate', 'array', 'array', 'array-short', 'array-long'),
+}).map(({ values, flaw }): [string, string][] | string[] => {
+  if (flaw === 'array') return [...values]
+  if (flaw === 'array-short') return values.slice(0, 2)
+  if (flaw === 'array-long') return [...values, '1']
   let pairs: [string, string][] = [['"a"', values[0]], ['"b_2"', values[1]], ['"c.d"', values[2]]]
   if (flaw === 'reorder') pairs = [pairs[1], pairs[0], pairs[2]]
   if (flaw === 'missing') pairs = pairs.slice(0, 2)
@@ -60,7 +63,8 @@ const nativeBody = fc.record({
 }).map(({ rows, top, seed }) => {
   let n = 0
   const w = (): string => seed[n++ % seed.length]
-  const instances = `[${w()}${rows.map((pairs) => object(pairs, w)).join(`${w()},${w()}`)}${w()}]`
+  const rowText = (r: [string, string][] | string[]) => typeof r[0] === 'string' ? `[${w()}${(r as string[]).join(`${w()},${w()}`)}${w()}]` : object(r as [string, string][], w)
+  const instances = `[${w()}${rows.map(rowText).join(`${w()},${w()}`)}${w()}]`
   const pairs: [string, string][] = [[top === 'other-key' ? '"instance"' : '"instances"', instances]]
   if (top === 'model') pairs.push(['"model"', '"m"'])
   if (top === 'timestamp') pairs.unshift(['"timestamp"', '1700000000000'])
@@ -104,7 +108,7 @@ describe('decodePlainInstances', () => {
     expectAgreement(nativeBody,
       (bytes) => decodePlainInstances(bytes, sig, MAX_ROWS, BASE_ID),
       (text) => encodeInstances((JSON.parse(text) as { instances?: unknown }).instances, sig, MAX_ROWS, BASE_ID),
-      ({ feeds, rows, ids }) => ({ feeds: plainFeeds(feeds), rows, ids }))
+      ({ feeds, rows, ids, recordedBody }) => ({ feeds: plainFeeds(feeds), rows, ids, recorded: recordedBody?.toString() }))
   })
 
   it('takes the body a client usually sends, and hands each request its own rows', () => {
@@ -115,6 +119,9 @@ describe('decodePlainInstances', () => {
     expect(Array.from(one!.feeds[0].data as Float32Array)).toEqual([1.5, 2, -3])
     expect(Array.from(two!.feeds[0].data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6])
     expect(two!.rows).toBe(2)
+    const arrays = decodePlainInstances(Buffer.from('{"instances":[[1.5,2,-3],[4,5,6e0]]}'), sig, MAX_ROWS, null)
+    expect(Array.from(arrays!.feeds[0].data as Float32Array)).toEqual([1.5, 2, -3, 4, 5, 6])
+    expect(arrays!.recordedBody?.toString()).toBe('{"instances":[{"a":1.5,"b_2":2,"c.d":-3},{"a":4,"b_2":5,"c.d":6}]}')
   })
 
   it('reads rows wider than its buffer, the first time too (a signature of 5,000 features)', () => {

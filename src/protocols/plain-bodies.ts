@@ -4,6 +4,7 @@
  * and the walk over its result took about a tenth of the request thread's time a request):
  *
  *   native  {"instances":[{"limit_bal":20000,"age":24,...}, ...]}   features in signature order
+ *           {"instances":[[20000,24,...], ...]}                     or arrays of them, in that order
  *   V2      {"id":"…","inputs":[{"name":"features","shape":[1,22],"datatype":"FP32","data":[…]}]}
  *
  * Each decoder gives exactly what the general path (encodeInstances, decodeInferRequest) gives
@@ -21,7 +22,7 @@ import type { CompiledSignature } from '../runtime/signature.js'
 import type { Feed, TensorSpec } from '../runtime/tensors.js'
 import { slabOf } from '../runtime/feed-slab.js'
 import type { FeedSlab, NumericData } from '../runtime/feed-slab.js'
-import { defaultRowId } from './records.js'
+import { defaultRowId, namedRowText } from './records.js'
 import type { DecodedRequest } from './protocol.js'
 import type { DecodedInferRequest } from './v2-tensors.js'
 import { MAX_RANK } from './v2-tensors.js'
@@ -60,22 +61,26 @@ export function decodePlainInstances(b: Buffer, sig: CompiledSignature, maxRows:
   const features = sig.features
   const width = features.length
   let rows = 0
+  let hasArrayRows = false
   for (;;) {
-    i = expect(b, i, LBRACE)
+    i = skipSpace(b, i)
+    const isArray = b[i] === LBRACKET // a row of values in signature order, else a record
+    hasArrayRows ||= isArray
+    i = expect(b, i, isArray ? LBRACKET : LBRACE)
     if (i === -1 || rows === maxRows) return null
     const base = rows * width
     while (base + width > values.length) growValues()
     for (let c = 0; c < width; c++) {
       if (c > 0) i = expect(b, i, COMMA)
       const feature = features[c]
-      if (i !== -1) i = expectKey(b, i, feature.name)
+      if (i !== -1 && !isArray) i = expectKey(b, i, feature.name)
       if (i !== -1) i = readNumber(b, i)
       if (i === -1) return null
       const value = scanned.number
       if (!Number.isFinite(value) || (feature.type === 'integer' && !Number.isInteger(value))) return null
       values[base + c] = value
     }
-    i = expect(b, i, RBRACE)
+    i = expect(b, i, isArray ? RBRACKET : RBRACE)
     if (i === -1) return null
     rows++
     i = skipSpace(b, i)
@@ -88,7 +93,15 @@ export function decodePlainInstances(b: Buffer, sig: CompiledSignature, maxRows:
   const ids = new Array<string>(rows)
   for (let r = 0; r < rows; r++) ids[r] = defaultRowId(baseId, rows, r)
   const feed = { name: sig.input, type: sig.ortType, data: copyValues(inputSlab(sig), 0, rows * width), dims: [rows, width] }
-  return { feeds: [feed], rows, ids, outputs: null, binaryOutputs: null }
+  return { feeds: [feed], rows, ids, outputs: null, binaryOutputs: null, recordedBody: hasArrayRows ? Buffer.from(namedRowsText(rows, sig)) : undefined }
+}
+
+/** encodeInstances's recorded body (namedInstancesText) for the rows in `values`: every plain record reads back as its values. */
+function namedRowsText(rows: number, sig: CompiledSignature): string {
+  const width = sig.featureNames.length
+  let text = '{"instances":['
+  for (let r = 0; r < rows; r++) text += (r > 0 ? ',' : '') + namedRowText(values, r * width, sig)
+  return text + ']}'
 }
 
 

@@ -39,6 +39,8 @@ export interface DecodedRequest {
   readonly outputs: readonly string[] | null
   /** Outputs to answer as binary data (V2's binary tensor extension); null when none. */
   readonly binaryOutputs: ReadonlySet<string> | null
+  /** The body as the inference log keeps it, when not as sent (native rows sent as arrays are kept as named records). */
+  readonly recordedBody?: Buffer
 }
 
 /**

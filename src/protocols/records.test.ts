@@ -37,6 +37,13 @@ describe('signature to tensor', () => {
     expect(ids[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   })
 
+  it('packs rows given as arrays in signature order like the records they stand for (issue #16)', () => {
+    const asArrays = encodeInstances([[1.5, 2, 3], [-1, 0, 1e-3]], sig, 10)
+    expect(Array.from(asArrays.feeds[0].data as Float32Array)).toEqual([1.5, 2, 3, -1, 0, Math.fround(1e-3)])
+    expect(asArrays.recordedBody?.toString()).toBe('{"instances":[{"a":1.5,"b":2,"c":3},{"a":-1,"b":0,"c":0.001}]}')
+    expect(encodeInstances([{ a: 1.5, b: 2, c: 3 }], sig, 10).recordedBody).toBeUndefined() // records are kept as sent
+  })
+
   it("keeps a row's own id and does not count it as a feature", () => {
     expect(encodeInstances([{ id: 'case-17', a: 1, b: 2, c: 3 }], sig, 10).ids).toEqual(['case-17'])
   })
@@ -50,7 +57,9 @@ describe('signature to tensor', () => {
     { name: 'Infinity from 1e400', rows: [JSON.parse('{"a":1e400,"b":2,"c":3}')], code: 'FEATURE_MISTYPED', text: 'a number too large' },
     { name: 'null value', rows: [{ a: null, b: 2, c: 3 }], code: 'FEATURE_MISTYPED', text: 'got null' },
     { name: 'nested object', rows: [{ a: { v: 1 }, b: 2, c: 3 }], code: 'FEATURE_MISTYPED', text: 'got an object' },
-    { name: 'row that is an array', rows: [[1, 2, 3]], code: 'BODY_INVALID', text: 'instances[0] must be an object' },
+    { name: 'row that is a string', rows: ['1,2,3'], code: 'BODY_INVALID', text: 'instances[0] must be an object of feature values or an array of them in signature order' },
+    { name: 'array row of the wrong length', rows: [[1, 2]], code: 'FEATURE_COUNT_MISMATCH', text: 'instances[0] has 2 values; a row sent as an array has one for each of the 3 features, in this order: a, b, c' },
+    { name: 'array row with a fraction for an integer', rows: [[1, 2.5, 3]], code: 'FEATURE_MISTYPED', text: 'instances[0].b must be an integer, got 2.5' },
     { name: 'bad id', rows: [{ id: '', a: 1, b: 2, c: 3 }], code: 'BODY_INVALID', text: 'instances[0].id' },
   ])('rejects a $name with $code naming the field', ({ rows, code, text }) => {
     const err = codeOf(() => encodeInstances(rows, sig, 10))

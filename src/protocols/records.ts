@@ -2,6 +2,7 @@
  * The native protocol's records: JSON rows in, named predictions out, by a version's signature.
  *
  *   {"instances":[{"limit_bal":20000,"age":24,...}]}  ->  features tensor [N, F], columns in signature order
+ *   {"instances":[[20000,24,...]]}                    ->  the same: a row as an array, in signature order
  *   outputs {label:[N], probability:[N]}              ->  [{"id":..,"label":1,"probability":0.83}]
  */
 import { gatewayErrorWith } from '../errors.js'
@@ -16,12 +17,14 @@ import type { DecodedRequest } from './protocol.js'
 
 /**
  * Turn `instances` into the version's input tensor, checking every row against the signature.
- * A row may carry its own `id`. Rows without one get the caller's `baseId` (X-Inference-Id):
- * as it is for a one-row request, as `<baseId>:<row>` for several; else a generated UUIDv7.
+ * A row is a record of named features, or an array of their values in signature order (as
+ * TF Serving's row format sends them); one request may mix both. A record may carry its own
+ * `id`. Rows without one get the caller's `baseId` (X-Inference-Id): as it is for a one-row
+ * request, as `<baseId>:<row>` for several; else a generated UUIDv7.
  */
 export function encodeInstances(instances: unknown, sig: CompiledSignature, maxRows: number, baseId: string | null = null): DecodedRequest {
   if (!Array.isArray(instances) || instances.length === 0) {
-    throw invalid(sig, "'instances' must be a non-empty array of records, e.g. {\"instances\":[{\"feature\":1.5}]}")
+    throw invalid(sig, "'instances' must be a non-empty array of records or of arrays in signature order, e.g. {\"instances\":[{\"feature\":1.5}]}")
   }
   const rows = instances.length
   if (rows > maxRows) throw gatewayErrorWith('BATCH_TOO_LARGE', {}, rows, maxRows)
@@ -29,10 +32,22 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
   const width = features.length
   const data = inputSlab(sig).take(rows * width)
   const ids: (string | number)[] = new Array(rows)
+  let hasArrayRows = false
   for (let r = 0; r < rows; r++) {
     const row: unknown = instances[r]
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) {
-      throw invalid(sig, `instances[${r}] must be an object of feature values, got ${describe(row)}`)
+    if (Array.isArray(row)) {
+      hasArrayRows = true
+      ids[r] = defaultRowId(baseId, rows, r)
+      if (row.length !== width) throw gatewayErrorWith('FEATURE_COUNT_MISMATCH', { details: { expected: sig.expected } }, r, row.length, sig.featureNames)
+      for (let c = 0; c < width; c++) {
+        const value: unknown = row[c]
+        if (!isFeatureValue(value, features[c])) throw mistyped(sig, r, features[c], value)
+        data[r * width + c] = value
+      }
+      continue
+    }
+    if (typeof row !== 'object' || row === null) {
+      throw invalid(sig, `instances[${r}] must be an object of feature values or an array of them in signature order, got ${describe(row)}`)
     }
     const record = row as Record<string, unknown>
     let keys = width
@@ -51,9 +66,7 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
     for (let c = 0; c < width; c++) {
       const feature = features[c]
       const value = values !== null ? values[c] : record[feature.name]
-      if (typeof value !== 'number' || !Number.isFinite(value) || (feature.type === 'integer' && !Number.isInteger(value))) {
-        throw featureError(sig, r, feature, record)
-      }
+      if (!isFeatureValue(value, feature)) throw featureError(sig, r, feature, record)
       data[base + c] = value
     }
     if (ownKeys.length !== keys) {
@@ -62,7 +75,34 @@ export function encodeInstances(instances: unknown, sig: CompiledSignature, maxR
       throw gatewayErrorWith('FEATURE_UNKNOWN', { details: { expected: sig.expected } }, r, extra)
     }
   }
-  return { feeds: [{ name: sig.input, type: sig.ortType, data, dims: [rows, width] }], rows, ids, outputs: null, binaryOutputs: null }
+  const recordedBody = hasArrayRows ? Buffer.from(namedInstancesText(instances, sig)) : undefined
+  return { feeds: [{ name: sig.input, type: sig.ortType, data, dims: [rows, width] }], rows, ids, outputs: null, binaryOutputs: null, recordedBody }
+}
+
+function isFeatureValue(value: unknown, feature: Feature): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && (feature.type !== 'integer' || Number.isInteger(value))
+}
+
+/**
+ * The body the inference log keeps for rows given as arrays: `{"instances":[...]}` with each
+ * array written as the record of its features by name, so that records read the same however
+ * the caller sent them (the store worker, which has no signature, reads the inputs from it).
+ */
+export function namedInstancesText(instances: readonly unknown[], sig: CompiledSignature): string {
+  let text = '{"instances":['
+  for (let r = 0; r < instances.length; r++) {
+    const row = instances[r]
+    if (r > 0) text += ','
+    text += Array.isArray(row) ? namedRowText(row as number[], 0, sig) : JSON.stringify(row)
+  }
+  return text + ']}'
+}
+
+/** `{"a":1.5,"n":2}`: `values[first..]`, the features of one row in signature order, as a JSON record. */
+export function namedRowText(values: ArrayLike<number>, first: number, sig: CompiledSignature): string {
+  let text = ''
+  for (let c = 0; c < sig.featureNames.length; c++) text += sig.featureKeys[c] + String(values[first + c])
+  return text + '}'
 }
 
 /** The id of row `r` of `rows` that brings none: the caller's X-Inference-Id (`<id>:<r>` for several rows), else a new UUIDv7. */
@@ -127,10 +167,13 @@ function scalarJson(v: unknown, isBool: boolean, classes: readonly string[] | un
 }
 
 function featureError(sig: CompiledSignature, row: number, feature: Feature, record: Record<string, unknown>): SwitchyardError {
-  const details = { details: { expected: sig.expected } }
-  if (!Object.hasOwn(record, feature.name)) return gatewayErrorWith('FEATURE_MISSING', details, row, feature.name)
+  if (!Object.hasOwn(record, feature.name)) return gatewayErrorWith('FEATURE_MISSING', { details: { expected: sig.expected } }, row, feature.name)
+  return mistyped(sig, row, feature, record[feature.name])
+}
+
+function mistyped(sig: CompiledSignature, row: number, feature: Feature, value: unknown): SwitchyardError {
   const expected = feature.type === 'integer' ? 'an integer' : 'a finite number'
-  return gatewayErrorWith('FEATURE_MISTYPED', details, row, feature.name, expected, describe(record[feature.name]))
+  return gatewayErrorWith('FEATURE_MISTYPED', { details: { expected: sig.expected } }, row, feature.name, expected, describe(value))
 }
 
 function invalid(sig: CompiledSignature, detail: string): SwitchyardError {

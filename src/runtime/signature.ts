@@ -14,6 +14,8 @@ export interface CompiledSignature {
   readonly features: readonly Feature[]
   /** The features' names, in order. */
   readonly featureNames: readonly string[]
+  /** Each feature's key as a JSON record writes it: `{"limit_bal":`, then `,"age":`. */
+  readonly featureKeys: readonly string[]
   /** Every feature name is printable ASCII without '"' or '\\', so it can be matched in the body's bytes as it is (plain-bodies.ts). */
   readonly hasPlainFeatureNames: boolean
   readonly outputs: readonly OutputField[]
@@ -46,6 +48,7 @@ export function compileSignature(signature: Signature, inputs: readonly TensorSp
     ortType: input.ortType,
     features: signature.features,
     featureNames: signature.features.map((f) => f.name),
+    featureKeys: signature.features.map((f, c) => `${c === 0 ? '{' : ','}${JSON.stringify(f.name)}:`),
     hasPlainFeatureNames: signature.features.every((f) => /^[\x20-\x7e]*$/.test(f.name) && !/["\\]/.test(f.name)),
     outputs: signature.outputs,
     outputKeys: signature.outputs.map((o) => `,${JSON.stringify(o.name)}:`),

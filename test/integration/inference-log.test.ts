@@ -141,6 +141,50 @@ describe('the record of an inference', () => {
     expect(row.inputs.pay_amt1).toBe(records[7].pay_amt1)
   })
 
+  // issue #16: rows sent as arrays in signature order are answered and recorded as the records they stand for
+  it('answers and records rows sent as arrays by feature name, as it does records', async () => {
+    const features: string[] = (await get(`${gw.url}/v1/models/credit-risk`)).body.versions.find((v: { version: string }) => v.version === 'v1').signature.features.map((f: { name: string }) => f.name)
+    const asArray = (r: Record<string, number>) => features.map((f) => r[f])
+    const named = await post(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, { instances: [records[12], records[13]] })
+    const positional = await post(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, { instances: [asArray(records[12]), records[13]] }, { 'x-inference-id': 'positional' })
+    const plain = await post(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, `{"instances":[${JSON.stringify(asArray(records[14]))}]}`, { 'x-inference-id': 'positional-plain' })
+    expect(positional.status).toBe(200)
+    const withoutIds = (body: { predictions: Record<string, unknown>[] }) => body.predictions.map(({ id: _id, ...rest }) => rest)
+    expect(withoutIds(positional.body)).toEqual(withoutIds(named.body))
+    expect(plain.status).toBe(200)
+    const rows = await eventually(async () => {
+      const found = (await inferences('credit-risk', '&version=v1')).filter((r) => String(r.inference_id).startsWith('positional'))
+      expect(found).toHaveLength(3)
+      return found
+    })
+    const byId = Object.fromEntries(rows.map((r) => [r.inference_id, r]))
+    expect(byId['positional:0'].inputs).toEqual(records[12])
+    expect(Object.keys(byId['positional:0'].inputs)).toEqual(features)
+    expect(byId['positional:1'].inputs).toEqual(records[13])
+    expect(byId['positional-plain'].inputs).toEqual(records[14])
+    expect(byId['positional:0'].outputs).toEqual(withoutIds(named.body)[0])
+  })
+
+  it('answers an array row of the wrong length with 400 naming the features in order', async () => {
+    const res = await post(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, { instances: [[1, 2, 3]] })
+    expect(res.status).toBe(400)
+    expect(res.body.code).toBe('FEATURE_COUNT_MISMATCH')
+    expect(res.body.error).toMatch(/^instances\[0\] has 3 values; a row sent as an array has one for each of the 22 features, in this order: limit_bal, /)
+  })
+
+  it('applies the privacy rules to rows sent as arrays', async () => {
+    const features: string[] = (await get(`${gw.url}/v1/models/private`)).body.versions[0].signature.features.map((f: { name: string }) => f.name)
+    await post(`${gw.url}/v1/models/private/versions/v1/predict`, { instances: [features.map((f) => records[15][f])] }, { 'x-inference-id': 'private-array' })
+    const row = await eventually(async () => {
+      const found = (await inferences('private')).find((r) => r.inference_id === 'private-array')
+      expect(found).toBeDefined()
+      return found
+    })
+    expect(row.inputs).not.toHaveProperty('age')
+    expect(row.inputs.limit_bal).toMatch(/^hmac-sha256:/)
+    expect(row.inputs.pay_amt2).toBe(records[15].pay_amt2)
+  })
+
   // issue #13: a model.yaml edit needed a restart; a rescan read it but the writer kept the old rules
   it('applies an edited model.yaml\'s privacy rules from the next rescan on', async () => {
     const file = join(repo, 'private', 'model.yaml')
