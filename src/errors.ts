@@ -57,8 +57,8 @@ export const Errors = {
   },
   VERSION_HAS_NO_SIGNATURE: {
     status: 400,
-    message: (model: string, version: string) =>
-      `model '${model}' version '${version}' has no named feature signature (no version.yaml); call POST /v2/models/${model}/versions/${version}/infer with tensors instead`,
+    message: (model: string, version: string, hasVersionYaml: boolean) =>
+      `model '${model}' version '${version}' has no named feature signature (${hasVersionYaml ? 'its version.yaml has none' : 'it has no version.yaml'}); add one (docs/models.md), or call POST /v2/models/${model}/versions/${version}/infer with tensors`,
   },
   // --- Open Inference Protocol tensors ------------------------------------------------
   TENSOR_INPUT_UNKNOWN: {

@@ -21,11 +21,11 @@ and exit 2, before anything starts. \`switchyard serve --help\` prints the same 
 ${rows.join('\n')}
 
 What applies without a restart: \`routes.yaml\` (on save, SIGHUP or \`POST /admin/routes/reload\`),
-version folders added to or removed from the model repository and edits of a model's
-\`model.yaml\` (on change, SIGHUP or \`POST /admin/models/rescan\`), and \`tokens.yaml\` (on
-save). A version's own \`version.yaml\` and \`model.onnx\` are read once, when it loads:
-versions are immutable, so a change is a new version folder. Everything in the table above
-needs a restart.
+version folders added to or removed from the model repository, edits of a model's
+\`model.yaml\` and of a version's \`version.yaml\` (on change, SIGHUP or
+\`POST /admin/models/rescan\`), and \`tokens.yaml\` (on save). A version's model never changes
+under its name: a new \`model.onnx\` or \`upstream\` is a new version folder (docs/models.md).
+Everything in the table above needs a restart.
 
 The other commands (\`validate\`, \`export\`, \`simulate\`, \`models\`, \`stage\`, \`activity\`,
 \`token\`) describe their own options with \`--help\`; those that call a running gateway read

@@ -24,7 +24,7 @@ const parsedRecords: RequestDecoder = {
   name: 'native parsed',
   decode(body, version, context) {
     const value = checkedBody(body)
-    if (version.signature === null) throw gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version)
+    if (version.signature === null) throw gatewayError('VERSION_HAS_NO_SIGNATURE', version.model, version.version, version.metadata !== null)
     return encodeInstances(value.instances, version.signature, context.maxRows, context.callerId)
   },
 }

@@ -13,7 +13,7 @@ import { fetchRemoteMetadata, RemoteRunner } from './remote-runner.js'
 import { RunCoalescer } from './run-coalescer.js'
 import type { BatchingPolicy } from './run-coalescer.js'
 import type { Runner } from './runner.js'
-import { loadSession } from './session.js'
+import { fileSha256, loadSession } from './session.js'
 import type { LoadedSession } from './session.js'
 import { compileSignature } from './signature.js'
 import type { CompiledSignature } from './signature.js'
@@ -31,8 +31,10 @@ export interface ModelPoolOptions {
 export interface RescanOutcome {
   readonly added: string[]
   readonly removed: string[]
-  /** Models whose model.yaml changed (task, owner, privacy rules); a version's own files are read once, when it loads. */
+  /** Models whose model.yaml changed (task, owner, privacy rules). */
   readonly changed: string[]
+  /** Versions loaded again because their version.yaml changed (model.onnx is read once: a changed model is a new folder). */
+  readonly reloaded: string[]
 }
 
 const REMOTE_TIMEOUT_MS = 2_000 // default for a remote version's answer; version.yaml timeout_ms overrides
@@ -73,6 +75,10 @@ export class ServingVersion {
   /** The model and version names as JSON strings, written into every answer. */
   readonly modelJson: string
   readonly versionJson: string
+  /** What the scan found in the folder (version.yaml, or its problem): a rescan that finds otherwise reloads the version. */
+  readonly scannedAs: string
+  /** A later scan whose reload failed while this one kept serving: not tried again until the folder changes once more. */
+  rejectedScan: string | null = null
 
   constructor(scanned: ScannedVersion) {
     this.model = scanned.model
@@ -83,6 +89,7 @@ export class ServingVersion {
     this.problem = scanned.problem
     this.modelJson = JSON.stringify(this.model)
     this.versionJson = JSON.stringify(this.version)
+    this.scannedAs = scannedAs(scanned)
   }
 
   get inputs(): readonly TensorSpec[] {
@@ -177,7 +184,9 @@ export class ModelPool {
   /**
    * Pick up versions added to or removed from the repository without a restart. New versions
    * load in the background; a removed one stops taking requests at once, drains the runs in
-   * flight, then releases its session. Concurrent calls share one rescan.
+   * flight, then releases its session. A version whose version.yaml changed (a remote
+   * version's whole definition; a signature added) loads again beside the one serving, which
+   * it replaces once ready; if it fails, the one serving stays. Concurrent calls share one rescan.
    */
   rescan(): Promise<RescanOutcome> {
     this.#rescanning ??= this.#oneAtATime(() => this.#rescan()).finally(() => (this.#rescanning = null))
@@ -186,6 +195,7 @@ export class ModelPool {
 
   async #rescan(): Promise<RescanOutcome> {
     const scanned = await scanModelRepository(this.#options.modelsDir, this.#log)
+    const edited: { model: ServingModel; current: ServingVersion; scanned: ScannedVersion }[] = []
     const added: ServingVersion[] = []
     const removed: ServingVersion[] = []
     const changed: string[] = []
@@ -201,7 +211,11 @@ export class ModelPool {
       model.metadata = sm.metadata
       for (const sv of sm.versions) {
         seen.add(`${sm.name}/${sv.version}`)
-        if (model.versions.has(sv.version)) continue
+        const current = model.versions.get(sv.version)
+        if (current !== undefined) {
+          if (isEdited(current, sv)) edited.push({ model, current, scanned: sv })
+          continue
+        }
         const version = new ServingVersion(sv)
         model.versions.set(sv.version, version)
         added.push(version)
@@ -229,11 +243,12 @@ export class ModelPool {
     if (keptRouted.length > 0) {
       this.#log.warn('versions removed from the model repository are still in routes.yaml; they keep serving until a routes change stops sending them traffic', { versions: keptRouted })
     }
-    const outcome = { added: added.map((v) => `${v.model}/${v.version}`), removed: removed.map((v) => `${v.model}/${v.version}`), changed }
-    const isChange = added.length + removed.length + changed.length > 0
-    if (isChange) this.#log.info('model repository changed', outcome)
+    const outcome = { added: added.map((v) => `${v.model}/${v.version}`), removed: removed.map((v) => `${v.model}/${v.version}`), changed, reloaded: [] as string[] }
+    const isChange = added.length + removed.length + changed.length + edited.length > 0
+    if (isChange) this.#log.info('model repository changed', { ...outcome, edited: edited.map((e) => `${e.current.model}/${e.current.version}`) })
     for (const v of removed) void this.#drain(v)
     for (const v of added) await this.#load(v)
+    for (const e of edited) if (await this.#reload(e.model, e.current, e.scanned)) outcome.reloaded.push(`${e.current.model}/${e.current.version}`)
     if (isChange) this.onChange?.(outcome)
     return outcome
   }
@@ -276,7 +291,7 @@ export class ModelPool {
         }
       }
       model.sortVersions()
-      if (added.length + changed.length > 0) this.onChange?.({ added, removed: [], changed })
+      if (added.length + changed.length > 0) this.onChange?.({ added, removed: [], changed, reloaded: [] })
       return { model, failed }
     })
   }
@@ -295,6 +310,33 @@ export class ModelPool {
       await Promise.all([...model.versions.values()].filter((v) => v.state !== 'unloaded').map((v) => this.#drain(v, 'unloading')))
       return model
     })
+  }
+
+  /**
+   * Load `scanned` beside `current` and swap it in; false when `current` was serving and stays:
+   * the edit failed to load, or it would change the model under the version's name (another
+   * model.onnx or upstream), which only a new version folder may do.
+   */
+  async #reload(model: ServingModel, current: ServingVersion, scanned: ScannedVersion): Promise<boolean> {
+    if (current.state === 'ready') {
+      const isSameModel = current.session !== null
+        ? scanned.metadata?.upstream === undefined && await fileSha256(scanned.onnxPath).catch(() => null) === current.session.sha256
+        : scanned.metadata?.upstream === current.upstream
+      if (!isSameModel) return this.#keep(current, scannedAs(scanned), "version.yaml changed, and with it the version's model (model.onnx or upstream); a version's model never changes under its name, so it keeps serving as it was: put the new model in a new version folder")
+    }
+    const next = new ServingVersion(scanned)
+    await this.#load(next)
+    if (next.state !== 'ready' && current.state === 'ready') return this.#keep(current, next.scannedAs, `version.yaml changed, but the version fails to load with it (${next.reason}); it keeps serving as it was`)
+    next.isRemovedFromDisk = current.isRemovedFromDisk
+    model.versions.set(next.version, next) // the requests that chose `current` finish on it
+    if (current.state !== 'failed') void this.#drain(current)
+    return true
+  }
+
+  #keep(current: ServingVersion, rejected: string, message: string): false {
+    current.rejectedScan = rejected
+    this.#log.error(message, { model: current.model, version: current.version })
+    return false
   }
 
   /** After a routes change: drain the versions whose folders are gone and that no route names any more. */
@@ -443,6 +485,17 @@ export class ModelPool {
       }
     }
   }
+}
+
+function scannedAs(scanned: ScannedVersion): string {
+  return JSON.stringify([scanned.metadata, scanned.problem])
+}
+
+/** The folder's version.yaml is not what `current` was loaded from (nor a reload that failed); a version still loading is left alone. */
+function isEdited(current: ServingVersion, scanned: ScannedVersion): boolean {
+  if (current.state === 'loading' || current.state === 'draining') return false
+  const now = scannedAs(scanned)
+  return now !== current.scannedAs && now !== current.rejectedScan
 }
 
 export function assertReady(version: ServingVersion): ServingVersion {

@@ -41,7 +41,7 @@ const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
 /** `warmupInputs`: version.yaml's warm-up data; a problem with it (it does not fit the model) throws, a failed run does not. */
 export async function loadSession(onnxPath: string, expectedSha256: string | undefined, warmupInputs?: Readonly<Record<string, WarmupTensor>>): Promise<LoadedSession> {
   const bytes = await readFile(onnxPath)
-  const sha256 = createHash('sha256').update(bytes).digest('hex')
+  const sha256 = sha256Of(bytes)
   if (expectedSha256 !== undefined && expectedSha256 !== sha256) {
     throw new Error(`sha256 mismatch: version.yaml says ${expectedSha256}, model.onnx is ${sha256}`)
   }
@@ -62,6 +62,15 @@ export async function loadSession(onnxPath: string, expectedSha256: string | und
     throw err
   }
   return { session, sha256, inputs, outputs, isBatchable, warmup: warmed.outcome, batchRunMs: warmed.batchRunMs }
+}
+
+/** The sha256 of model.onnx as loadSession reports it: what tells one model from another. */
+export async function fileSha256(onnxPath: string): Promise<string> {
+  return sha256Of(await readFile(onnxPath))
+}
+
+function sha256Of(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
 }
 
 function toTensorSpec(meta: ort.InferenceSession.ValueMetadata): TensorSpec {
