@@ -53,7 +53,7 @@ export const Errors = {
   FEATURE_COUNT_MISMATCH: {
     status: 400,
     message: (row: number, got: number, names: readonly string[]) =>
-      `instances[${row}] has ${got} values; a row sent as an array has one for each of the ${names.length} features, in this order: ${names.length > 64 ? `${names.slice(0, 64).join(', ')}, … (GET the version's signature)` : names.join(', ')}`,
+      `instances[${row}] has ${got} value${got === 1 ? '' : 's'}; a row sent as an array has one for each of the ${names.length} features, in this order: ${names.length > 64 ? `${names.slice(0, 64).join(', ')}, … (GET the version's signature)` : names.join(', ')}`,
   },
   VERSION_HAS_NO_SIGNATURE: {
     status: 400,
