@@ -203,10 +203,9 @@ describe('deploy/k8s against the gateway', () => {
     expect(container.livenessProbe?.httpGet).toEqual({ path: '/v2/health/live', port: 'http' })
   })
 
-  // The gRPC endpoint (--grpc-port) is being added beside this; the port is declared already.
-  it.skipIf(!('grpcPort' in DEFAULTS))('opens the gRPC port where the gateway listens for gRPC', () => {
+  it('opens the gRPC port where the gateway listens for gRPC', () => {
     const grpc = container.ports!.find((p) => p.name === 'grpc')!
-    expect(grpc.containerPort).toBe(optionValue('grpcPort' as keyof typeof DEFAULTS))
+    expect(grpc.containerPort).toBe(optionValue('grpcPort'))
   })
 
   it('publishes every container port through the Service, by name', () => {

@@ -30,7 +30,8 @@ const NativeRecord = z.object({ id: InferenceId.optional().describe('the row\'s 
   .catchall(z.number().describe('a feature of the version\'s signature (version.yaml): every one, no other'))
 
 export const NativePredictRequest = z.object({
-  instances: z.array(NativeRecord).min(1).describe('the records; at most --max-request-rows'),
+  instances: z.array(z.union([NativeRecord, z.array(z.number()).describe('a row as its features\' values in signature order')])).min(1)
+    .describe('the records, each an object of features or an array in signature order; at most --max-request-rows'),
   timestamp: Time.optional().describe('when the case happened (or X-Inference-Timestamp)'),
   attributes: Attributes.optional().describe('recorded with each row (or X-Inference-Attributes)'),
 }).catchall(z.unknown().describe('other top-level fields may be read by routes.yaml rules (field:NAME)'))
