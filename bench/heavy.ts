@@ -7,6 +7,8 @@
  *   v2-json      POST /v2/models/cnn/versions/1/infer, the image as 12,288 JSON numbers
  *   v2-binary    the same with the image as binary tensor data (Inference-Header-Content-Length)
  *   v2-batched   v2-binary on a version with dynamic batching (version.yaml batching:)
+ *   grpc         ModelInfer over gRPC, the image as raw_input_contents, from a client
+ *                process of its own (servers/grpc-load.mjs)
  *
  * The model is training/cnn.ts's CNN, [N,3,64,64] FP32, built here with its seeded weights.
  * CONNECTIONS (8) clients; each round measures the loop and then every scenario, in
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
   writeFileSync(join(models, 'cnn-batched', '1', 'version.yaml'), 'batching: { max_batch_size: 4, max_queue_delay_ms: 2 }\n')
   const loop = await startLoop(join(models, 'cnn', '1', 'model.onnx'))
   const gateway = await startGateway(models)
+  const grpc = await startMeasurer(join(root, 'bench', 'servers', 'grpc-load.mjs'), [`127.0.0.1:${gateway.grpcPort}`, 'cnn', CNN_INPUT, String(CONNECTIONS), IMAGE.join(',')])
   const jsonBody = JSON.stringify({ inputs: [{ name: CNN_INPUT, shape: IMAGE, datatype: 'FP32', data: Array.from(image) }] })
   const header = JSON.stringify({ inputs: [{ name: CNN_INPUT, shape: IMAGE, datatype: 'FP32', parameters: { binary_data_size: image.byteLength } }] })
   const binaryBody = Buffer.concat([Buffer.from(header), Buffer.from(image.buffer)])
@@ -55,6 +58,7 @@ async function main(): Promise<void> {
     { name: 'v2-json', what: 'POST /v2/models/cnn/versions/1/infer, JSON data', measure: (s) => load(gateway.port, '/v2/models/cnn/versions/1/infer', jsonBody, { 'content-type': 'application/json' }, s) },
     { name: 'v2-binary', what: 'the same, binary tensor data', measure: (s) => load(gateway.port, '/v2/models/cnn/versions/1/infer', binaryBody, binaryHeaders, s) },
     { name: 'v2-batched', what: 'binary, on a version with batching: { max_batch_size: 4, max_queue_delay_ms: 2 }', measure: (s) => load(gateway.port, '/v2/models/cnn-batched/versions/1/infer', binaryBody, binaryHeaders, s) },
+    { name: 'grpc', what: 'ModelInfer over gRPC, raw_input_contents', measure: (s) => grpc.measure(s) },
   ]
   const rounds: { loop: number; rates: Map<string, number> }[] = []
   try {
@@ -69,6 +73,7 @@ async function main(): Promise<void> {
     }
   } finally {
     loop.child.kill()
+    grpc.child.kill()
     gateway.child.kill('SIGTERM')
     rmSync(dir, { recursive: true, force: true })
   }
@@ -109,24 +114,35 @@ async function load(port: number, path: string, body: string | Buffer, headers: 
   return result.requests.average
 }
 
-function startLoop(modelPath: string): Promise<{ child: ChildProcess; measure(seconds: number): Promise<number> }> {
-  const child = fork(join(root, 'bench', 'servers', 'ort-loop.mjs'), [modelPath, ...IMAGE.map(String)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  const measure = (seconds: number) => new Promise<number>((resolve) => {
-    child.once('message', (m) => resolve((m as { runsPerSec: number }).runsPerSec))
+/** A process that measures on its own when asked {seconds}: onnxruntime's loop, or the gRPC load. */
+function startMeasurer(script: string, args: string[]): Promise<{ child: ChildProcess; measure(seconds: number): Promise<number> }> {
+  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const measure = (seconds: number) => new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => {
+      const { rate, failed } = m as { rate: number; failed?: number }
+      if (failed) reject(new Error(`${script}: ${failed} calls failed`))
+      else resolve(rate)
+    })
     child.send({ seconds })
   })
   return new Promise((resolve, reject) => {
     child.once('message', () => resolve({ child, measure }))
-    child.once('exit', (code) => reject(new Error(`the onnxruntime loop exited with ${code}`)))
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)))
   })
 }
 
-async function startGateway(models: string): Promise<{ child: ChildProcess; port: number }> {
+function startLoop(modelPath: string): ReturnType<typeof startMeasurer> {
+  return startMeasurer(join(root, 'bench', 'servers', 'ort-loop.mjs'), [modelPath, ...IMAGE.map(String)])
+}
+
+async function startGateway(models: string): Promise<{ child: ChildProcess; port: number; grpcPort: number }> {
   const port = 19_000 + Math.floor(Math.random() * 1_000)
+  const grpcPort = port + 1_000
   const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--models', models, '--routes', join(models, 'no-routes.yaml'),
+    '--grpc-port', String(grpcPort),
     '--store', 'none', '--no-auth', '--no-watch', '--log-level', 'warn', '--max-body-bytes', String(4 * 1024 * 1024)], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
   for (let i = 0; i < 300; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/v2/health/ready`).then((r) => r.ok, () => false)) return { child, port }
+    if (await fetch(`http://127.0.0.1:${port}/v2/health/ready`).then((r) => r.ok, () => false)) return { child, port, grpcPort }
     await new Promise((r) => setTimeout(r, 200))
   }
   child.kill()

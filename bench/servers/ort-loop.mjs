@@ -1,6 +1,6 @@
 // onnxruntime's own loop: the reference of the heavy-model scenarios (bench/heavy.ts). One
 // session with the gateway's options (src/runtime/session.ts), one image a run, as fast as it
-// goes, in a process of its own. Asked {seconds}, it answers {runsPerSec} after running that long.
+// goes, in a process of its own. Asked {seconds}, it answers {rate} after running that long.
 import ort from 'onnxruntime-node'
 
 const [modelPath, ...shape] = process.argv.slice(2)
@@ -18,6 +18,6 @@ process.on('message', async ({ seconds }) => {
     await session.run(feeds)
     runs++
   }
-  process.send({ runsPerSec: runs / seconds })
+  process.send({ rate: runs / seconds })
 })
 process.send({ ready: true })
