@@ -57,6 +57,8 @@ export function describeVersion(v: ServingVersion) {
     /** the warm run of a typical batch at load (ms), which places the version's mirrors; null when untimed */
     batch_run_ms: v.session === null || v.session.batchRunMs === null ? null : Math.round(v.session.batchRunMs * 1000) / 1000,
     mirrors_run_on: v.state !== 'ready' ? null : runsInline(v) ? 'request thread' : 'mirror worker',
+    /** where the version's own runs happen: a heavy one's on a session thread (runtime/session-thread.ts); null for a remote version */
+    session_runs_on: v.state !== 'ready' || v.session === null ? null : v.sessionThread !== null ? 'session thread' : 'request thread',
     /** requests served and session runs made: fewer runs than requests means coalescing works */
     runtime: v.runner === null ? null : { requests: v.runner.stats.requests, runs: v.runner.stats.runs },
     /** version.yaml's dynamic batching, in force only when the model's first dimensions are dynamic */

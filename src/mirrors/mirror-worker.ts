@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads'
 import { RemoteRunner } from '../runtime/remote-runner.js'
-import { RunCoalescer } from '../runtime/run-coalescer.js'
+import { inThread, RunCoalescer } from '../runtime/run-coalescer.js'
 import { runAsPromise } from '../runtime/runner.js'
 import type { Runner } from '../runtime/runner.js'
 import { loadSession } from '../runtime/session.js'
@@ -26,7 +26,7 @@ function runnerFor(target: MirrorTarget): Promise<Runner> {
   if (runner === undefined) {
     runner = target.kind === 'remote'
       ? Promise.resolve(new RemoteRunner(target.upstream, target.timeoutMs))
-      : loadSession(target.onnxPath, undefined, target.warmup).then((s) => new RunCoalescer(s.session, { isBatchable: s.isBatchable, coalesce: true, maxRunRows: MAX_RUN_ROWS, batching: null }))
+      : loadSession(target.onnxPath, undefined, target.warmup).then((s) => new RunCoalescer(inThread(s.session), { isBatchable: s.isBatchable, coalesce: true, maxRunRows: MAX_RUN_ROWS, batching: null }))
     runner.catch(() => runners.delete(target.key)) // try again next time
     runners.set(target.key, runner)
   }

@@ -56,6 +56,8 @@ export const VersionMetadataSchema = z.strictObject({
     max_batch_size: z.number().int().min(1).max(65_536),
     max_queue_delay_ms: z.number().min(0).max(10_000),
   }).optional(),
+  /** Run the session on a thread of its own (true) or on the request thread (false); by default decided by the timed warm run (session-thread.ts). */
+  session_thread: z.boolean().optional(),
   /** The inputs to warm (and time) the session with, by ONNX input name, as Triton's model_warmup; zeros otherwise. */
   warmup: z.strictObject({ inputs: z.record(z.string().min(1), WarmupTensorSchema) }).optional(),
 })

@@ -10,11 +10,12 @@ import { compareVersionNames } from '../registry/names.js'
 import { scanModelFolder, scanModelRepository } from '../registry/scan.js'
 import type { ScannedModel, ScannedVersion } from '../registry/scan.js'
 import { fetchRemoteMetadata, RemoteRunner } from './remote-runner.js'
-import { RunCoalescer } from './run-coalescer.js'
+import { inThread, RunCoalescer } from './run-coalescer.js'
 import type { BatchingPolicy } from './run-coalescer.js'
 import type { Runner } from './runner.js'
 import { fileSha256, loadSession } from './session.js'
 import type { LoadedSession } from './session.js'
+import { runsOnSessionThread, SessionThread } from './session-thread.js'
 import { compileSignature } from './signature.js'
 import type { CompiledSignature } from './signature.js'
 import type { TensorSpec } from './tensors.js'
@@ -67,6 +68,12 @@ export class ServingVersion {
   reason: string | null = null
   /** The local onnxruntime session; null for a remote version or until loaded. */
   session: LoadedSession | null = null
+  /**
+   * A heavy version's session thread, which runs its batches; null when they run on the request
+   * thread. `session` stays loaded beside it: reloads read its sha256, and its metadata
+   * describes the version.
+   */
+  sessionThread: SessionThread | null = null
   runner: Runner | null = null
   /** Inputs and outputs, from the ONNX file or the upstream's metadata. */
   io: { readonly inputs: readonly TensorSpec[]; readonly outputs: readonly TensorSpec[] } | null = null
@@ -366,10 +373,7 @@ export class ModelPool {
     while ((version.runner?.inFlight ?? 0) > 0 && Date.now() - started < DRAIN_TIMEOUT_MS) {
       await new Promise((r) => setTimeout(r, DRAIN_POLL_MS))
     }
-    const session = version.session
-    version.runner = null
-    version.session = null
-    await session?.session.release().catch(() => undefined)
+    await releaseSessions(version)
     if (state === 'unloading') {
       version.state = 'unloaded'
       version.reason = null
@@ -396,7 +400,8 @@ export class ModelPool {
         version.signature = signature === undefined ? null : compileSignature(signature, session.inputs, session.outputs)
         version.session = session
         version.io = session
-        version.runner = new RunCoalescer(session.session, {
+        if (runsOnSessionThread(version.metadata?.session_thread, session.batchRunMs)) version.sessionThread = await this.#startSessionThread(version, session)
+        version.runner = new RunCoalescer(version.sessionThread?.run ?? inThread(session.session), {
           isBatchable: session.isBatchable,
           coalesce: this.#options.coalesce,
           maxRunRows: this.#options.maxRunRows,
@@ -404,21 +409,38 @@ export class ModelPool {
         })
       }
       if (this.#isClosed) {
-        await version.session?.session.release().catch(() => undefined)
-        version.session = null
-        version.runner = null
+        await releaseSessions(version)
         return
       }
       version.state = 'ready'
-      this.#log.info('version ready', { ...where, ms: Math.round(performance.now() - started), remote: version.upstream !== null })
+      const runsOn = version.session === null ? null : version.sessionThread !== null ? 'session thread' : 'request thread'
+      this.#log.info('version ready', { ...where, ms: Math.round(performance.now() - started), remote: version.upstream !== null, runs_on: runsOn })
     } catch (err) {
       version.state = 'failed'
       version.reason = (err as Error).message
-      if (version.session !== null) await version.session.session.release().catch(() => undefined)
-      version.session = null
+      await releaseSessions(version)
       this.#log.error('version failed to load; the other versions are not affected', { ...where, reason: version.reason })
     }
     this.onLoaded?.(version)
+  }
+
+  /** The version's session thread, started and warmed; a thread that dies later fails the version. */
+  async #startSessionThread(version: ServingVersion, session: LoadedSession): Promise<SessionThread> {
+    const where = { model: version.model, version: version.version }
+    let thread: SessionThread
+    try {
+      thread = await SessionThread.start({ onnxPath: version.onnxPath, sha256: session.sha256, warmup: version.metadata?.warmup?.inputs }, `${version.model}/${version.version}`)
+    } catch (err) {
+      throw new Error(`its session thread failed to start: ${(err as Error).message}`, { cause: err })
+    }
+    // failed, not restarted: what killed the thread (memory, a crash in the model's kernels) would likely kill the next one too; a load tries again
+    thread.onDeath = (why) => {
+      if (version.sessionThread !== thread || version.state !== 'ready') return
+      version.state = 'failed'
+      version.reason = `its session thread died (${why}); load the model again (POST /v2/repository/models/${version.model}/load)`
+      this.#log.error('session thread died; the version is failed', { ...where, reason: version.reason })
+    }
+    return thread
   }
 
   /** version.yaml's batching, or null (with a warning when it was asked for a model whose runs cannot hold several requests). */
@@ -478,13 +500,18 @@ export class ModelPool {
     this.#isClosed = true
     this.#stopLoading.abort()
     for (const m of this.#models.values()) {
-      for (const v of m.versions.values()) {
-        if (v.session !== null) await v.session.session.release().catch(() => undefined)
-        v.session = null
-        v.runner = null
-      }
+      for (const v of m.versions.values()) await releaseSessions(v)
     }
   }
+}
+
+/** Release the version's session and its session thread, if any; it has no runner afterwards. */
+async function releaseSessions(version: ServingVersion): Promise<void> {
+  const { session, sessionThread } = version
+  version.runner = null
+  version.session = null
+  version.sessionThread = null
+  await Promise.all([session?.session.release().catch(() => undefined), sessionThread?.release()])
 }
 
 function scannedAs(scanned: ScannedVersion): string {

@@ -14,6 +14,9 @@
  * max_queue_delay_ms after the oldest queued request came, whichever is first. That suits a
  * model whose run costs far more than a request (a CNN): waiting a little fills the batch.
  *
+ * What runs a batch is the version's RunBatch: its session on this thread (inThread), or on a
+ * thread of its own for a heavy model (session-thread.ts).
+ *
  * Only for versions whose inputs and outputs all have a dynamic first dimension; others
  * run request by request. When a coalesced run fails or an output's first dimension is
  * not the total row count (rows were not independent after all), each request is run on
@@ -32,6 +35,9 @@ import type { Feed, OutputTensor, RunOutputs, TensorData } from './tensors.js'
  * 50 connections); one connection alone sees no difference (the next turn comes at once).
  */
 const MIN_BATCH_ROWS = 32
+
+/** Runs one batch of feeds (in the model's input order) on the version's session, wherever it lives. */
+export type RunBatch = (feeds: readonly Feed[]) => Promise<RunOutputs>
 
 interface RunJob {
   readonly feeds: readonly Feed[]
@@ -57,7 +63,7 @@ export interface RunCoalescerOptions {
 }
 
 export class RunCoalescer {
-  readonly #session: InferenceSession
+  readonly #runBatch: RunBatch
   readonly #canCoalesce: boolean
   readonly #maxRunRows: number
   readonly #batching: BatchingPolicy | null
@@ -72,8 +78,8 @@ export class RunCoalescer {
   /** Requests accepted and not yet answered; a removed version drains until this is 0. */
   inFlight = 0
 
-  constructor(session: InferenceSession, options: RunCoalescerOptions) {
-    this.#session = session
+  constructor(runBatch: RunBatch, options: RunCoalescerOptions) {
+    this.#runBatch = runBatch
     this.#canCoalesce = options.coalesce && options.isBatchable
     this.#batching = options.isBatchable ? options.batching : null
     this.#maxRunRows = this.#batching === null ? options.maxRunRows : Math.min(this.#batching.maxBatchSize, options.maxRunRows)
@@ -195,11 +201,17 @@ export class RunCoalescer {
 
   #runAlone(feeds: readonly Feed[]): Promise<RunOutputs> {
     this.stats.runs++
-    return runAlone(this.#session, feeds)
+    return this.#runBatch(feeds)
   }
 }
 
-async function runAlone(session: InferenceSession, feeds: readonly Feed[]): Promise<RunOutputs> {
+/** A session's runs on this thread: session.run is synchronous in onnxruntime-node, so the caller's thread is busy for its length. */
+export function inThread(session: InferenceSession): RunBatch {
+  return (feeds) => runOnSession(session, feeds)
+}
+
+/** One run of `session` on `feeds`, outputs as the gateway keeps them (also the session thread's run). */
+export async function runOnSession(session: InferenceSession, feeds: readonly Feed[]): Promise<RunOutputs> {
   const ortFeeds: Record<string, ort.Tensor> = {}
   for (const feed of feeds) ortFeeds[feed.name] = new ort.Tensor(feed.type, feed.data as never, feed.dims as number[])
   const results = await session.run(ortFeeds)

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { RunCoalescer } from '../../src/runtime/run-coalescer.js'
+import { inThread, RunCoalescer } from '../../src/runtime/run-coalescer.js'
 import type { BatchingPolicy } from '../../src/runtime/run-coalescer.js'
 import { loadSession } from '../../src/runtime/session.js'
 import type { LoadedSession } from '../../src/runtime/session.js'
@@ -42,7 +42,7 @@ function runOn(coalescer: RunCoalescer, data: Float32Array, rows = 1): Promise<R
 }
 
 function batcher(batching: BatchingPolicy | null): RunCoalescer {
-  return new RunCoalescer(session.session, { isBatchable: session.isBatchable, coalesce: true, maxRunRows: 1_024, batching })
+  return new RunCoalescer(inThread(session.session), { isBatchable: session.isBatchable, coalesce: true, maxRunRows: 1_024, batching })
 }
 
 beforeAll(async () => {
