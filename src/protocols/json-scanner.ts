@@ -23,11 +23,12 @@ const UPPER_E = 0x45
  * A number of at most this many digits and a power of ten within ±22 is read as digits × 10^e
  * (or digits / 10^-e): the digits' integer is below 2^53 and 10^0..10^22 are exact doubles,
  * and one multiplication or division of exact doubles is correctly rounded, which is the value
- * JSON.parse gives (Clinger's fast path). Any other number goes to Number().
+ * JSON.parse gives (Clinger's fast path). Any other number (0.30000000000000004, 1e400) is left
+ * to JSON.parse, the whole body with it: reading one through Number(text) cost 325 ns a number,
+ * twice JSON.parse's own, on a 12,288-number image of 17-digit floats (4.0 against 2.0 ms).
  */
 const EXACT_DIGITS = 15
 const EXACT_POWERS = Array.from({ length: 23 }, (_, e) => 10 ** e)
-const MAX_EXPONENT_DIGITS = 4 // a longer exponent goes to Number(), which knows what 1e99999 is
 
 /** What the last readNumber, readString or expectKeyOf read: the number, the string's content as start..end, where the key ended. */
 export const scanned = { number: 0, start: 0, end: 0, keyEnd: -1 }
@@ -99,12 +100,12 @@ export function isSpan(b: Buffer, start: number, end: number, text: string): boo
 }
 
 /**
- * After whitespace, a number as JSON's grammar has it (no leading zeros, no bare '.', no '+'):
- * the index after it, or -1; its value, the one JSON.parse gives, in `scanned.number`.
+ * After whitespace, a number as JSON's grammar has it (no leading zeros, no bare '.', no '+')
+ * that the fast path reads exactly (EXACT_DIGITS): the index after it, or -1; its value, the
+ * one JSON.parse gives, in `scanned.number`.
  */
 export function readNumber(b: Buffer, i: number): number {
   if (b[i] <= SPACE) i = skipSpace(b, i)
-  const start = i
   let c = b[i]
   const isNegative = c === MINUS
   if (isNegative) c = b[++i]
@@ -134,20 +135,15 @@ export function readNumber(b: Buffer, i: number): number {
     const isNegativeExponent = c === MINUS
     if (c === PLUS || c === MINUS) c = b[++i]
     if (!(c >= ZERO && c <= NINE)) return -1
-    const first = i
     let e = 0
     do {
       e = e * 10 + (c - ZERO)
       c = b[++i]
     } while (c >= ZERO && c <= NINE)
-    if (i - first > MAX_EXPONENT_DIGITS) count = Infinity
     exponent += isNegativeExponent ? -e : e
   }
-  if (count <= EXACT_DIGITS && exponent >= -22 && exponent <= 22) {
-    const value = exponent >= 0 ? digits * EXACT_POWERS[exponent] : digits / EXACT_POWERS[-exponent]
-    scanned.number = isNegative ? -value : value
-  } else {
-    scanned.number = Number(b.toString('latin1', start, i))
-  }
+  if (count > EXACT_DIGITS || exponent < -22 || exponent > 22) return -1
+  const value = exponent >= 0 ? digits * EXACT_POWERS[exponent] : digits / EXACT_POWERS[-exponent]
+  scanned.number = isNegative ? -value : value
   return i
 }
