@@ -10,6 +10,7 @@ import { Agent, request } from 'node:http'
 import { connect } from 'node:net'
 import type { Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
+import { freePort } from './free-port.js'
 
 const root = new URL('../..', import.meta.url).pathname
 const BODY = JSON.stringify({ instances: [{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }] })
@@ -25,7 +26,7 @@ afterEach(() => {
 
 /** The built CLI, optionally under `prlimit` limits, on a random port; resolves once ready. */
 async function startGateway(args: string[], limits: string[] = []): Promise<{ port: number; output: () => string }> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000)
+  const port = await freePort()
   const command = [process.execPath, 'dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--store', 'none', '--no-auth', '--log-level', 'warn', '--grpc-port', '0', ...args]
   child = limits.length === 0 ? spawn(command[0], command.slice(1), { cwd: root }) : spawn('prlimit', [...limits, '--', ...command], { cwd: root })
   let out = ''

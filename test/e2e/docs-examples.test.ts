@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { examplesOf, matchesShown, prepareCommand } from './examples.js'
+import { freePort } from './free-port.js'
 
 const root = new URL('../..', import.meta.url).pathname
 const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
@@ -32,8 +33,8 @@ for (const page of pages) {
       cpSync(join(root, 'models'), join(dir, 'models'), { recursive: true })
       cpSync(join(root, 'routes.yaml'), join(dir, 'routes.yaml'))
       writeFileSync(state(), '')
-      port = 20_000 + Math.floor(Math.random() * 20_000)
-      grpcPort = port + 1 // as 8080 and 8081 on the page
+      port = await freePort()
+      grpcPort = await freePort() // 8080 and 8081 on the page
       gateway = spawn(process.execPath, [join(root, 'dist/cli.js'), 'serve', '--port', String(port), '--grpc-port', String(grpcPort), '--host', '127.0.0.1'], { cwd: dir, env: cleanEnv() })
       gateway.stdout!.on('data', (c: Buffer) => (gatewayOutput += c.toString()))
       for (let i = 0; i < 300; i++) {

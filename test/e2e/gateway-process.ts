@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { freePort } from './free-port.js'
 
 /** An admin token for the spawned gateways, given to them as SWITCHYARD_TOKENS (its digest only). */
 export const ADMIN_TOKEN = 'sy_e2e-admin-token-not-a-secret'
@@ -19,7 +20,7 @@ export interface GatewayProcess {
 }
 
 export async function spawnGateway(args: string[], env: Record<string, string> = TOKEN_ENV): Promise<GatewayProcess> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000)
+  const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', '--grpc-port', '0', ...args], {
     cwd: root,

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from './free-port.js'
 
 const root = new URL('../..', import.meta.url).pathname
 const LINES = 20_000 // about 2 MB: far more than the 4 KB buffer and than one write in flight
@@ -68,7 +69,7 @@ describe('switchyard serve', () => {
 
   /** The gateway at `level`, with an SQLite store (its writer worker logs too); resolves once it answers. */
   async function serve(level: string): Promise<{ base: string; stderr: () => string; exited: Promise<number | null> }> {
-    const port = 20_000 + Math.floor(Math.random() * 20_000) // not 0: at silent no line says which port
+    const port = await freePort() // not 0: at silent no line says which port
     const started = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--grpc-port', '0', '--no-watch', '--no-auth',
       '--store', `sqlite:${join(dir, `${level}.db`)}`, '--spill-dir', join(dir, `spill-${level}`), '--log-level', level], { cwd: root })
     child = started

@@ -14,13 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { InferenceClient } from '../../src/grpc/client.js'
 import { spawnGateway } from './gateway-process.js'
 import type { GatewayProcess } from './gateway-process.js'
+import { freePort } from './free-port.js'
 
 let gateway: GatewayProcess
 let base = ''
-const grpcPort = 20_000 + Math.floor(Math.random() * 20_000)
+let grpcPort = 0
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-serve-'))
+  grpcPort = await freePort()
   gateway = await spawnGateway(['--store', `sqlite:${join(dir, 'log.db')}`, '--spill-dir', join(dir, 'spill'), '--grpc-port', String(grpcPort)])
   base = gateway.url
 })
@@ -71,8 +73,8 @@ describe('switchyard serve', () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-serve-loading-'))
     mkdirSync(join(dir, 'models', 'slow', 'v1'), { recursive: true })
     writeFileSync(join(dir, 'models', 'slow', 'v1', 'version.yaml'), `upstream: http://127.0.0.1:${(silent.address() as AddressInfo).port}/v2/models/slow\ntimeout_ms: 60000\n`)
-    const port = 20_000 + Math.floor(Math.random() * 20_000)
-    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--models', join(dir, 'models'), '--routes', join(dir, 'routes.yaml'), '--store', 'none', '--no-auth', '--log-level', 'warn'], { cwd: new URL('../..', import.meta.url).pathname })
+    const port = await freePort()
+    const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--host', '127.0.0.1', '--models', join(dir, 'models'), '--routes', join(dir, 'routes.yaml'), '--grpc-port', '0', '--store', 'none', '--no-auth', '--log-level', 'warn'], { cwd: new URL('../..', import.meta.url).pathname })
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
     try {
       let live = false
