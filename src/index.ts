@@ -31,6 +31,7 @@ import type { MetricSources } from './metrics/metrics.js'
 import { MirrorRunner } from './mirrors/mirror-runner.js'
 import { Mirrors } from './mirrors/mirrors.js'
 import { liveTraffic } from './router/live-traffic.js'
+import { RevisionStore } from './router/revision-store.js'
 import { logRoutesOutcome, RoutesHolder } from './router/routes-holder.js'
 import { RoutesChecker } from './config/routes-checker.js'
 import { ModelPool } from './runtime/model-pool.js'
@@ -79,8 +80,9 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   if (options.hashKey === null && Object.values(privacy).some((p) => p.hash.length > 0)) {
     log.warn('model.yaml asks for hashed input fields but SWITCHYARD_HASH_KEY is not set: plain SHA-256 hashes of small domains (ages, codes) can be reversed by trying every value')
   }
+  const storeSpec = parseStoreSpec(options.store)
   const inferenceLog = new InferenceLog({
-    store: parseStoreSpec(options.store),
+    store: storeSpec,
     spillDir: options.spillDir,
     flushIntervalMs: options.flushIntervalMs,
     maxBuffered: options.maxBufferedRecords,
@@ -105,7 +107,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
       modelNames: () => pool.modelNames(),
       versionsOf: (m) => (pool.hasModel(m) ? pool.getModel(m).versionNames() : undefined),
       stageOf,
-    }, routesChecker)
+    }, routesChecker, storeSpec.kind === 'none' ? null : new RevisionStore(inferenceLog.store, storeSpec))
     opened = routes
   } catch (err) {
     // an invalid routes.yaml at start: stop the store worker, or it would keep the process alive
@@ -188,6 +190,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     close: async () => {
       for (const w of watchers) w.close()
       clearInterval(canaryTicker)
+      await routes.close() // before the checker and the store worker it uses
       await routesChecker.close()
       lifecycle.close()
       await Promise.all([connections.close(), grpc?.close()])

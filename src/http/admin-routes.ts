@@ -1,4 +1,4 @@
-/** /admin/routes: the route table in force, its history, the last rejection; reload and rollback. */
+/** /admin/routes: the route table in force, routes.yaml beside it, the history, the last rejection; reload and rollback. */
 import express from 'express'
 import type { Router } from 'express'
 import { gatewayError, gatewayErrorWith } from '../errors.js'
@@ -17,11 +17,18 @@ export function adminRoutesRouter(routes: RoutesHolder, mirrors: Mirrors, pool: 
     res.json({ ...outcome, route_problems: routes.recheck() })
   })
 
-  router.get('/admin/routes', guard.require('read'), (_req, res) => {
+  router.get('/admin/routes', guard.require('read'), async (_req, res) => {
     const table = routes.current
+    // null where the store does not answer now: the table served here is still shown
+    const [history, inForce] = await Promise.all([routes.history().catch(() => null), routes.revisionInForce().catch(() => null)])
+    const file = await routes.fileState(inForce)
     res.json({
       path: routes.path,
+      // the revision this replica serves; revision_in_force is the store's, which it serves too unless last_rejection says why not
       revision: table.revision,
+      revision_in_force: inForce,
+      revisions_kept_in: routes.isStored ? 'store' : 'memory',
+      file: { sha256: file.sha256, differs_from_revision_in_force: file.differsFromRevisionInForce },
       source: table.source,
       routes: Object.fromEntries([...table.routes].map(([model, route]) => [model, {
         config: route.config,
@@ -32,19 +39,21 @@ export function adminRoutesRouter(routes: RoutesHolder, mirrors: Mirrors, pool: 
       last_rejection: routes.lastRejection,
       route_problems: routes.recheck(),
       removed_from_disk_still_routed: pool.removedButRouted(),
-      history: routes.history,
+      history,
     })
   })
 
   router.post('/admin/routes/reload', guard.require('reload'), async (_req, res) => {
-    respond(res, await routes.reload(`POST /admin/routes/reload by ${(res.locals.identity as Identity).name}`))
+    const actor = (res.locals.identity as Identity).name
+    respond(res, await routes.reload(`POST /admin/routes/reload by ${actor}`, actor))
   })
 
   router.post('/admin/routes/rollback', guard.require('rollback'), express.json({ limit: '16kb' }), async (req, res) => {
     const revision = (req.body as { revision?: unknown } | undefined)?.revision
     if (!Number.isSafeInteger(revision)) throw gatewayError('BODY_INVALID', 'send {"revision": N}, a revision number from GET /admin/routes')
-    const outcome = await routes.rollback(revision as number)
-    lifecycle.record({ actor: (res.locals.identity as Identity).name, kind: 'routes-rollback', detail: { to: revision, result: outcome.kind } })
+    const actor = (res.locals.identity as Identity).name
+    const outcome = await routes.rollback(revision as number, actor)
+    lifecycle.record({ actor, kind: 'routes-rollback', detail: { to: revision, result: outcome.kind } })
     respond(res, outcome)
   })
 

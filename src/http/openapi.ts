@@ -42,7 +42,7 @@ const AdminRoutesAnswer = z.object({
   path: z.string(),
   revision: z.object({ number: z.int(), sha256: z.string() }).catchall(z.unknown()),
   routes: z.record(z.string(), z.object({ config: RouteSchema, labels: z.record(z.string(), z.string()), canary: z.unknown() })),
-}).catchall(z.unknown()).describe('also mirrors, last_rejection, route_problems, removed_from_disk_still_routed, history')
+}).catchall(z.unknown()).describe('also revision_in_force, revisions_kept_in, file, mirrors, last_rejection, route_problems, removed_from_disk_still_routed, history')
 
 /** Every endpoint, in the order the README lists them. */
 export const ENDPOINTS: readonly Endpoint[] = [
@@ -79,7 +79,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   // routes (admin-routes.ts)
   { method: 'get', path: '/admin/routes', summary: 'The routes in force, mirrors, the last rejection, history', access: 'read', answer: AdminRoutesAnswer },
   { method: 'post', path: '/admin/routes/reload', summary: 'Read routes.yaml again', access: 'reload' },
-  { method: 'post', path: '/admin/routes/rollback', summary: 'Apply an earlier revision of routes.yaml', access: 'rollback', body: RollbackRequest },
+  { method: 'post', path: '/admin/routes/rollback', summary: 'Make an earlier revision the one in force (every replica of the store)', access: 'rollback', body: RollbackRequest },
   { method: 'post', path: '/admin/models/rescan', summary: 'Pick up version folders added to or removed from models/', access: 'reload' },
   // inference log (inference-log-routes.ts)
   { method: 'post', path: '/v1/models/{model}/ground-truth', summary: 'Late labels or values for recorded inferences', access: 'ground-truth', body: GroundTruthRequest },

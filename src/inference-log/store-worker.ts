@@ -18,6 +18,7 @@ import { answerCall, StoreUnavailable } from '../store/calls.js'
 import { openStore } from '../store/open-store.js'
 import { indexOperations } from '../store/operation.js'
 import { RECORD_OPERATIONS } from '../store/query-sql.js'
+import { ROUTE_REVISION_OPERATIONS } from '../store/route-revisions.js'
 import type { StoredInference } from '../store/records.js'
 import type { Store } from '../store/store.js'
 import { runOnlyWhenIdle } from '../threads/thread-priority.js'
@@ -35,7 +36,7 @@ const STATS_EVERY_MS = 500
 const CLOSE_DEADLINE_MS = 10_000 // at stop, how long the store may take before the rest is spilled (the main thread waits 15 s)
 
 /** What the main thread may call by name: the operations of every client of the store. */
-const OPERATIONS = indexOperations([RECORD_OPERATIONS, GROUND_TRUTH_OPERATIONS, LIFECYCLE_OPERATIONS, COMPARE_OPERATIONS])
+const OPERATIONS = indexOperations([RECORD_OPERATIONS, GROUND_TRUTH_OPERATIONS, LIFECYCLE_OPERATIONS, COMPARE_OPERATIONS, ROUTE_REVISION_OPERATIONS])
 
 const data = workerData as StoreWorkerData
 let privacy: PrivacyByModel = data.privacy

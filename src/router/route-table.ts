@@ -8,6 +8,7 @@
  *
  */
 import type { CanaryConfig, MatchRule, RouteConfig, RoutesFile } from '../config/routes-schema.js'
+import type { StoredRevision as Revision } from '../store/route-revisions.js'
 import type { CanaryController } from './canary.js'
 import { compileKeyReader } from './request-facts.js'
 import type { KeyReader, RequestFacts } from './request-facts.js'
@@ -32,11 +33,8 @@ export interface Mirror {
   readonly percent: number
 }
 
-export interface Revision {
-  readonly number: number
-  readonly sha256: string
-  readonly appliedAt: string
-}
+/** An applied routes file: numbered by the store for every replica (store/route-revisions.ts), or by this process without one. */
+export type { StoredRevision as Revision } from '../store/route-revisions.js'
 
 interface CompiledMatch {
   readonly to: string

@@ -169,6 +169,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER activity_append_only BEFORE UPDATE OR DELETE ON activity
         FOR EACH ROW EXECUTE FUNCTION activity_append_only();`,
   },
+  {
+    version: 4,
+    name: 'route revisions: every applied routes file, global numbers',
+    // Appended to, never changed: a rollback is a new revision that copies an earlier one
+    // (rollback_of). The head (highest number) is the revision in force on every replica.
+    sqlite: `
+      CREATE TABLE route_revisions (
+        number INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, source TEXT NOT NULL, origin TEXT NOT NULL,
+        rollback_of INTEGER, trigger TEXT NOT NULL, actor TEXT NOT NULL, applied_at INTEGER NOT NULL
+      );
+      CREATE INDEX route_revisions_by_origin ON route_revisions (origin, number);
+      CREATE TRIGGER route_revisions_no_update BEFORE UPDATE ON route_revisions BEGIN SELECT RAISE(ABORT, 'route revisions are append-only'); END;`,
+    postgres: `
+      CREATE TABLE route_revisions (
+        number INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, source TEXT NOT NULL, origin TEXT NOT NULL,
+        rollback_of INTEGER, trigger TEXT NOT NULL, actor TEXT NOT NULL, applied_at BIGINT NOT NULL
+      );
+      CREATE INDEX route_revisions_by_origin ON route_revisions (origin, number);
+      CREATE FUNCTION route_revisions_append_only() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'route revisions are append-only'; END $$;
+      CREATE TRIGGER route_revisions_append_only BEFORE UPDATE ON route_revisions
+        FOR EACH ROW EXECUTE FUNCTION route_revisions_append_only();`,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
