@@ -98,7 +98,10 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   else if (!tokens.configured) log.warn(`no API tokens are configured in ${options.tokensPath} or SWITCHYARD_TOKENS: admin and lifecycle endpoints answer 401 until you create one with 'switchyard token new --name you --role admin'`)
   let opened: RoutesHolder | null = null // the routes open below, once the lifecycle knows the stages they are checked against
   const stageOf = (m: string, v: string): string | undefined => lifecycle.stages.stageOf(m, v)
-  const lifecycle: Lifecycle = new Lifecycle(inferenceLog.store, () => (opened === null ? {} : liveTraffic(opened.current, pool, stageOf)), log)
+  const lifecycle: Lifecycle = new Lifecycle(inferenceLog.store, {
+    here: () => (opened === null ? {} : liveTraffic(opened.current, pool, stageOf)),
+    inForce: async () => (opened === null ? {} : liveTraffic(await opened.tableInForce(), pool, stageOf)),
+  }, log)
   const routesChecker = new RoutesChecker()
   let routes: RoutesHolder
   try {

@@ -14,15 +14,25 @@ import type { Stage } from './stages.js'
 
 const REFRESH_MS = 5_000 // how soon a change made on another replica is seen here
 
+/** model/version → how it takes live traffic (router/live-traffic.ts). */
+export interface LiveTraffic {
+  /** Through this replica's route table. */
+  here(): Record<string, string>
+  /**
+   * Through the routes revision in force in the store, which another replica may have applied
+   * before this one: what the stage guard checks (no live traffic to an Archived version).
+   */
+  inForce(): Promise<Record<string, string>>
+}
+
 export class Lifecycle {
   readonly stages = new StageCache()
   readonly #store: StoreCalls
-  readonly #liveTraffic: () => Record<string, string>
+  readonly #liveTraffic: LiveTraffic
   readonly #logger: Logger
   readonly #timer: NodeJS.Timeout | null
 
-  /** `liveTraffic`: model/version → how it takes live traffic now (router/live-traffic.ts). */
-  constructor(store: StoreCalls, liveTraffic: () => Record<string, string>, logger: Logger) {
+  constructor(store: StoreCalls, liveTraffic: LiveTraffic, logger: Logger) {
     this.#store = store
     this.#liveTraffic = liveTraffic
     this.#logger = logger
@@ -52,16 +62,18 @@ export class Lifecycle {
     }
   }
 
+  /** The versions this replica sends live traffic to. */
   liveTraffic(): Record<string, string> {
-    return this.#liveTraffic()
+    return this.#liveTraffic.here()
   }
 
-  request(model: string, version: string, to: Stage, actor: string, comment: string | null): Promise<StageRequest> {
-    return this.#store.run(OPS.requestStage, { model, version, to, actor, comment, liveTraffic: this.liveTraffic()[`${model}/${version}`] ?? null })
+  async request(model: string, version: string, to: Stage, actor: string, comment: string | null): Promise<StageRequest> {
+    const live = await this.#liveTraffic.inForce()
+    return this.#store.run(OPS.requestStage, { model, version, to, actor, comment, liveTraffic: live[`${model}/${version}`] ?? null })
   }
 
   async decide(id: string, action: 'approve' | 'reject' | 'cancel', actor: string, comment: string | null): Promise<StageRequest> {
-    const decided = await this.#store.run(OPS.decide, { id, action, actor, comment, liveTraffic: this.liveTraffic() })
+    const decided = await this.#store.run(OPS.decide, { id, action, actor, comment, liveTraffic: await this.#liveTraffic.inForce() })
     if (action === 'approve') await this.refresh()
     return decided
   }

@@ -18,7 +18,7 @@ import { checkRoutes, checkRoutesSource, snapshotCatalog } from '../config/route
 import type { CheckOutcome, ModelCatalog } from '../config/routes-check.js'
 import type { RoutesChecker } from '../config/routes-checker.js'
 import { readRegularFile } from '../config/regular-file.js'
-import { MAX_ROUTES_BYTES, sha256Of } from '../config/routes-load.js'
+import { MAX_ROUTES_BYTES, parseRoutesSource, sha256Of } from '../config/routes-load.js'
 import type { ConfigProblem } from '../config/routes-load.js'
 import type { CanaryConfig } from '../config/routes-schema.js'
 import { gatewayError } from '../errors.js'
@@ -172,6 +172,22 @@ export class RoutesHolder {
   /** The store's revision in force (which this replica may have rejected); this table's without a store. */
   async revisionInForce(): Promise<Revision> {
     return (await this.#revisions?.head()) ?? this.#current.revision
+  }
+
+  /**
+   * The table of the store's revision in force, for the stage guard: another replica may have
+   * applied a revision this one has not yet, or could not (a version missing here). Its text is
+   * parsed, not checked against this replica's models. This replica's table when the two agree,
+   * without a store, or when the store does not answer (the guarded change then fails there too).
+   */
+  async tableInForce(): Promise<RouteTable> {
+    if (this.#revisions === null) return this.#current
+    const head = await this.#revisions.head().catch(() => null)
+    if (head === null || head.number === this.#current.revision.number) return this.#current
+    const full = await this.#revisions.headWithSource().catch(() => null)
+    const parsed = full === null ? null : parseRoutesSource(full.source)
+    if (full === null || parsed === null || !parsed.ok) return this.#current
+    return new RouteTable(revisionOf(full), full.source, parsed.parsed.file, (m, c) => this.#canaryFor(m, c))
   }
 
   /** routes.yaml now, against the revision in force (this table's when the store does not say). */

@@ -10,6 +10,7 @@ import { creditRecords, get, makeRepository, post, startGateway } from './helper
 
 const ALL_V1 = 'routes:\n  credit-risk:\n    split: { v1: 100 }\n'
 const ALL_V2 = 'routes:\n  credit-risk:\n    split: { v2: 100 }\n'
+const ALL_V3 = 'routes:\n  credit-risk:\n    split: { v3: 100 }\n'
 let repo: string
 let dir: string
 const routesPath = () => join(dir, 'routes.yaml')
@@ -77,6 +78,29 @@ describe('route revisions in SQLite', () => {
       expect((await post(`${gw.url}/admin/routes/reload`, {})).body.revision.number).toBe(5)
     } finally {
       await gw.close()
+    }
+  })
+
+  it('refuses to archive a version the revision in force routes to, through a replica that could not apply it', async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'switchyard-guard-'))
+    const full = makeRepository({ 'credit-risk': { v1: 'v1', v2: 'v2', v3: 'v3' } })
+    const file = join(shared, 'routes.yaml')
+    writeFileSync(file, ALL_V1)
+    const options = { routesPath: file, store: `sqlite:${join(shared, 'store.db')}` }
+    const a = await startGateway({ ...options, modelsDir: full, spillDir: join(shared, 'spill-a') })
+    const b = await startGateway({ ...options, modelsDir: repo, spillDir: join(shared, 'spill-b') }) // no v3 here
+    try {
+      writeFileSync(file, ALL_V3)
+      expect((await post(`${a.url}/admin/routes/reload`, {})).body.result).toBe('applied')
+      const deadline = Date.now() + 2_000
+      while (b.gateway.routes.lastRejection?.revision == null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      expect(b.gateway.routes.current.revision.number).not.toBe(a.gateway.routes.current.revision.number) // b serves its last good table
+      await expect(b.gateway.lifecycle.request('credit-risk', 'v3', 'Archived', 'alice', null)).rejects.toMatchObject({ code: 'VERSION_TAKES_LIVE_TRAFFIC' })
+    } finally {
+      await b.close()
+      await a.close()
+      rmSync(full, { recursive: true, force: true })
+      rmSync(shared, { recursive: true, force: true })
     }
   })
 })
