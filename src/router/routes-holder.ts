@@ -89,6 +89,7 @@ export class RoutesHolder {
   /** The store's head this replica rejected: not checked again at every poll. */
   #rejectedHead: number | null = null
   #pollTimer: NodeJS.Timeout | null = null
+  #isPolling = false
   #canaries = new Map<string, CanaryController>()
   #onCanaryEvent: ((model: string, event: CanaryEvent) => void) | null = null
 
@@ -261,6 +262,7 @@ export class RoutesHolder {
   }
 
   async #tryReload(trigger: string, actor: string): Promise<ReloadOutcome> {
+    this.#isFileRecordPending = false // set again below if the store does not answer; a file that fails otherwise waits for its next edit
     const read = await readRegularFile(this.path, MAX_ROUTES_BYTES)
     if (!read.ok) {
       const fix = read.isMissing ? ". To remove every route, write 'routes: {}'" : ''
@@ -280,7 +282,6 @@ export class RoutesHolder {
       this.#isFileRecordPending = true
       return this.#reject(trigger, sha256, [placeless(`${STORE_UNAVAILABLE} (${(err as Error).message})`)])
     }
-    this.#isFileRecordPending = false
     this.#recordedFileSha = sha256
     return this.#applyStored(recorded.head, trigger, recorded.head.sha256 === sha256 ? checked : null)
   }
@@ -296,15 +297,26 @@ export class RoutesHolder {
     return this.#applied(this.#compile(revision.source, outcome, revisionOf(revision)))
   }
 
-  /** Every REVISION_POLL_MS: a new head in the store (another replica's file, a rollback) is applied here. */
+  /**
+   * Every REVISION_POLL_MS: a new head in the store (another replica's file, a rollback) is
+   * applied here. One poll at a time: a store that does not answer (PostgreSQL's connection
+   * timeout is 3 s) must not pile polls up in the queue.
+   */
   #startPolling(): void {
-    this.#pollTimer = setInterval(() => void this.#enqueue(() => this.#poll()).catch(() => undefined), REVISION_POLL_MS).unref()
+    this.#pollTimer = setInterval(() => {
+      if (this.#isPolling) return
+      this.#isPolling = true
+      void this.#enqueue(() => this.#poll()).catch(() => undefined).finally(() => (this.#isPolling = false))
+    }, REVISION_POLL_MS).unref()
   }
 
   async #poll(): Promise<void> {
     if (this.#pollTimer === null || this.#revisions === null) return
     if (this.#isFileRecordPending) {
-      await this.#settled('store available again', () => this.#tryReload('store available again', 'system'))
+      // reported once, when the file could not be recorded; from here on only its success is
+      const trigger = 'store available again'
+      const outcome = await this.#tryReload(trigger, 'system').catch(() => null)
+      if (outcome !== null && outcome.kind !== 'rejected') this.onOutcome?.(outcome, trigger)
       return
     }
     let head: Revision | null

@@ -17,7 +17,8 @@ import type { GatewayProcess } from './gateway-process.js'
 const ALL_V1 = 'routes:\n  credit-risk:\n    split: { v1: 100 }\n'
 const ALL_V2 = 'routes:\n  credit-risk:\n    split: { v2: 100 }\n'
 const ALL_V3 = 'routes:\n  credit-risk:\n    split: { v3: 100 }\n'
-const PROPAGATION_MS = 2_000 // the issue's goal
+const PROPAGATION_MS = 2_000 // the issue's goal, for a revision in the store to reach every replica
+const EDIT_MS = 5_000 // an edit also waits for each replica's file watch and its store call (1.0-1.5 s here, on 2 busy cores)
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>
 let dir: string
@@ -79,7 +80,7 @@ describe('three replicas on one PostgreSQL', () => {
   it('apply an edit of routes.yaml under one revision number', async () => {
     expect((await Promise.all(replicas.map(admin))).map((s) => s.revision.number)).toEqual([1, 1, 1])
     writeFileSync(routesPath(), ALL_V2)
-    const tookMs = await untilAll((s) => s.revision.number === 2)
+    const tookMs = await untilAll((s) => s.revision.number === 2, EDIT_MS)
     const states = await Promise.all(replicas.map(admin))
     expect(new Set(states.map((s) => s.revision.sha256)).size).toBe(1)
     expect(states[0].history.map((r: { number: number }) => r.number)).toEqual([1, 2])
@@ -109,14 +110,14 @@ describe('three replicas on one PostgreSQL', () => {
 
   it('report a revision that names a version missing on one replica there alone, which keeps its last good table', async () => {
     writeFileSync(routesPath(), ALL_V3)
-    await untilAll((s, r) => (r === replicas[2] ? s.last_rejection?.revision === 4 : s.revision.number === 4))
+    await untilAll((s, r) => (r === replicas[2] ? s.last_rejection?.revision === 4 : s.revision.number === 4), EDIT_MS)
     const third = await admin(replicas[2])
     expect(third.revision.number).toBe(3)
     expect(third.revision_in_force.number).toBe(4)
     expect(third.last_rejection.problems[0].message).toMatch(/v3/)
     expect(await predict(replicas[2])).toEqual({ version: 'v1', revision: 3 })
     writeFileSync(routesPath(), ALL_V2) // good everywhere again
-    await untilAll((s) => s.revision.number === 5 && s.last_rejection === null)
+    await untilAll((s) => s.revision.number === 5 && s.last_rejection === null, EDIT_MS)
   })
 
   it('keep the history and the numbering when all three restart', async () => {
@@ -126,6 +127,6 @@ describe('three replicas on one PostgreSQL', () => {
     expect(states.map((s) => s.revision.number)).toEqual([5, 5, 5])
     expect(states[0].history.map((r: { number: number }) => r.number)).toEqual([1, 2, 3, 4, 5])
     writeFileSync(routesPath(), `${ALL_V1}# after the restart\n`)
-    await untilAll((s) => s.revision.number === 6)
+    await untilAll((s) => s.revision.number === 6, EDIT_MS)
   })
 })
