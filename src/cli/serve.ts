@@ -1,4 +1,5 @@
 /** switchyard serve: flags, then environment (SWITCHYARD_*), then DEFAULTS (config/options.ts). */
+import cluster from 'node:cluster'
 import { createServer } from 'node:net'
 import { Command, Option } from 'commander'
 import { DEFAULTS, describeDefault, SERVE_OPTIONS } from '../config/options.js'
@@ -7,6 +8,7 @@ import { formatProblem } from '../config/routes-load.js'
 import type { ConfigProblem } from '../config/routes-load.js'
 import { createGateway } from '../index.js'
 import { flushLogs } from '../log.js'
+import { joinCluster, runPrimary, workerIndex } from './cluster.js'
 import { exitWith, reader, usageError } from './command.js'
 
 export function serveCommand(): Command {
@@ -49,11 +51,15 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
   const host = options.host ?? DEFAULTS.host
   // before anything loads: a busy port found after the models and the store would leave them running
   const grpcPort = options.grpcPort ?? DEFAULTS.grpcPort
-  const unavailable = await whyCannotListen(port, host, '--port') ?? (grpcPort === 0 ? null : await whyCannotListen(grpcPort, host, '--grpc-port (0 turns gRPC off)'))
+  const worker = workerIndex() // null: this process serves alone, or is the primary of --workers
+  // the primary checked the ports; a worker's probe would go through the primary's shared handle
+  const unavailable = worker !== null ? null : await whyCannotListen(port, host, '--port') ?? (grpcPort === 0 ? null : await whyCannotListen(grpcPort, host, '--grpc-port (0 turns gRPC off)'))
   if (unavailable !== null) {
     process.stderr.write(`switchyard: ${unavailable}\n`)
     return 1
   }
+  const workers = options.workers ?? DEFAULTS.workers
+  if (workers > 1 && cluster.isPrimary) return runPrimary(workers)
   let gateway: Awaited<ReturnType<typeof createGateway>>
   try {
     gateway = await createGateway(options)
@@ -64,6 +70,7 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
     process.stderr.write(`switchyard: ${(err as Error).message}\n${problems.map((p) => `  ${formatProblem(p, options.routesPath ?? DEFAULTS.routesPath)}`).join('\n')}\n`)
     return 1
   }
+  if (worker !== null) joinCluster(gateway)
   let bound: number
   try {
     bound = await gateway.listen()
@@ -79,7 +86,11 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
   // the handlers come before the models finish loading: a stop while they load must still flush
   // the log, and in a container node is process 1, which ignores a signal it has no handler for
   const stopped = new Promise<void>((resolve) => {
+    let stopping = false
     const stop = (signal: string) => {
+      // a worker hears a terminal's SIGINT and then the primary's SIGTERM: one drain
+      if (stopping) return
+      stopping = true
       gateway.log.info('stopping', { signal })
       gateway.close().then(resolve, (err: Error) => {
         gateway.log.error('the stop did not finish cleanly', { err: String(err?.stack ?? err) })
@@ -93,7 +104,8 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
   })
-  if (await Promise.race([gateway.loaded.then(() => true), stopped.then(() => false)])) {
+  // under --workers the first worker speaks for all: N copies of the same lines say nothing more
+  if (await Promise.race([gateway.loaded.then(() => true), stopped.then(() => false)]) && (worker === null || worker === 1)) {
     for (const model of gateway.pool.models()) {
       for (const v of model.versions.values()) {
         process.stdout.write(`${model.name}/${v.version}: ${v.state}${v.reason ? ` (${v.reason})` : ''}\n`)
@@ -103,6 +115,7 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
   await stopped
   gateway.log.info('stopped')
   await flushLogs()
+  cluster.worker?.disconnect() // a worker's channel to the primary would keep it running
   return 0
 }
 

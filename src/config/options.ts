@@ -3,6 +3,7 @@
  * flag and environment variable, from which `switchyard serve` parses and writes its --help,
  * and docs/configuration.md is generated. Flags win over the environment, which wins over DEFAULTS.
  */
+import { availableParallelism } from 'node:os'
 import { LOG_LEVELS } from '../log.js'
 import type { LogLevel } from '../log.js'
 
@@ -56,6 +57,8 @@ export interface GatewayOptions {
   tokensFromEnv: string | null
   /** Prediction endpoints need a token with the predict right too. */
   predictRequiresToken: boolean
+  /** Processes serving the ports (node:cluster, cli/cluster.ts); 1 serves from this process alone. */
+  workers: number
 }
 
 
@@ -84,6 +87,7 @@ export const DEFAULTS: GatewayOptions = {
   tokensPath: 'tokens.yaml',
   tokensFromEnv: null,
   predictRequiresToken: false,
+  workers: 1,
 }
 
 export function resolveOptions(overrides: Partial<GatewayOptions>): GatewayOptions {
@@ -123,6 +127,8 @@ const onOff = (value: string): boolean => {
   if (/^(0|false|no|off)$/i.test(value)) return false
   throw new Error(`must be 1 or 0 (true or false), got '${value}'`)
 }
+/** A count of processes, or `auto`: one a core this process may use. */
+const workerCount = (value: string): number => (value === 'auto' ? availableParallelism() : integer(1, 256)(value))
 const logLevel = (value: string): LogLevel => {
   if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}, got '${value}'`)
   return value as LogLevel
@@ -152,6 +158,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { key: 'tokensPath', flag: '--tokens <file>', env: 'SWITCHYARD_TOKENS_FILE', help: 'API tokens as SHA-256 digests (switchyard token new writes them)', parse: text },
   { key: 'tokensFromEnv', flag: null, env: 'SWITCHYARD_TOKENS', help: 'more tokens, as name:role:sha256,...', parse: text },
   { key: 'predictRequiresToken', flag: '--predict-auth', env: 'SWITCHYARD_PREDICT_AUTH', help: 'prediction endpoints need a token with the predict right too', parse: onOff },
+  { key: 'workers', flag: '--workers <n>', env: 'SWITCHYARD_WORKERS', help: 'processes sharing the ports, each with its own model sessions; auto: one a core', parse: workerCount },
   { key: 'logLevel', flag: '--log-level <level>', env: 'SWITCHYARD_LOG_LEVEL', help: `log lines at this level and above, JSON on stderr: ${LOG_LEVELS.join(', ')}`, parse: logLevel },
 ]
 

@@ -78,7 +78,7 @@ export function createControlPlane({ pool, modelsDir, routes, mirrors, metrics, 
   app.use('/docs', express.static(DOCS_DIR, { index: false, extensions: ['md'], setHeaders: (res, path) => path.endsWith('.md') && res.type('text/markdown') }))
 
   app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+    res.type(metrics.registry.contentType).send(await metrics.exposition())
   })
 
   app.get('/v1/models', guard.require('read'), (_req, res) => {

@@ -1,7 +1,9 @@
 /**
  * Every metric the gateway exports, declared in one place (switchyard_<subsystem>_<thing>_<unit>,
  * `_total` for counters, bounded label sets: never ids). One registry per gateway, so that
- * several gateways in one process (tests) do not share counts.
+ * several gateways in one process (tests) do not share counts. Under --workers the primary sums
+ * every worker's figures (cli/cluster.ts); a figure that describes the configuration rather than
+ * work done says how it is combined instead (`aggregator`).
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import { ServingMetrics } from './serving-metrics.js'
@@ -41,18 +43,21 @@ export class GatewayMetrics {
 
   readonly configLastSuccess = new Gauge({
     name: 'switchyard_config_last_success_timestamp_seconds',
+    aggregator: 'max',
     help: 'When routes.yaml was last applied, in Unix seconds',
     registers: [this.registry],
   })
 
   readonly configRevision = new Gauge({
     name: 'switchyard_config_revision',
+    aggregator: 'max',
     help: 'The routes.yaml revision number in force',
     registers: [this.registry],
   })
 
   readonly configLastRejectionProblems = new Gauge({
     name: 'switchyard_config_last_rejection_problems',
+    aggregator: 'max',
     help: 'Problems found in the last rejected routes.yaml; 0 once a later one is applied',
     registers: [this.registry],
   })
@@ -138,6 +143,9 @@ export class GatewayMetrics {
 
   sources: MetricSources = NO_SOURCES
 
+  /** The text /metrics answers: this registry's, or under --workers every worker's summed (cli/cluster.ts). */
+  exposition: () => Promise<string> = () => this.registry.metrics()
+
   constructor() {
     collectDefaultMetrics({ register: this.registry })
     const sources = () => this.sources
@@ -152,7 +160,7 @@ export class GatewayMetrics {
     mirrorCounter('switchyard_mirror_compared_rows_total', 'Rows a shadow or challenger scored and compared with the primary', (m) => m.compared)
     mirrorCounter('switchyard_mirror_agreed_rows_total', 'Rows on which a shadow or challenger agreed with the primary (the deciding output)', (m) => m.agreed)
     new Gauge({
-      name: 'switchyard_mirror_agreement_ratio', help: 'Agreed rows / compared rows of a shadow or challenger since start',
+      name: 'switchyard_mirror_agreement_ratio', aggregator: 'average', help: 'Agreed rows / compared rows of a shadow or challenger since start',
       labelNames: ['model', 'version', 'role'], registers: [this.registry],
       collect() {
         this.reset()
@@ -160,7 +168,7 @@ export class GatewayMetrics {
       },
     })
     new Gauge({
-      name: 'switchyard_route_weight_percent', help: 'The share of routed traffic each version is configured to take now (split, champion, or the canary step)',
+      name: 'switchyard_route_weight_percent', aggregator: 'max', help: 'The share of routed traffic each version is configured to take now (split, champion, or the canary step)',
       labelNames: ['model', 'version'], registers: [this.registry],
       collect() {
         this.reset()
@@ -168,7 +176,7 @@ export class GatewayMetrics {
       },
     })
     new Gauge({
-      name: 'switchyard_canary_step_percent', help: "The canary candidate's current share of traffic, in percent (0 after a rollback)",
+      name: 'switchyard_canary_step_percent', aggregator: 'max', help: "The canary candidate's current share of traffic, in percent (0 after a rollback)",
       labelNames: ['model', 'status'], registers: [this.registry],
       collect() {
         this.reset()
@@ -176,7 +184,7 @@ export class GatewayMetrics {
       },
     })
     new Gauge({
-      name: 'switchyard_model_version_state', help: '1 for the state each version is in (loading, ready, failed, draining, unloading, unloaded), 0 for the others',
+      name: 'switchyard_model_version_state', aggregator: 'max', help: '1 for the state each version is in (loading, ready, failed, draining, unloading, unloaded), 0 for the others',
       labelNames: ['model', 'version', 'state'], registers: [this.registry],
       collect() {
         this.reset()
@@ -187,7 +195,7 @@ export class GatewayMetrics {
     const counter = (name: string, help: string, read: (f: InferenceLogFigures) => number) =>
       new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(read(figures())) } })
     new Gauge({ name: 'switchyard_inference_log_queue_depth', help: 'Inference records waiting to be written (on the request thread, on their way to the writer in memory or in the journal, and in its memory)', registers: [this.registry], collect() { this.set(figures().queueDepth) } })
-    new Gauge({ name: 'switchyard_inference_log_store_up', help: '1 when the inference log store accepts writes, else 0', registers: [this.registry], collect() { this.set(figures().storeUp ? 1 : 0) } })
+    new Gauge({ name: 'switchyard_inference_log_store_up', aggregator: 'min', help: '1 when the inference log store accepts writes, else 0', registers: [this.registry], collect() { this.set(figures().storeUp ? 1 : 0) } })
     counter('switchyard_inference_log_written_total', 'Inference records written to the store', (f) => f.written)
     counter('switchyard_inference_log_spilled_total', 'Inference records written to the local spill file while the store was unreachable', (f) => f.spilled)
     counter('switchyard_inference_log_replayed_total', 'Inference records delivered from spill files once the store was back', (f) => f.replayed)
