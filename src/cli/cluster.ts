@@ -9,6 +9,8 @@ import cluster from 'node:cluster'
 import type { Worker } from 'node:cluster'
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client'
 import type { Gateway } from '../index.js'
+import { flushLogs } from '../log.js'
+import type { Logger } from '../log.js'
 
 /** Which of the N places a worker fills (1..N); a restarted worker takes the place of the one that died. */
 const WORKER_INDEX_ENV = 'SWITCHYARD_WORKER_INDEX'
@@ -34,7 +36,7 @@ export function workerIndex(): number | null {
 }
 
 /** Fork `count` workers and keep them running until SIGTERM or SIGINT; resolves to the exit code. */
-export async function runPrimary(count: number): Promise<number> {
+export async function runPrimary(count: number, log: Logger): Promise<number> {
   const registry = new Registry()
   const restarts = new Counter({ name: 'switchyard_worker_restarts_total', help: 'Workers (--workers) that died and were started again', registers: [registry] })
   new Gauge({ name: 'switchyard_workers', help: 'Worker processes running now (--workers)', registers: [registry], collect() { this.set(Object.keys(cluster.workers ?? {}).length) } })
@@ -92,10 +94,11 @@ export async function runPrimary(count: number): Promise<number> {
   const finished = new Promise<number>((resolve) => (finish = resolve))
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return
+    log.info('stopping every worker', { signal })
     void stopAll().then(() => {
-      process.stderr.write(`switchyard: every worker stopped (${signal})\n`)
-      finish(0)
-    })
+      log.info('every worker stopped')
+      return flushLogs()
+    }).then(() => finish(0))
   }
   process.once('SIGTERM', () => stop('SIGTERM'))
   // a terminal's Ctrl-C reaches the workers too; SIGTERM from here is their second, different signal
@@ -121,7 +124,7 @@ export async function runPrimary(count: number): Promise<number> {
     startedAt.delete(worker)
     quickDeaths = lived < QUICK_DEATH_MS ? quickDeaths + 1 : 0
     const pause = quickDeaths === 0 ? 0 : Math.min(MAX_RESTART_PAUSE_MS, 250 * 2 ** quickDeaths)
-    process.stderr.write(`switchyard: worker ${index} (pid ${worker.process.pid}) ended (${signal ?? `exit ${code}`}); starting it again${pause > 0 ? ` in ${pause} ms` : ''}\n`)
+    log.error('a worker ended; starting it again', { worker: index, pid: worker.process.pid, ...(signal === null ? { code } : { signal }), pauseMs: pause })
     setTimeout(() => { if (!stopping) fork(index) }, pause)
   })
 

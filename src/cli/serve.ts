@@ -7,7 +7,7 @@ import type { GatewayOptions } from '../config/options.js'
 import { formatProblem } from '../config/routes-load.js'
 import type { ConfigProblem } from '../config/routes-load.js'
 import { createGateway } from '../index.js'
-import { flushLogs } from '../log.js'
+import { createLogger, flushLogs } from '../log.js'
 import { joinCluster, runPrimary, workerIndex } from './cluster.js'
 import { exitWith, reader, usageError } from './command.js'
 
@@ -59,7 +59,7 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
     return 1
   }
   const workers = options.workers ?? DEFAULTS.workers
-  if (workers > 1 && cluster.isPrimary) return runPrimary(workers)
+  if (workers > 1 && cluster.isPrimary) return runPrimary(workers, createLogger(options.logLevel ?? DEFAULTS.logLevel))
   let gateway: Awaited<ReturnType<typeof createGateway>>
   try {
     gateway = await createGateway(options)
