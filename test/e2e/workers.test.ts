@@ -4,13 +4,14 @@
  * inference is in the store (SQLite and PostgreSQL, each worker writing its own records), and a
  * worker killed with -9 is started again and counted.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
+import { InferenceClient } from '../../src/grpc/client.js'
 import { CREDIT_FEATURES, generateCreditRows } from '../../src/sample-data/credit-default.js'
 import { eventually } from '../integration/helpers.js'
 import { createTestDatabase } from '../integration/postgres.js'
@@ -153,6 +154,40 @@ describe('serve --workers 2', () => {
       for (const id of answered.keys()) expect(stored.has(id)).toBe(true)
     } finally {
       await database.drop()
+    }
+  })
+
+  it('passes SIGHUP on to every worker: each applies the edited routes.yaml', async () => {
+    const routes = join(dir, 'routes.yaml')
+    const original = readFileSync(new URL('../../routes.yaml', import.meta.url), 'utf8')
+    writeFileSync(routes, original)
+    const gw = await spawnGateway(['--workers', '2', '--store', 'none', '--no-watch', '--routes', routes])
+    try {
+      await untilBothAnswer(gw) // both have started and installed their handlers
+      writeFileSync(routes, original.replace('split: { v1: 90, v2: 10 }', 'split: { v1: 80, v2: 20 }'))
+      gw.child.kill('SIGHUP')
+      await eventually(async () => expect(await metric(gw, /^switchyard_config_reloads_total\{result="applied"\}/)).toBe(2))
+    } finally {
+      gw.child.kill('SIGTERM')
+      await gw.exited()
+    }
+  })
+
+  it('shares the gRPC port too: both workers bind it, and channels to it are served', async () => {
+    const grpcPort = 20_000 + Math.floor(Math.random() * 20_000)
+    // a worker that could not bind would end the start (the primary exits 1 when one fails to listen)
+    const gw = await spawnGateway(['--workers', '2', '--store', 'none', '--grpc-port', String(grpcPort)])
+    try {
+      expect(new Set((await untilBothAnswer(gw)).values()).size).toBe(2)
+      const clients = Array.from({ length: 6 }, () => new InferenceClient(`127.0.0.1:${grpcPort}`))
+      try {
+        for (const live of await Promise.all(clients.map((c) => c.serverLive()))) expect(live).toEqual({ live: true })
+      } finally {
+        for (const c of clients) c.close()
+      }
+    } finally {
+      gw.child.kill('SIGTERM')
+      await gw.exited()
     }
   })
 
