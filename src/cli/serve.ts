@@ -23,7 +23,13 @@ export function serveCommand(): Command {
   }
   const environmentOnly = SERVE_OPTIONS.filter((s) => s.flag === null).map((s) => `  ${s.env}  ${s.help}`)
   command.addHelpText('after', `\nFrom the environment only:\n${environmentOnly.join('\n')}`)
-  command.action(exitWith(async (_values: unknown, self: Command) => serve(readOptions(self, attributes))))
+  command.action(exitWith(async (_values: unknown, self: Command) => {
+    try {
+      return await serve(readOptions(self, attributes))
+    } finally {
+      cluster.worker?.disconnect() // a worker's channel to the primary would keep it running
+    }
+  }))
   return command
 }
 
@@ -115,7 +121,6 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
   await stopped
   gateway.log.info('stopped')
   await flushLogs()
-  cluster.worker?.disconnect() // a worker's channel to the primary would keep it running
   return 0
 }
 

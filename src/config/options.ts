@@ -128,7 +128,14 @@ const onOff = (value: string): boolean => {
   throw new Error(`must be 1 or 0 (true or false), got '${value}'`)
 }
 /** A count of processes, or `auto`: one a core this process may use. */
-const workerCount = (value: string): number => (value === 'auto' ? availableParallelism() : integer(1, 256)(value))
+const workerCount = (value: string): number => {
+  if (value === 'auto') return availableParallelism()
+  try {
+    return integer(1, 256)(value)
+  } catch (err) {
+    throw new Error(`must be auto or ${(err as Error).message.replace(/^must be /, '')}`)
+  }
+}
 const logLevel = (value: string): LogLevel => {
   if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}, got '${value}'`)
   return value as LogLevel

@@ -4,6 +4,7 @@
  * inference is in the store (SQLite and PostgreSQL, each worker writing its own records), and a
  * worker killed with -9 is started again and counted.
  */
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -113,6 +114,25 @@ async function answeredThroughStop(gw: GatewayProcess): Promise<Map<string, stri
   expect(await gw.exited()).toBe(0)
   return answered
 }
+
+describe('serve --workers', () => {
+  const root = new URL('../..', import.meta.url).pathname
+  const serve = (args: string[]) => spawnSync(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--grpc-port', '0', '--store', 'none', '--no-auth', ...args], { cwd: root, encoding: 'utf8', timeout: 30_000 })
+
+  it('refuses a count that is neither auto nor 1 to 256 in one line, exit 2', () => {
+    const run = serve(['--workers', '0'])
+    expect(run.status).toBe(2)
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1)
+    expect(run.stderr).toMatch(/--workers <n>' argument '0' is invalid\. must be auto or an integer from 1 to 256/)
+  })
+
+  it('reports an invalid routes.yaml once, not once a worker, and exits 1', () => {
+    // a worker left running after its failed start would hold the primary up: spawnSync would time out
+    const run = serve(['--workers', '3', '--routes', '/dev/null', '--log-level', 'error'])
+    expect(run.status).toBe(1)
+    expect(run.stderr.match(/it is not a regular file/g)?.length).toBe(1)
+  })
+})
 
 describe('serve --workers 2', () => {
   it('answers from two processes, and /metrics on either counts the inferences of both', async () => {
