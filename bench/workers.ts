@@ -86,7 +86,7 @@ async function measure(store: Store, workers: number, dir: string): Promise<Meas
 
 function report(storeNames: string[], measured: Measurement[]): void {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-  const lines = ['| store | req/s --workers 1 | req/s --workers 2 | ratio (median of rounds) | CPU µs a request 1 → 2 | rows − answers |', '|---|---:|---:|---:|---:|---:|']
+  const lines = ['| store | req/s --workers 1 | req/s --workers 2 | ratio (median of rounds) | CPU µs a request 1 → 2 | rows − answers, all runs (2 × CONNECTIONS a run are in flight when counting stops) |', '|---|---:|---:|---:|---:|---:|']
   const summary: Record<string, unknown> = {}
   for (const name of storeNames) {
     const of = (n: number) => measured.filter((m) => m.store === name && m.workers === n)
