@@ -35,6 +35,9 @@ function call(gw: GatewayProcess, path: string, body?: string, headers: Record<s
       res.on('end', () => resolve({ status: res.statusCode ?? 0, worker: res.headers['x-switchyard-worker'] as string ?? null, text }))
     })
     req.on('error', reject)
+    // a connection the primary handed to a worker as it was killed is never answered (node:cluster
+    // keeps the handle it could not deliver): a client's timeout ends it, as any client's would
+    req.setTimeout(5_000, () => req.destroy(new Error('no answer in 5 s')))
     req.end(body)
   })
 }
