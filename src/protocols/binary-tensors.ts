@@ -60,20 +60,22 @@ function widen(bits: Uint16Array, datatype: 'FP16' | 'BF16'): Float32Array {
   return out
 }
 
+/** BYTES elements as the binary extension has them: each a 4-byte little-endian length, then its bytes. */
+export function lengthPrefixed(items: readonly Buffer[]): Buffer {
+  const out = Buffer.allocUnsafe(items.reduce((n, b) => n + 4 + b.length, 0))
+  let at = 0
+  for (const b of items) {
+    out.writeUInt32LE(b.length, at)
+    b.copy(out, at + 4)
+    at += 4 + b.length
+  }
+  return out
+}
+
 /** An output's elements as the binary extension sends them. */
 export function binaryOfTensor(tensor: OutputTensor): Buffer {
   const data = tensor.data
-  if (Array.isArray(data)) {
-    const parts = (data as unknown[]).map((s) => Buffer.from(String(s), 'utf8'))
-    const out = Buffer.allocUnsafe(parts.reduce((n, p) => n + 4 + p.length, 0))
-    let at = 0
-    for (const p of parts) {
-      out.writeUInt32LE(p.length, at)
-      p.copy(out, at + 4)
-      at += 4 + p.length
-    }
-    return out
-  }
+  if (Array.isArray(data)) return lengthPrefixed((data as unknown[]).map((s) => Buffer.from(String(s), 'utf8')))
   const view = data as ArrayBufferView
   return Buffer.from(view.buffer, view.byteOffset, view.byteLength) // little-endian already on every platform Node runs on here
 }

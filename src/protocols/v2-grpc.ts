@@ -15,6 +15,7 @@
 import { gatewayError } from '../errors.js'
 import { datatypeInfo } from '../runtime/datatypes.js'
 import type { OutputTensor, TensorSpec } from '../runtime/tensors.js'
+import { lengthPrefixed } from './binary-tensors.js'
 import type { InferenceProtocol, RequestBody } from './protocol.js'
 import { parsedTensors } from './v2-json.js'
 import { encodeBinaryInferResponse } from './v2-tensors.js'
@@ -180,18 +181,6 @@ function bytesOfContents(name: string, datatype: string, shape: readonly number[
 }
 
 const EMPTY = Buffer.alloc(0)
-
-/** BYTES elements as the binary extension has them: each a 4-byte little-endian length, then its bytes. */
-function lengthPrefixed(items: readonly Buffer[]): Buffer {
-  const out = Buffer.allocUnsafe(items.reduce((n, b) => n + 4 + b.length, 0))
-  let at = 0
-  for (const b of items) {
-    out.writeUInt32LE(b.length, at)
-    b.copy(out, at + 4)
-    at += 4 + b.length
-  }
-  return out
-}
 
 /** InferParameters as V2's JSON parameters; 64-bit integers as numbers while exact, else as text. */
 function parameterValues(parameters: Readonly<Record<string, InferParameter>>): Record<string, unknown> {
