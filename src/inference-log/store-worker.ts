@@ -15,6 +15,7 @@ import { createLogger } from '../log.js'
 import { COMPARE_OPERATIONS } from '../compare/registry.js'
 import { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
 import { answerCall, StoreUnavailable } from '../store/calls.js'
+import { CANARY_OPERATIONS } from '../store/canary-state.js'
 import { openStore } from '../store/open-store.js'
 import { indexOperations } from '../store/operation.js'
 import { RECORD_OPERATIONS } from '../store/query-sql.js'
@@ -36,7 +37,7 @@ const STATS_EVERY_MS = 500
 const CLOSE_DEADLINE_MS = 10_000 // at stop, how long the store may take before the rest is spilled (the main thread waits 15 s)
 
 /** What the main thread may call by name: the operations of every client of the store. */
-const OPERATIONS = indexOperations([RECORD_OPERATIONS, GROUND_TRUTH_OPERATIONS, LIFECYCLE_OPERATIONS, COMPARE_OPERATIONS, ROUTE_REVISION_OPERATIONS])
+const OPERATIONS = indexOperations([RECORD_OPERATIONS, GROUND_TRUTH_OPERATIONS, LIFECYCLE_OPERATIONS, COMPARE_OPERATIONS, ROUTE_REVISION_OPERATIONS, CANARY_OPERATIONS])
 
 const data = workerData as StoreWorkerData
 let privacy: PrivacyByModel = data.privacy

@@ -3,7 +3,7 @@ import { CanaryController, parseIntervalMs } from './canary.js'
 
 function controller(rollback: Record<string, number>, steps = [10, 50, 100]) {
   let now = 1_000_000
-  const c = new CanaryController('m', { baseline: 'v1', candidate: 'v2', steps, interval: '60s', rollback }, () => now)
+  const c = new CanaryController('m', { baseline: 'v1', candidate: 'v2', steps, interval: '60s', rollback }, { now: () => now })
   return { c, advance: (ms: number) => (now += ms) }
 }
 
@@ -14,19 +14,41 @@ describe('canary controller', () => {
 
   it('steps up once per interval while healthy, then completes', () => {
     const { c, advance } = controller({ error_rate: 0.5 })
+    const serve = () => { for (let i = 0; i < 20; i++) c.observeCandidate(false, 1) }
     expect(c.percent).toBe(10)
+    serve()
     advance(59_000)
     c.tick()
     expect(c.percent).toBe(10)
     advance(1_000)
     c.tick()
     expect(c.percent).toBe(50)
+    serve()
     advance(60_000)
     c.tick()
     expect(c.percent).toBe(100)
+    serve()
     advance(60_000)
     c.tick()
     expect(c.status).toBe('complete')
+  })
+
+  // issue #17: an idle second gateway stepped to 100 % on no requests
+  it('does not step on a step that saw fewer than its minimum of requests, and says it waits', () => {
+    const { c, advance } = controller({ min_requests: 20 })
+    advance(60_000)
+    c.tick()
+    for (let i = 0; i < 19; i++) c.observeCandidate(false, 1)
+    advance(60_000)
+    c.tick()
+    expect(c.percent).toBe(10)
+    expect(c.status).toBe('halted')
+    expect(c.events.map((e) => e.kind)).toEqual(['started', 'halted'])
+    expect(c.events[1].detail).toMatch(/^step 1 of 3 \(10%\) waits for traffic: 0 of 20 candidate requests/)
+    c.observeCandidate(false, 1) // the 20th
+    c.tick()
+    expect(c.percent).toBe(50)
+    expect(c.status).toBe('progressing')
   })
 
   it('sends about its percent of random traffic to the candidate', () => {

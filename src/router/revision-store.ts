@@ -10,6 +10,7 @@
 import { openStore } from '../store/open-store.js'
 import { ROUTE_REVISION_OPERATIONS as OPS } from '../store/route-revisions.js'
 import type { NewFileRevision, RevisionWithSource, StoredRevision } from '../store/route-revisions.js'
+import type { Operation } from '../store/operation.js'
 import type { Store } from '../store/store.js'
 import type { StoreCalls } from '../store/store-client.js'
 import type { StoreSpec } from '../store/store-spec.js'
@@ -45,12 +46,22 @@ export class RevisionStore {
   }
 
   /** The revision in force, read on this thread's own connection. */
-  async head(): Promise<StoredRevision | null> {
-    return (await this.#read()).run(head(), 'read')
+  head(): Promise<StoredRevision | null> {
+    return this.readOnly(head())
   }
 
-  async headWithSource(): Promise<RevisionWithSource | null> {
-    return (await this.#read()).run(headWithSource(), 'read')
+  headWithSource(): Promise<RevisionWithSource | null> {
+    return this.readOnly(headWithSource())
+  }
+
+  /** Any read, on this thread's own connection: what every replica polls (canaries.ts follows canaries this way). */
+  async readOnly<T>(op: Operation<T>): Promise<T> {
+    return (await this.#read()).run(op, 'read')
+  }
+
+  /** The store worker's calls, for writes. */
+  get calls(): StoreCalls {
+    return this.#calls
   }
 
   async #read(): Promise<Store> {

@@ -23,8 +23,8 @@ import type { ConfigProblem } from '../config/routes-load.js'
 import type { CanaryConfig } from '../config/routes-schema.js'
 import { gatewayError } from '../errors.js'
 import type { Logger } from '../log.js'
-import { CanaryController, canaryKey } from './canary.js'
-import type { CanaryEvent } from './canary.js'
+import type { CanaryController, CanaryEvent } from './canary.js'
+import { Canaries } from './canaries.js'
 import type { RevisionWithSource } from '../store/route-revisions.js'
 import type { RevisionStore } from './revision-store.js'
 import { REVISION_POLL_MS } from './revision-store.js'
@@ -90,13 +90,11 @@ export class RoutesHolder {
   #rejectedHead: number | null = null
   #pollTimer: NodeJS.Timeout | null = null
   #isPolling = false
-  #canaries = new Map<string, CanaryController>()
-  #onCanaryEvent: ((model: string, event: CanaryEvent) => void) | null = null
+  readonly #canaries: Canaries
 
-  /** Canary steps, completions and rollbacks as they happen (the activity log); set, it first reports those of the canaries running now. */
+  /** Canary starts, steps, completions and rollbacks as they are decided (the activity log), each once for all replicas. */
   set onCanaryEvent(listener: ((model: string, event: CanaryEvent) => void) | null) {
-    this.#onCanaryEvent = listener
-    for (const c of this.#canaries.values()) for (const e of c.events) listener?.(c.model, e)
+    this.#canaries.onEvent = listener
   }
   #queue: Promise<unknown> = Promise.resolve()
   /** Called after every reload attempt, for metrics and the activity log. */
@@ -107,6 +105,7 @@ export class RoutesHolder {
     this.#catalog = catalog
     this.#checker = checker
     this.#revisions = revisions
+    this.#canaries = new Canaries(revisions)
     this.#current = initial
   }
 
@@ -146,6 +145,7 @@ export class RoutesHolder {
       holder.#adopt(holder.#compile(source, checked, revisionOf(file)))
       holder.#rejectStored(`revision ${head.number} in force in the store`, head, headChecked.problems)
     }
+    await holder.#canaries.follow().catch(() => undefined) // a restart serves its canaries' steps from the first request
     holder.#startPolling()
     return holder
   }
@@ -304,6 +304,7 @@ export class RoutesHolder {
    */
   #startPolling(): void {
     this.#pollTimer = setInterval(() => {
+      void this.#canaries.follow().catch(() => undefined) // the store is down: the canaries stay where they were
       if (this.#isPolling) return
       this.#isPolling = true
       void this.#enqueue(() => this.#poll()).catch(() => undefined).finally(() => (this.#isPolling = false))
@@ -365,16 +366,7 @@ export class RoutesHolder {
   }
 
   #adopt(table: RouteTable): void {
-    // canaries that the new table no longer runs are dropped; the others keep their state
-    const live = new Map<string, CanaryController>()
-    for (const route of table.routes.values()) if (route.canary !== null) live.set(route.canary.key, route.canary)
-    for (const [key, canary] of live) {
-      if (this.#canaries.has(key)) continue
-      // a canary starts with this table: report what it has recorded so far, then each new event
-      for (const e of canary.events) this.#onCanaryEvent?.(canary.model, e)
-      canary.onEvent = (e) => this.#onCanaryEvent?.(canary.model, e)
-    }
-    this.#canaries = live
+    this.#canaries.adopt(table)
     this.#current = table // the swap: one assignment
     if (this.#revisions !== null) return
     this.#memoryHistory.push(table)
@@ -382,12 +374,12 @@ export class RoutesHolder {
   }
 
   #canaryFor(model: string, config: CanaryConfig): CanaryController {
-    return this.#canaries.get(canaryKey(model, config)) ?? new CanaryController(model, config)
+    return this.#canaries.controllerFor(model, config)
   }
 
-  /** Advance canaries whose interval has passed. */
+  /** Advance canaries whose interval has passed: here, or through the store's one judge (canaries.ts). */
   tickCanaries(): void {
-    for (const c of this.#canaries.values()) c.tick()
+    this.#canaries.tick()
   }
 }
 

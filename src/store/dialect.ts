@@ -17,7 +17,9 @@ export interface Dialect {
   unindexed(column: string): string
   greatest(a: string, b: string): string
   least(a: string, b: string): string
+  /** The store's clock in ms since 1970: one clock for every replica's leases and steps. */
+  readonly nowMs: string
 }
 
-export const SQLITE: Dialect = { name: 'sqlite', drivingJoin: 'CROSS JOIN', unindexed: (c) => `+${c}`, greatest: (a, b) => `max(${a}, ${b})`, least: (a, b) => `min(${a}, ${b})` }
-export const POSTGRES: Dialect = { name: 'postgres', drivingJoin: 'JOIN', unindexed: (c) => c, greatest: (a, b) => `greatest(${a}, ${b})`, least: (a, b) => `least(${a}, ${b})` }
+export const SQLITE: Dialect = { name: 'sqlite', drivingJoin: 'CROSS JOIN', unindexed: (c) => `+${c}`, greatest: (a, b) => `max(${a}, ${b})`, least: (a, b) => `min(${a}, ${b})`, nowMs: "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)" }
+export const POSTGRES: Dialect = { name: 'postgres', drivingJoin: 'JOIN', unindexed: (c) => c, greatest: (a, b) => `greatest(${a}, ${b})`, least: (a, b) => `least(${a}, ${b})`, nowMs: 'CAST(extract(epoch FROM clock_timestamp()) * 1000 AS BIGINT)' }

@@ -192,6 +192,35 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER route_revisions_append_only BEFORE UPDATE ON route_revisions
         FOR EACH ROW EXECUTE FUNCTION route_revisions_append_only();`,
   },
+  {
+    version: 5,
+    name: 'canaries: one state for every replica, their counts, the judge lease',
+    // canaries: a canary (model + settings, hashed) where it is; written only by the holder of
+    // the 'canary-judge' lease. canary_counts: each replica's counts of each step, replaced
+    // every second. leases: a holder and an expiry in the store's clock (ms).
+    sqlite: `
+      CREATE TABLE canaries (
+        key TEXT PRIMARY KEY, model TEXT NOT NULL, step INTEGER NOT NULL, status TEXT NOT NULL,
+        step_started_at INTEGER NOT NULL, events TEXT NOT NULL, updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE canary_counts (
+        key TEXT NOT NULL, step INTEGER NOT NULL, replica TEXT NOT NULL, requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL, slow INTEGER NOT NULL, compared INTEGER NOT NULL, disagreed INTEGER NOT NULL,
+        p99_ms REAL NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (key, step, replica)
+      );
+      CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
+    postgres: `
+      CREATE TABLE canaries (
+        key TEXT PRIMARY KEY, model TEXT NOT NULL, step INTEGER NOT NULL, status TEXT NOT NULL,
+        step_started_at BIGINT NOT NULL, events TEXT NOT NULL, updated_at BIGINT NOT NULL
+      );
+      CREATE TABLE canary_counts (
+        key TEXT NOT NULL, step INTEGER NOT NULL, replica TEXT NOT NULL, requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL, slow INTEGER NOT NULL, compared INTEGER NOT NULL, disagreed INTEGER NOT NULL,
+        p99_ms DOUBLE PRECISION NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (key, step, replica)
+      );
+      CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);`,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

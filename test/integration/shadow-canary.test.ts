@@ -121,7 +121,7 @@ describe('canary', () => {
       '  credit-risk:',
       `    split: { v1: 100 }${extra}`,
       '  churn:',
-      '    canary: { baseline: v1, candidate: v1-copy, steps: [10, 100], interval: 1s }',
+      '    canary: { baseline: v1, candidate: v1-copy, steps: [10, 100], interval: 1s, rollback: { min_requests: 5 } }',
       '',
     ].join('\n')
     await addVersionAndRescan()
@@ -131,11 +131,16 @@ describe('canary', () => {
     await apply(canaryRoutes('\n    labels: { stable: v1 }')) // another route changes; this canary does not
     const kept = (await get(`${gw.url}/admin/routes`)).body.routes.churn.canary
     expect(kept.events[0].at).toBe(before.events[0].at)
-    await new Promise((r) => setTimeout(r, 2_600))
+    // each step is judged once it has seen 5 candidate requests (issue #17: not on no traffic)
+    for (let i = 0; i < 200; i++) await post(`${gw.url}/v1/models/churn/predict`, { instances: [records[0]] })
+    await new Promise((r) => setTimeout(r, 1_300))
+    expect((await get(`${gw.url}/admin/routes`)).body.routes.churn.canary.percent).toBe(100)
+    for (let i = 0; i < 5; i++) await post(`${gw.url}/v1/models/churn/predict`, { instances: [records[0]] })
+    await new Promise((r) => setTimeout(r, 1_300))
     const after = (await get(`${gw.url}/admin/routes`)).body.routes.churn.canary
     expect(after.percent).toBe(100)
     expect(after.status).toBe('complete')
-    expect(after.events.map((e: { kind: string }) => e.kind)).toEqual(['started', 'step', 'complete'])
+    expect(after.events.map((e: { kind: string }) => e.kind).filter((k: string) => k !== 'halted')).toEqual(['started', 'step', 'complete'])
   })
 })
 
