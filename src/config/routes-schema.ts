@@ -35,7 +35,7 @@ export const CanarySchema = z.strictObject({
     error_rate: z.number().min(0).max(1).optional(),
     p99_ms: z.number().positive().optional(),
     disagreement: z.number().min(0).max(1).optional(),
-    /** Fewest candidate requests in a step before the conditions are judged. */
+    /** Fewest candidate requests in a step (over every replica) before it is judged: rolled back, or stepped (default 20). */
     min_requests: z.number().int().positive().optional(),
   }).optional(),
 })
