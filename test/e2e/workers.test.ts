@@ -231,4 +231,27 @@ describe('serve --workers 2', () => {
       await gw.exited()
     }
   })
+
+  // issue #17: workers must not outlive a primary killed with -9 (holding the store, serving nothing).
+  // node:cluster ends a worker whose channel to the primary closes, at once, without a drain
+  // (measured 1.9 s from the kill to both exits); this keeps it so.
+  it('ends its workers when the primary is killed with -9', async () => {
+    const gw = await spawnGateway(['--workers', '2', '--store', 'none'])
+    const pids = [...new Set((await untilBothAnswer(gw)).values())].map((w) => Number(w.split('/')[1]))
+    const isRunning = (pid: number) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    }
+    gw.child.kill('SIGKILL')
+    await gw.exited()
+    try {
+      await eventually(async () => expect(pids.filter(isRunning)).toEqual([]), 15_000)
+    } finally {
+      for (const pid of pids.filter(isRunning)) process.kill(pid, 'SIGKILL')
+    }
+  })
 })
