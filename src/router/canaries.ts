@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { CanaryConfig } from '../config/routes-schema.js'
 import { CANARY_OPERATIONS as OPS, read } from '../store/canary-state.js'
-import type { CanaryReport } from '../store/canary-state.js'
+import type { CanaryReport, StepCounts } from '../store/canary-state.js'
 import type { Operation } from '../store/operation.js'
 import type { StoreCalls } from '../store/store-client.js'
 import { applyVerdict, CanaryController, canaryKey, judgeStep } from './canary.js'
@@ -24,6 +24,7 @@ import type { RouteTable } from './route-table.js'
 
 export const SYNC_MS = 1_000 // each replica's counts reach the store, and the lease is renewed, this often
 export const LEASE_MS = 3_000 // a judge that stops renewing (killed, partitioned) is replaced after this
+const NO_COUNTS: StepCounts = Object.freeze({ requests: 0, errors: 0, slow: 0, compared: 0, disagreed: 0, p99Ms: 0 })
 
 /** The store as the canaries use it: writes through the store worker, reads on this thread's own connection. */
 export interface CanaryStoreAccess {
@@ -100,17 +101,18 @@ export class Canaries {
       if (verdict.kind === 'stay') continue
       const next = applyVerdict(c.config, state, verdict, result.nowMs)
       if (!(await store.calls.run(OPS.judge, this.replica, key, { step: state.step, status: state.status }, next))) continue
-      c.follow(next, next.step === state.step ? totals : { requests: 0, errors: 0, slow: 0, compared: 0, disagreed: 0, p99Ms: 0 }, this.replica)
+      c.follow(next, next.step === state.step ? totals : NO_COUNTS, this.replica)
       this.#onEvent?.(c.model, next.events[next.events.length - 1])
     }
   }
 
   /** At the revision poll: every canary of this table where the store says it is. */
   async follow(): Promise<void> {
-    if (this.#store === null || this.#isFollowing || this.#live.size === 0) return
+    const keys = [...this.#live.values()].filter((c) => !c.isSettled).map((c) => c.key)
+    if (this.#store === null || this.#isFollowing || keys.length === 0) return
     this.#isFollowing = true
     try {
-      const { canaries, judge } = await this.#store.readOnly(read([...this.#live.keys()]))
+      const { canaries, judge } = await this.#store.readOnly(read(keys))
       for (const s of canaries) this.#live.get(s.key)?.follow(s.state, s.totals, judge)
     } finally {
       this.#isFollowing = false

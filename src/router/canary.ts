@@ -156,6 +156,11 @@ export class CanaryController {
     return this.#state.status === 'progressing' || this.#state.status === 'halted'
   }
 
+  /** Decided for good, as the store said: nothing left to follow. */
+  get isSettled(): boolean {
+    return this.#stored !== null && !this.isActive
+  }
+
   pick(bucket: number | null): { version: string; isCandidate: boolean } {
     const p = this.percent
     let pick = this.#picks.get(p)
