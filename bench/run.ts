@@ -11,6 +11,9 @@
  *   (g) native+log     (b) on a third gateway that records every inference (SQLite); (a)-(f) run with --store none
  *   (h) native-twin    (b) on a fourth gateway, the same as (b)'s: how far two identical processes differ, the
  *                      yardstick for (g)'s ratio, which is also taken between two processes
+ *   (i) native@rate    (b) at half of (b)'s req/s, evenly paced, on (h)'s gateway
+ *   (j) native+log@rate the same on (g)'s gateway: what recording costs a request when a core is spare,
+ *                      as the request thread's CPU a request on - off and the p99 on ÷ off (issue #18)
  *
  * After the rounds, a fixed number of requests goes to (g) and the rows its store gained
  * are counted: they must equal the requests answered.
@@ -101,6 +104,9 @@ async function main(): Promise<void> {
     { name: 'native-twin', what: '(native) on a second gateway started the same way', pid: twin.child.pid!, port: twin.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody },
     { name: 'routed@rate', what: 'routed, at half of native req/s', pid: unshadowed.child.pid!, port: unshadowed.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
     { name: 'shadow@rate', what: 'routed + shadow v3 at 100%, same rate', pid: shadowed.child.pid!, port: shadowed.port, path: '/v1/models/credit-risk/predict', body: nativeBody, rate: half, headers: sticky },
+    // the recording pair on native+log's and native-twin's gateways, which have the same history
+    { name: 'native@rate', what: 'native, at half of native req/s (native-twin\'s gateway)', pid: twin.child.pid!, port: twin.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody, rate: half },
+    { name: 'native+log@rate', what: 'native+log, same rate (native+log\'s gateway)', pid: recording.child.pid!, port: recording.port, path: '/v1/models/credit-risk/versions/v1/predict', body: nativeBody, rate: half },
   ]
   const chosen = ONLY === null ? scenarios : scenarios.filter((s) => needed(ONLY).has(s.name))
   try {
@@ -108,13 +114,17 @@ async function main(): Promise<void> {
     for (const s of chosen) await measure(s, 2) // warm-up, not reported
     const runs = new Map<string, Measurement[]>(chosen.map((s) => [s.name, []]))
     const free = chosen.filter((s) => s.rate === undefined)
-    const atRate = chosen.filter((s) => s.rate !== undefined) // always after native, which sets their rate
+    // always after native, which sets their rate; in an order where each pair stays neighbours when reversed
+    const atRate = chosen.filter((s) => s.rate !== undefined)
     for (let i = 0; i < RUNS; i++) {
       for (const s of i % 2 === 0 ? free : [...free].reverse()) {
         const m = await measure(s, DURATION)
         if (s.name === 'native') nativeRps = m.reqPerSec
         runs.get(s.name)!.push(m)
       }
+      // the idle-priority writer falls behind under closed-loop load: let it catch up, or
+      // native+log@rate would pay for the closed-loop scenarios' records
+      if (atRate.some((s) => s.name === 'native+log@rate')) await settledRows(logFile)
       const paced = await measureInterleaved(i % 2 === 0 ? atRate : [...atRate].reverse(), DURATION)
       for (const [name, m] of paced) runs.get(name)!.push(m)
     }
@@ -140,8 +150,11 @@ function needed(names: string[]): Set<string> {
   return set
 }
 
-/** Send exactly VERIFY_REQUESTS to the recording gateway and count the rows its store gained. */
-async function verifyRecorded(s: Scenario, logFile: string): Promise<Verification> {
+/**
+ * The rows in the recording gateway's store once they have stopped moving for a second: the
+ * writer runs when a core is free and may still be taking in earlier records.
+ */
+async function settledRows(logFile: string): Promise<number> {
   const rows = () => {
     const db = new Database(logFile, { readonly: true })
     try {
@@ -150,24 +163,24 @@ async function verifyRecorded(s: Scenario, logFile: string): Promise<Verificatio
       db.close()
     }
   }
-  // the writer runs when a core is free and may still be taking in the rounds' records: the
-  // count is read once it has stopped moving for a second
-  const settled = async (): Promise<number> => {
-    let last = rows()
-    for (let still = 0, waited = 0; still < 4 && waited < 120; waited++) {
-      await new Promise((r) => setTimeout(r, 250))
-      const now = rows()
-      still = now === last ? still + 1 : 0
-      last = now
-    }
-    return last
+  let last = rows()
+  for (let still = 0, waited = 0; still < 4 && waited < 120; waited++) {
+    await new Promise((r) => setTimeout(r, 250))
+    const now = rows()
+    still = now === last ? still + 1 : 0
+    last = now
   }
-  const before = await settled()
+  return last
+}
+
+/** Send exactly VERIFY_REQUESTS to the recording gateway and count the rows its store gained. */
+async function verifyRecorded(s: Scenario, logFile: string): Promise<Verification> {
+  const before = await settledRows(logFile)
   const result = await autocannon({
     url: `http://127.0.0.1:${s.port}${s.path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body: s.body,
     connections: CONNECTIONS, amount: VERIFY_REQUESTS,
   })
-  return { requests: VERIFY_REQUESTS, answered: result['2xx'], rowsAdded: (await settled()) - before }
+  return { requests: VERIFY_REQUESTS, answered: result['2xx'], rowsAdded: (await settledRows(logFile)) - before }
 }
 
 const SLICE_SECONDS = 1
@@ -179,21 +192,27 @@ const SLICE_SECONDS = 1
  * milliseconds: slices spread those hiccups over the scenarios alike, where back-to-back runs
  * would hand them to one. Each slice's p99 is kept too: the p99 ratio is the median over
  * neighbouring slice pairs, which a hiccup inside one slice cannot move.
+ *
+ * CPU a request is read once around all the slices, each server's threads over all its
+ * requests: /proc counts in 10 ms ticks, 1 µs a request in a 1 s slice at 10k req/s, and a
+ * worker's work for one slice may run in the next one's.
  */
 async function measureInterleaved(scenarios: Scenario[], duration: number): Promise<Map<string, Measurement>> {
   const slices = new Map<string, (PacedResult & Measurement)[]>(scenarios.map((s) => [s.name, []]))
+  const before = new Map(scenarios.map((s) => [s.name, threadTicks(s.pid)]))
   for (let t = 0, k = 0; t < duration; t += SLICE_SECONDS, k++) {
     for (const s of k % 2 === 0 ? scenarios : [...scenarios].reverse()) {
       slices.get(s.name)!.push(await measure(s, Math.min(SLICE_SECONDS, duration - t)) as PacedResult & Measurement)
     }
   }
-  return new Map([...slices].map(([name, results]) => {
+  await new Promise((r) => setTimeout(r, 200)) // the last answers' bookkeeping and the log's flush belong to this run
+  return new Map(scenarios.map((s) => {
+    const results = slices.get(s.name)!
     const pooled = poolSorted(results.map((r) => r.latencies))
-    const cpu = results.map((r) => r.cpu).filter((c): c is CpuPerRequest => c != null)
-    return [name, {
+    return [s.name, {
       reqPerSec: Math.round(pooled.length / duration), p50: quantile(pooled, 0.5), p99: quantile(pooled, 0.99),
       non2xx: results.reduce((n, r) => n + r.non2xx, 0), errors: results.reduce((n, r) => n + r.errors, 0),
-      cpu: cpu.length === 0 ? null : { mainUs: median(cpu.map((c) => c.mainUs)), otherUs: median(cpu.map((c) => c.otherUs)) },
+      cpu: cpuPerRequest(s.pid, before.get(s.name)!, threadTicks(s.pid), pooled.length),
       sliceP99: results.map((r) => r.p99),
     }]
   }))
@@ -209,16 +228,15 @@ function poolSorted(parts: Float64Array[]): Float64Array {
   return all.sort()
 }
 
-async function measure(s: Scenario, duration: number): Promise<Measurement | (PacedResult & Measurement)> {
-  const before = threadTicks(s.pid)
+async function measure(s: Scenario, duration: number): Promise<Measurement | PacedResult> {
   if (s.rate !== undefined) {
     // a fixed rate needs evenly spaced requests; autocannon's rate limit sends in bursts (paced-load.ts)
-    const paced = await pacedLoad({
+    return pacedLoad({
       url: `http://127.0.0.1:${s.port}${s.path}`, body: s.body, headers: { 'content-type': 'application/json', ...s.headers },
       rate: s.rate(), seconds: duration, connections: CONNECTIONS,
     })
-    return { ...paced, cpu: cpuPerRequest(s.pid, before, threadTicks(s.pid), paced.latencies.length) }
   }
+  const before = threadTicks(s.pid)
   const pick = s.pickPath
   const result = await autocannon({
     url: `http://127.0.0.1:${s.port}${s.path}`,
@@ -259,7 +277,35 @@ const RATIO_OF: Record<string, { to: string; what: string; pick: (m: Measurement
   'shadow@rate': { to: 'routed@rate', what: 'p99 × routed@rate (median of 1 s slice pairs)', pick: (m) => m.p99, bySlice: true },
   'native+log': { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
   'native-twin': { to: 'native', what: 'req/s × native', pick: (m) => m.reqPerSec },
+  'native+log@rate': { to: 'native@rate', what: 'p99 × native@rate (median of 1 s slice pairs)', pick: (m) => m.p99, bySlice: true },
 }
+
+/** Median over rounds of a's CPU a request minus b's, each difference taken within one round; null where not measured. */
+function medianCpuDifference(a: Measurement[], b: Measurement[], pick: (c: CpuPerRequest) => number): number | null {
+  const differences = a.flatMap((m, i) => (m.cpu && b[i].cpu ? [pick(m.cpu) - pick(b[i].cpu!)] : []))
+  return differences.length === 0 ? null : Number(median(differences).toFixed(1))
+}
+
+/**
+ * What recording costs a request, as issue #18 asks: the request thread's CPU a request and the
+ * p99 at half of native's maximum, recording on against off, where a core is spare for the writer;
+ * the other threads' difference is the writer's (and the journal's) CPU a record.
+ */
+function recordingCost(runs: Map<string, Measurement[]>): string {
+  const on = runs.get('native+log@rate')
+  const off = runs.get('native@rate')
+  if (on === undefined || off === undefined) return ''
+  const mainUs = medianCpuDifference(on, off, (c) => c.mainUs)
+  const otherUs = medianCpuDifference(on, off, (c) => c.otherUs)
+  const p99 = medianRatio(on, off, (m) => m.p99, true)
+  const closedLoop = runs.has('native+log') && runs.has('native-twin') ? medianCpuDifference(runs.get('native+log')!, runs.get('native-twin')!, (c) => c.mainUs) : null
+  return `Recording every inference, at half of native's maximum (native+log@rate against native@rate, median of rounds): ` +
+    `the request thread ${signed(mainUs)} µs a request (goal ≤ 1.5), p99 ${p99} × (goal ≤ 1.1); ` +
+    `the writer's threads ${signed(otherUs)} µs a record` +
+    (closedLoop === null ? '.' : `; under closed-loop load the request thread ${signed(closedLoop)} µs a request (native+log against native-twin).`)
+}
+
+const signed = (us: number | null) => (us === null ? 'not measured' : `${us >= 0 ? '+' : ''}${us.toFixed(1)}`)
 
 /** Median CPU a request over the rounds, main thread + the others' (workers, V8 helpers); blank where not measured. */
 function describeCpu(ms: Measurement[]): string {
@@ -299,13 +345,14 @@ function report(scenarios: Scenario[], runs: Map<string, Measurement[]>, verific
   const pooled = shadow === undefined || routedAtRate === undefined ? ''
     : `Shadow's p99 over each round's pooled latencies × routed@rate's: ${shadow.map((m, i) => (m.p99 / routedAtRate[i].p99).toFixed(2)).join(', ')} ` +
       `(a pool's p99 is set by the host's worst hiccups of the round; the table's ratio is the median over ${shadow.reduce((n, m) => n + (m.sliceP99?.length ?? 0), 0)} pairs of neighbouring 1 s slices).`
-  const md = `# Hot path vs bare node:http\n\ncommit ${sha}; ${machine}; ${knobs}\n\n${table}\n\n${[recorded, pooled].filter(Boolean).join('\n\n')}\n`
+  const recording = recordingCost(runs)
+  const md = `# Hot path vs bare node:http\n\ncommit ${sha}; ${machine}; ${knobs}\n\n${table}\n\n${[recording, recorded, pooled].filter(Boolean).join('\n\n')}\n`
   process.stdout.write(`\n${md}\n`)
   const dir = join(root, 'bench', 'results')
   mkdirSync(dir, { recursive: true })
   const stem = join(dir, `${new Date().toISOString().slice(0, 10)}_${sha}_hot-path${ONLY ? '-partial' : ''}`)
   writeFileSync(`${stem}.md`, md)
-  writeFileSync(`${stem}.json`, JSON.stringify({ commit: sha, machine, knobs: { CONNECTIONS, DURATION, RUNS, PIPELINING, ONLY }, rows, verification }, null, 2) + '\n')
+  writeFileSync(`${stem}.json`, JSON.stringify({ commit: sha, machine, knobs: { CONNECTIONS, DURATION, RUNS, PIPELINING, ONLY }, rows, recording, verification }, null, 2) + '\n')
   process.stdout.write(`wrote ${stem}.md and .json\n`)
   if (ONLY === null) {
     const summary = [
@@ -315,7 +362,7 @@ function report(scenarios: Scenario[], runs: Map<string, Measurement[]>, verific
       '|---|---|---:|---:|---|',
       ...rows.map((x) => `| ${x.scenario} | ${x.what} | ${x.reqPerSec} | ${x.p99Ms} | ${x.ratio} |`),
     ].join('\n')
-    writeReadmeTable(join(root, 'README.md'), `${summary}\n\n${recorded}`)
+    writeReadmeTable(join(root, 'README.md'), `${summary}\n\n${recording} ${recorded}`)
     process.stdout.write('updated the speed table in README.md\n')
   }
 }
