@@ -32,7 +32,7 @@ import { execSync, fork, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { writeReadmeTable } from './readme-table.js'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import { CREDIT_FEATURES, generateCreditRows } from '../src/sample-data/credit-default.js'
@@ -72,6 +72,8 @@ const v2Body = JSON.stringify({
 const VERIFY_REQUESTS = 20_000 // sent to the recording gateway after the rounds, then counted in its store
 
 async function main(): Promise<void> {
+  // the other work on this shared machine, before this run adds its own: figures from a busy host are noisier
+  const loadBefore = loadavg()[0]
   const logDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'))
   const logFile = join(logDir, 'inference-log.db')
   const floor = await startFloor()
@@ -129,7 +131,7 @@ async function main(): Promise<void> {
       for (const [name, m] of paced) runs.get(name)!.push(m)
     }
     const verification = runs.has('native+log') ? await verifyRecorded(scenarios.find((x) => x.name === 'native+log')!, logFile) : null
-    report(chosen, runs, verification)
+    report(chosen, runs, verification, loadBefore)
   } finally {
     floor.child.kill()
     gateway.child.kill()
@@ -316,7 +318,7 @@ function describeCpu(ms: Measurement[]): string {
   return `${main.toFixed(1)} + ${other.toFixed(1)}`
 }
 
-function report(scenarios: Scenario[], runs: Map<string, Measurement[]>, verification: Verification | null): void {
+function report(scenarios: Scenario[], runs: Map<string, Measurement[]>, verification: Verification | null, loadBefore: number): void {
   const r = (name: string) => runs.get(name)!
   const rows = scenarios.map((s) => {
     const ms = r(s.name)
@@ -331,7 +333,7 @@ function report(scenarios: Scenario[], runs: Map<string, Measurement[]>, verific
     }
   })
   const sha = (() => { try { return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim() } catch { return 'unknown' } })()
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}, load average ${loadBefore.toFixed(1)} before the run`
   const knobs = `CONNECTIONS=${CONNECTIONS} DURATION=${DURATION}s RUNS=${RUNS} PIPELINING=${PIPELINING}${ONLY ? ` ONLY=${ONLY.join(',')}` : ''}`
   const table = [
     '| scenario | endpoint | req/s (median) | p50 ms | p99 ms | ratio (median of rounds) | CPU µs a request: main thread + others | non-2xx | each round: req/s, or p99 at a fixed rate |',
