@@ -232,6 +232,14 @@ export const Errors = {
     status: 400,
     message: (detail: string) => `ground truth ${detail}; send [{"inference_id": "...", "label": 1}] or [{"inference_id": "...", "value": 12.5}], with an optional "timestamp"`,
   },
+  INFERENCES_INVALID: {
+    status: 400,
+    message: (detail: string) => `inferences sent in ${detail}; send a JSON array of [{"inference_id": "...", "version": "v1", "inputs": {...}, "outputs": {...}}] (docs/inference-log.md, "Inferences sent in")`,
+  },
+  INFERENCE_ITEM_INVALID: {
+    status: 400,
+    message: (detail: string) => `${detail}; an item is {"inference_id", "version"?, "timestamp"?, "inputs": {name: value} or [V2 tensors], "outputs" or "prediction": {name: value} or [V2 tensors], "attributes"?}`,
+  },
   QUERY_INVALID: {
     status: 400,
     message: (parameter: string, detail: string) => `query parameter '${parameter}' ${detail}`,

@@ -18,6 +18,7 @@ import { createInference } from './pipeline/inference.js'
 import { versionChoice } from './router/version-choice.js'
 import { Connections, TIMEOUT_CHECK_INTERVAL_MS } from './http/connections.js'
 import { InferenceLog } from './inference-log/inference-log.js'
+import { SentInVersions } from './inference-log/sent-in-versions.js'
 import { privacyOf } from './inference-log/privacy.js'
 import { parseStoreSpec } from './store/store-spec.js'
 import { Guard } from './auth/guard.js'
@@ -47,6 +48,7 @@ export interface Gateway {
   readonly mirrors: Mirrors
   readonly metrics: GatewayMetrics
   readonly inferenceLog: InferenceLog
+  readonly sentInVersions: SentInVersions
   readonly lifecycle: Lifecycle
   readonly log: Logger
   /** Resolves when every version has finished loading (ready or failed). */
@@ -143,7 +145,9 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const handlers = dataPlaneHandlers(pool, choice, httpInferenceHandlers(serveInference, choice, guard, options))
   metrics.sources = metricSources(pool, routes, mirrors)
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
-  const controlPlane = createControlPlane({ pool, modelsDir: options.modelsDir, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log })
+  const sentInVersions = new SentInVersions(inferenceLog.store)
+  void sentInVersions.refresh()
+  const controlPlane = createControlPlane({ pool, modelsDir: options.modelsDir, routes, mirrors, metrics, inferenceLog, sentInVersions, lifecycle, guard, log })
   // Node checks headers and request timeouts this often (its default, 30 s, let a slow client hold a socket for 40 s)
   const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS }, (req, res) => {
     connections.requestArrived(req.socket)
@@ -176,6 +180,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     mirrors,
     metrics,
     inferenceLog,
+    sentInVersions,
     lifecycle,
     log,
     loaded,
@@ -196,6 +201,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
       await routes.close() // before the checker and the store worker it uses
       await routesChecker.close()
       lifecycle.close()
+      sentInVersions.close()
       await Promise.all([connections.close(), grpc?.close()])
       await mirrorRunner.settle(MIRROR_SETTLE_MS)
       await mirrorRunner.close()

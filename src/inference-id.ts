@@ -2,7 +2,7 @@
  * Inference ids: the caller's own when given, else a UUIDv7 (RFC 9562), which sorts by
  * time so that records and exports come out in the order they were made.
  */
-import { randomBytes, randomFillSync } from 'node:crypto'
+import { createHash, randomBytes, randomFillSync } from 'node:crypto'
 
 const POOL_BYTES = 4096 // random bytes drawn at once; 8 are used per id
 const pool = Buffer.alloc(POOL_BYTES)
@@ -71,4 +71,17 @@ export function recordIdOf(serverTsMs: number, seq: number, bootIdHex: string): 
 /** A process's boot id for recordIdOf: 48 random bits as 12 hex digits. */
 export function newBootId(): string {
   return randomBytes(6).toString('hex')
+}
+
+/**
+ * The record id of an inference sent in (role `external`): made from what identifies it, the
+ * model, the version and the caller's inference id, so that sending it again finds the same
+ * record and stores nothing. A UUIDv8 (RFC 9562, custom) of the first 122 bits of their SHA-256.
+ */
+export function sentInRecordId(model: string, version: string, inferenceId: string): string {
+  const h = createHash('sha256').update(`${model}\u0000${version}\u0000${inferenceId}`).digest()
+  h[6] = 0x80 | (h[6] & 0x0f)
+  h[8] = 0x80 | (h[8] & 0x3f)
+  const hex = h.subarray(0, 16).toString('hex')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`
 }

@@ -14,6 +14,8 @@ export const METRICS = ['accuracy', 'auc', 'log_loss', 'mae'] as const
 export type Metric = (typeof METRICS)[number]
 
 const SIGNIFICANCE = 0.05
+/** Inferences sent in (role external) were timed by nobody here. */
+const NO_LATENCY = Object.freeze({ mean: null, p50: null, p95: null, p99: null })
 
 interface Estimate {
   readonly value: number
@@ -111,7 +113,7 @@ export function buildComparison(raw: CompareRaw, options: CompareOptions) {
       error_rate: g.requests === 0 ? 0 : g.errors / g.requests,
       traffic_share: g.role === 'primary' && primaryTotal > 0 ? g.requests / primaryTotal : null,
       configured_weight: g.role === 'primary' ? options.weights.get(g.version) ?? null : null,
-      latency_ms: {
+      latency_ms: g.role === 'external' ? NO_LATENCY : {
         mean: g.requests === 0 ? null : g.latencySum / g.requests,
         p50: quantileFromBuckets(g.latency, 0.5, LATENCY_GROWTH),
         p95: quantileFromBuckets(g.latency, 0.95, LATENCY_GROWTH),

@@ -11,6 +11,7 @@ import { TF_SIGNATURE } from '../protocols/tf-serving.js'
 import { INFERENCE_ROLES } from '../store/records.js'
 import { DEFAULT_PAGE, MAX_GROUND_TRUTH_ITEMS, MAX_PAGE } from './inference-log-routes.js'
 import { DEFAULT_ACTIVITY, MAX_ACTIVITY, MAX_COMMENT, STATUSES } from './lifecycle-routes.js'
+import { MAX_SENT_IN_ITEMS } from './sent-in-items.js'
 
 /** inference-id.ts isValidInferenceId */
 const InferenceId = z.union([z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/), z.int()])
@@ -140,6 +141,30 @@ export const GroundTruthRequest = z.array(z.strictObject({
   value: z.number().optional().describe('a number, for regression'),
   timestamp: Time.optional().describe('when the outcome was known; now when absent'),
 })).min(1).max(MAX_GROUND_TRUTH_ITEMS)
+
+/** sent-in-items.ts parseSentInBody: each item checked on its own (a bad one is answered in `errors`) */
+const SentInValues = z.union([
+  z.record(z.string(), z.unknown()).describe('named values, as a native record or prediction'),
+  z.array(z.object({ name: z.string(), datatype: z.enum(DATATYPES), shape: Shape, data: z.array(z.unknown()), parameters: Parameters.optional() })).describe('Open Inference Protocol tensors'),
+])
+export const SentInRequest = z.array(z.strictObject({
+  inference_id: InferenceId,
+  version: z.string().optional().describe('the version that made it; else ?version='),
+  timestamp: Time.optional().describe('when it was made; now when absent'),
+  inputs: SentInValues,
+  outputs: SentInValues.optional().describe("or 'prediction'"),
+  prediction: SentInValues.optional(),
+  attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+})).min(1).max(MAX_SENT_IN_ITEMS)
+export const SentInQuery: QuerySchema = { version: z.string().describe('the version of the items that name none') }
+export const SentInAnswer = z.object({
+  model: z.string(),
+  received: z.int(),
+  accepted: z.int().describe('stored now'),
+  duplicate: z.int().describe('stored before (or twice in this call): nothing stored'),
+  rejected: z.int(),
+  errors: z.array(z.object({ index: z.int(), code: z.string(), message: z.string() })).describe('one a rejected item'),
+})
 
 const Comment = z.string().max(MAX_COMMENT)
 /** lifecycle-routes.ts readBody, commentOf: an optional body with only these fields */

@@ -1,29 +1,41 @@
+/**
+ * The catalog's JSON views of models and versions (GET /v1/models, GET /v1/models/{model}).
+ * A version is `served: "here"` (a folder of the model repository) or `"elsewhere"`: it has
+ * inferences sent in (POST /v1/models/{model}/inferences) and no folder here.
+ */
 import type { StageCache } from '../lifecycle/stage-cache.js'
-/** The catalog's JSON views of models and versions (GET /v1/models, GET /v1/models/{model}). */
+import { compareVersionNames } from '../registry/names.js'
 import type { ServingModel, ServingVersion } from '../runtime/model-pool.js'
 import { runsInline } from '../mirrors/mirrors.js'
 import { modelVersionStatus } from '../protocols/tf-serving-metadata.js'
 import { describeSpec } from '../protocols/v2-tensors.js'
 
-export function describeModelSummary(model: ServingModel, stages: StageCache) {
+/** `sentIn`: the model's versions with inferences sent in (inference-log/sent-in-versions.ts). */
+export function describeModelSummary(model: ServingModel, stages: StageCache, sentIn: readonly string[]) {
   const versions = [...model.versions.values()]
   return {
     name: model.name,
     task: model.metadata?.task ?? null,
     description: model.metadata?.description ?? null,
     owner: model.metadata?.owner ?? null,
-    versions: versions.map((v) => ({ version: v.version, state: v.state, label: v.metadata?.label ?? null, stage: stages.stageOf(model.name, v.version) ?? 'Unassigned' })),
+    versions: [
+      ...versions.map((v) => ({ version: v.version, served: 'here', state: v.state, label: v.metadata?.label ?? null, stage: stages.stageOf(model.name, v.version) ?? 'Unassigned' })),
+      ...servedElsewhere(model, sentIn).map((version) => ({ version, served: 'elsewhere', state: null, label: null, stage: stages.stageOf(model.name, version) ?? 'Unassigned' })),
+    ],
   }
 }
 
-export function describeModel(model: ServingModel, stages: StageCache) {
+export function describeModel(model: ServingModel, stages: StageCache, sentIn: readonly string[]) {
   return {
     name: model.name,
     task: model.metadata?.task ?? null,
     description: model.metadata?.description ?? null,
     owner: model.metadata?.owner ?? null,
     data: model.metadata?.data ?? null,
-    versions: [...model.versions.values()].map((v) => describeVersionWithStage(v, stages)),
+    versions: [
+      ...[...model.versions.values()].map((v) => describeVersionWithStage(v, stages)),
+      ...servedElsewhere(model, sentIn).map((version) => describeElsewhereVersion(model.name, version, stages)),
+    ],
     /** TF Serving's model status, for its clients: this path is also TF Serving's status path (docs/models.md). */
     model_version_status: modelVersionStatus(model.versions.values()),
   }
@@ -35,10 +47,22 @@ export function describeVersionWithStage(v: ServingVersion, stages: StageCache) 
   return { ...describeVersion(v), stage: s?.stage ?? 'Unassigned', locked: s?.locked ?? false }
 }
 
+/** The versions with inferences sent in that have no folder here, in version order. */
+export function servedElsewhere(model: ServingModel, sentIn: readonly string[]): string[] {
+  return sentIn.filter((v) => !model.versions.has(v)).sort(compareVersionNames)
+}
+
+/** A version served elsewhere: known only by the inferences sent in; judged like the others. */
+export function describeElsewhereVersion(model: string, version: string, stages: StageCache) {
+  const s = stages.get(model, version)
+  return { version, served: 'elsewhere', state: null, label: null, description: null, stage: s?.stage ?? 'Unassigned', locked: s?.locked ?? false }
+}
+
 export function describeVersion(v: ServingVersion) {
   const base = `/models/${v.model}/versions/${v.version}`
   return {
     version: v.version,
+    served: 'here',
     state: v.state,
     reason: v.reason,
     /** Its folder is gone; it serves until routes.yaml stops sending it traffic. */

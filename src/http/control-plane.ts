@@ -9,6 +9,7 @@ import { gatewayError, isGatewayError } from '../errors.js'
 import type { SwitchyardError } from '../errors.js'
 import type { Guard } from '../auth/guard.js'
 import type { InferenceLog } from '../inference-log/inference-log.js'
+import type { SentInVersions } from '../inference-log/sent-in-versions.js'
 import type { Lifecycle } from '../lifecycle/lifecycle.js'
 import type { Logger } from '../log.js'
 import { isValidName } from '../registry/names.js'
@@ -39,6 +40,8 @@ export interface ControlPlaneParts {
   readonly mirrors: Mirrors
   readonly metrics: GatewayMetrics
   readonly inferenceLog: InferenceLog
+  /** Versions with inferences sent in: those served elsewhere are listed in the catalog too. */
+  readonly sentInVersions: SentInVersions
   readonly lifecycle: Lifecycle
   readonly guard: Guard
   readonly log: Logger
@@ -48,14 +51,14 @@ export interface ControlPlaneParts {
  * Open: /metrics (Prometheus scrapes without a token) and the dashboard's static files (its
  * data calls need a token). Everything else needs one with the right role (auth/guard.ts).
  */
-export function createControlPlane({ pool, modelsDir, routes, mirrors, metrics, inferenceLog, lifecycle, guard, log }: ControlPlaneParts): express.Express {
+export function createControlPlane({ pool, modelsDir, routes, mirrors, metrics, inferenceLog, sentInVersions, lifecycle, guard, log }: ControlPlaneParts): express.Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('etag', false)
   app.use(adminRoutesRouter(routes, mirrors, pool, lifecycle, guard))
-  app.use(inferenceLogRouter(pool, inferenceLog, guard))
+  app.use(inferenceLogRouter(pool, inferenceLog, sentInVersions, guard))
   app.use(compareRouter(pool, routes, inferenceLog.store, guard))
-  app.use(lifecycleRouter(pool, lifecycle, guard))
+  app.use(lifecycleRouter(pool, lifecycle, sentInVersions, guard))
   app.use(repositoryRouter(pool, modelsDir, lifecycle, guard))
   app.use(dashboardRouter(guard.enabled))
 
@@ -82,13 +85,13 @@ export function createControlPlane({ pool, modelsDir, routes, mirrors, metrics, 
   })
 
   app.get('/v1/models', guard.require('read'), (_req, res) => {
-    res.json({ models: pool.models().map((m) => ({ ...describeModelSummary(m, lifecycle.stages), stages: lifecycle.stages.countsFor(m.name) })) })
+    res.json({ models: pool.models().map((m) => ({ ...describeModelSummary(m, lifecycle.stages, sentInVersions.of(m.name)), stages: lifecycle.stages.countsFor(m.name) })) })
   })
 
   app.get('/v1/models/:model', guard.require('read'), (req, res) => {
     const name = req.params.model as string
     if (!isValidName(name)) throw gatewayError('NAME_INVALID', 'model', name.slice(0, 64))
-    res.json(describeModel(pool.getModel(name), lifecycle.stages))
+    res.json(describeModel(pool.getModel(name), lifecycle.stages, sentInVersions.of(name)))
   })
 
   app.use((req, _res, next) => next(gatewayError('ROUTE_NOT_FOUND', req.method, req.path)))

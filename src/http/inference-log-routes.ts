@@ -1,10 +1,13 @@
 /**
  * The inference log on the control plane:
  *
+ *   POST /v1/models/{model}/inferences     [{"inference_id", "version"?, "timestamp"?, "inputs", "outputs" | "prediction", "attributes"?}, ...]
+ *                                          ?version= for the items that name none (sent-in-items.ts)
  *   POST /v1/models/{model}/ground-truth   [{"inference_id", "label" | "value", "timestamp"?}, ...]
  *   GET  /v1/models/{model}/inferences     ?version=&role=&since=&until=&has_ground_truth=&limit=&order=&cursor=
  *
- * Nothing here changes or deletes an inference record: ground truth is kept beside them.
+ * Nothing here changes or deletes an inference record: ground truth is kept beside them, and an
+ * inference sent again is found by its id and not stored twice.
  */
 import express from 'express'
 import type { Router } from 'express'
@@ -14,17 +17,30 @@ import { INFERENCE_ROLES } from '../store/records.js'
 import type { GroundTruthItem, InferenceQuery, InferenceRole } from '../store/records.js'
 import { isValidInferenceId } from '../inference-id.js'
 import type { InferenceLog } from '../inference-log/inference-log.js'
+import type { SentInVersions } from '../inference-log/sent-in-versions.js'
 import type { ModelPool } from '../runtime/model-pool.js'
 import { parseTimestamp } from '../timestamp.js'
 import { queryReader } from './query-params.js'
+import { parseSentInBody } from './sent-in-items.js'
 
 export const MAX_GROUND_TRUTH_ITEMS = 50_000
 const MAX_GROUND_TRUTH_BYTES = '16mb'
+const MAX_SENT_IN_BYTES = '8mb' // 10,000 records of 22 features take about 7 MB; switchyard upload sends 1,000
 export const DEFAULT_PAGE = 100
 export const MAX_PAGE = 1_000
 
-export function inferenceLogRouter(pool: ModelPool, inferenceLog: InferenceLog, guard: Guard): Router {
+export function inferenceLogRouter(pool: ModelPool, inferenceLog: InferenceLog, sentInVersions: SentInVersions, guard: Guard): Router {
   const router = express.Router()
+
+  // partial acceptance: the good items are stored, each bad one is answered (docs/inference-log.md)
+  router.post('/v1/models/:model/inferences', guard.require('send-inferences'), express.json({ limit: MAX_SENT_IN_BYTES, type: () => true }), async (req, res) => {
+    const model = pool.getModel(req.params.model as string).name
+    const { text } = queryReader(req.query as Record<string, unknown>)
+    const { items, rejected } = parseSentInBody(req.body, text('version'), Date.now())
+    const outcome = items.length === 0 ? { accepted: 0, duplicate: 0 } : await inferenceLog.sendIn(model, items)
+    sentInVersions.note(model, items.map((i) => i.version))
+    res.json({ model, received: items.length + rejected.length, ...outcome, rejected: rejected.length, errors: rejected })
+  })
 
   router.post('/v1/models/:model/ground-truth', guard.require('ground-truth'), express.json({ limit: MAX_GROUND_TRUTH_BYTES, type: () => true }), async (req, res) => {
     const model = pool.getModel(req.params.model as string).name

@@ -2,7 +2,7 @@
  * The lifecycle on the control plane: versions by stage, stage requests and their two-person
  * approval, locks, and the activity log. Every endpoint needs a token (auth/guard.ts).
  *
- *   GET  /v1/models/{model}/versions?stage=&label=                      read
+ *   GET  /v1/models/{model}/versions?stage=&label=                      read (those served elsewhere too: catalog.ts)
  *   POST /v1/models/{model}/versions/{version}/stage-requests           request   {"stage", "comment"?}
  *   GET  /v1/stage-requests?model=&status=  /v1/models/{model}/stage-requests   read (status defaults to pending)
  *   POST /v1/stage-requests/{id}/approve | reject                       approve   {"comment"?}
@@ -15,10 +15,11 @@ import type { Router } from 'express'
 import type { Guard } from '../auth/guard.js'
 import type { Identity } from '../auth/tokens.js'
 import { gatewayError } from '../errors.js'
+import type { SentInVersions } from '../inference-log/sent-in-versions.js'
 import type { Lifecycle } from '../lifecycle/lifecycle.js'
 import { parseStage, STAGES } from '../lifecycle/stages.js'
 import type { ModelPool } from '../runtime/model-pool.js'
-import { describeVersionWithStage } from './catalog.js'
+import { describeElsewhereVersion, describeVersionWithStage, servedElsewhere } from './catalog.js'
 import { queryReader } from './query-params.js'
 
 export const STATUSES = ['pending', 'approved', 'rejected', 'cancelled', 'all']
@@ -26,7 +27,7 @@ export const MAX_COMMENT = 2_000 // characters
 export const DEFAULT_ACTIVITY = 200
 export const MAX_ACTIVITY = 1_000
 
-export function lifecycleRouter(pool: ModelPool, lifecycle: Lifecycle, guard: Guard): Router {
+export function lifecycleRouter(pool: ModelPool, lifecycle: Lifecycle, sentInVersions: SentInVersions, guard: Guard): Router {
   const router = express.Router()
   const body = express.json({ limit: '16kb', type: () => true })
   const who = (res: express.Response): string => (res.locals.identity as Identity).name
@@ -41,7 +42,10 @@ export function lifecycleRouter(pool: ModelPool, lifecycle: Lifecycle, guard: Gu
     const stage = stageText === undefined ? undefined : parseStage(stageText)
     if (stage === null) throw gatewayError('STAGE_INVALID', String(stageText), STAGES)
     const label = text('label')
-    const versions = [...model.versions.values()].map((v) => describeVersionWithStage(v, lifecycle.stages))
+    const versions = [
+      ...[...model.versions.values()].map((v) => describeVersionWithStage(v, lifecycle.stages)),
+      ...servedElsewhere(model, sentInVersions.of(model.name)).map((v) => describeElsewhereVersion(model.name, v, lifecycle.stages)),
+    ]
     res.json({
       model: model.name,
       versions: versions.filter((v) => (stage === undefined || v.stage === stage) && (label === undefined || v.label === label)),

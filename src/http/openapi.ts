@@ -11,7 +11,7 @@ import { RouteSchema } from '../config/routes-schema.js'
 import {
   ActivityQuery, CommentBody, CompareQuery, GroundTruthRequest, InferencesQuery, InferRequest, InferResponse, Live, ModelMetadata,
   ModelReady, ModelStageRequestsQuery, NativePredictRequest, NativePredictResponse, Ready, RollbackRequest, RoutedPredictRequest,
-  ServerMetadata, StageRequestBody, StageRequestsQuery, TfModelMetadata, TfModelStatus, TfPredictRequest, TfPredictResponse, TimeseriesQuery,
+  SentInAnswer, SentInQuery, SentInRequest, ServerMetadata, StageRequestBody, StageRequestsQuery, TfModelMetadata, TfModelStatus, TfPredictRequest, TfPredictResponse, TimeseriesQuery,
   VersionsQuery,
 } from './api-schemas.js'
 import type { QuerySchema } from './api-schemas.js'
@@ -82,6 +82,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'post', path: '/admin/routes/rollback', summary: 'Make an earlier revision the one in force (every replica of the store)', access: 'rollback', body: RollbackRequest },
   { method: 'post', path: '/admin/models/rescan', summary: 'Pick up version folders added to or removed from models/', access: 'reload' },
   // inference log (inference-log-routes.ts)
+  { method: 'post', path: '/v1/models/{model}/inferences', summary: 'Inferences made elsewhere, stored once each; bad items answered one by one', access: 'send-inferences', body: SentInRequest, query: SentInQuery, answer: SentInAnswer },
   { method: 'post', path: '/v1/models/{model}/ground-truth', summary: 'Late labels or values for recorded inferences', access: 'ground-truth', body: GroundTruthRequest },
   { method: 'get', path: '/v1/models/{model}/inferences', summary: 'The inference log, a page at a time', access: 'read', query: InferencesQuery },
   // comparison (compare-routes.ts)

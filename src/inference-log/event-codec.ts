@@ -29,8 +29,8 @@ const NULL_STRING = 0xffff_ffff
 const FIXED_BYTES = 4 + 4 + 4 + 5 * 8
 const STRINGS = 9
 const KIND_CODE = new Map<RecordKind, number>(RECORD_KINDS.map((k, i) => [k, i]))
-const ROLES: readonly InferenceRole[] = ['primary', 'shadow', 'challenger', 'direct']
-const ROLE_CODE: Record<InferenceRole, number> = { primary: 0, shadow: 1, challenger: 2, direct: 3 }
+const ROLES: readonly InferenceRole[] = ['primary', 'shadow', 'challenger', 'direct', 'external']
+const ROLE_CODE: Record<InferenceRole, number> = { primary: 0, shadow: 1, challenger: 2, direct: 3, external: 4 }
 
 /** A sealed chunk: `bytes` bytes of `events` events at the start of `buffer`. */
 export interface EventChunk {

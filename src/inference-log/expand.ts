@@ -120,7 +120,7 @@ function storedRow(e: InferenceEvent, recordId: string, id: string | number, inp
 const SCORE_FIELDS = ['probability', 'score', 'value', 'prediction'] // in this order
 
 /** A native prediction's class: its `label` field. */
-function namedLabel(outputs: Record<string, unknown> | null): string | null {
+export function namedLabel(outputs: Record<string, unknown> | null): string | null {
   const label = outputs?.label
   return typeof label === 'string' || typeof label === 'number' || typeof label === 'boolean' ? String(label) : null
 }
@@ -129,7 +129,7 @@ function namedLabel(outputs: Record<string, unknown> | null): string | null {
  * The score comparisons use: `probability` (a binary classifier), `score`, `value` or
  * `prediction` (a regressor), else the predicted class's entry of `probabilities`.
  */
-function namedScore(outputs: Record<string, unknown> | null): number | null {
+export function namedScore(outputs: Record<string, unknown> | null): number | null {
   if (outputs === null) return null
   for (const field of SCORE_FIELDS) {
     const v = outputs[field]
@@ -145,12 +145,12 @@ function namedScore(outputs: Record<string, unknown> | null): number | null {
 }
 
 /** The same for a one-row V2 answer: the `label` tensor's and the score tensor's single element. */
-function tensorLabel(outputs: Record<string, unknown>[] | null): string | null {
+export function tensorLabel(outputs: Record<string, unknown>[] | null): string | null {
   const v = single(outputs, 'label')
   return v === null ? null : String(v)
 }
 
-function tensorScore(outputs: Record<string, unknown>[] | null): number | null {
+export function tensorScore(outputs: Record<string, unknown>[] | null): number | null {
   for (const field of SCORE_FIELDS) {
     const v = single(outputs, field)
     if (typeof v === 'number' && Number.isFinite(v)) return v

@@ -22,6 +22,8 @@ import type { DeliveryStats } from './delivery.js'
 import { EventChunkWriter } from './event-codec.js'
 import type { EventChunk } from './event-codec.js'
 import { GROUND_TRUTH_OPERATIONS } from './ground-truth.js'
+import { SENT_IN_TASK } from './sent-in.js'
+import type { SentInItem, SentInOutcome } from './sent-in.js'
 import { Journal } from './journal.js'
 import type { JournalPlace } from './journal.js'
 import type { PrivacyByModel } from './privacy.js'
@@ -226,6 +228,11 @@ export class InferenceLog {
 
   groundTruth(model: string, items: GroundTruthItem[]): Promise<GroundTruthOutcome> {
     return this.store.run(GROUND_TRUTH_OPERATIONS.add, model, items)
+  }
+
+  /** Inferences made elsewhere, stored as `external` records once each (sent-in.ts). */
+  sendIn(model: string, items: SentInItem[]): Promise<SentInOutcome> {
+    return this.store.task(SENT_IN_TASK, model, items)
   }
 
   query(query: InferenceQuery): Promise<InferenceRecord[]> {

@@ -2,7 +2,7 @@
  * The store worker: the one thread that uses the store (a SQLite connection is synchronous and
  * belongs to one thread). It expands the events the request thread enqueued into records,
  * applies the privacy rules, and delivers them (delivery.ts); and it answers the store calls
- * (store/calls.ts: ground truth, queries, the comparison, the lifecycle), each after the
+ * (store/calls.ts: ground truth, inferences sent in, queries, the comparison, the lifecycle), each after the
  * records received before it, so that a caller who posts ground truth right after an
  * inference finds it. Here the operations of every client are put together by name.
  *
@@ -30,6 +30,8 @@ import { GROUND_TRUTH_OPERATIONS } from './ground-truth.js'
 import { JournalCleaner, journalFrames, orphanJournals, readJournalPlace } from './journal.js'
 import type { JournalPlace } from './journal.js'
 import type { PrivacyByModel } from './privacy.js'
+import { addSentIn, SENT_IN_OPERATIONS, SENT_IN_TASK } from './sent-in.js'
+import type { SentInItem, SentInWriter } from './sent-in.js'
 import { isProcessAlive, SpillDirectory } from './spill.js'
 import type { FromStoreWorker, StoreWorkerData, ToStoreWorker } from './worker-protocol.js'
 
@@ -37,7 +39,7 @@ const STATS_EVERY_MS = 500
 const CLOSE_DEADLINE_MS = 10_000 // at stop, how long the store may take before the rest is spilled (the main thread waits 15 s)
 
 /** What the main thread may call by name: the operations of every client of the store. */
-const OPERATIONS = indexOperations([RECORD_OPERATIONS, GROUND_TRUTH_OPERATIONS, LIFECYCLE_OPERATIONS, COMPARE_OPERATIONS, ROUTE_REVISION_OPERATIONS, CANARY_OPERATIONS])
+const OPERATIONS = indexOperations([RECORD_OPERATIONS, GROUND_TRUTH_OPERATIONS, SENT_IN_OPERATIONS, LIFECYCLE_OPERATIONS, COMPARE_OPERATIONS, ROUTE_REVISION_OPERATIONS, CANARY_OPERATIONS])
 
 const data = workerData as StoreWorkerData
 let privacy: PrivacyByModel = data.privacy
@@ -112,6 +114,14 @@ async function caughtUpStore(): Promise<Store> {
   return store
 }
 
+/** Inferences sent in go to the store through the same writer as the served ones (sent-in.ts). */
+const sentInWriter: SentInWriter = {
+  caughtUp: caughtUpStore,
+  deliver: (rows) => new Promise((resolve) => delivery.add(rows, resolve)),
+  context: (model) => ({ privacy: privacy[model], hashKey: data.hashKey }),
+}
+const TASKS = new Map([[SENT_IN_TASK.name, (model: string, items: SentInItem[]) => addSentIn(sentInWriter, model, items)]])
+
 /**
  * From the first live records on, the worker runs only when a core is free. Not before: opening
  * the store, migrating it and the lifecycle's first calls are what the gateway waits for to
@@ -154,7 +164,7 @@ parentPort!.on('message', (m: ToStoreWorker) => {
       privacy = m.privacy
       return
     case 'CALL':
-      void answerCall(m, caughtUpStore, OPERATIONS).then((reply) => {
+      void answerCall(m, caughtUpStore, OPERATIONS, TASKS).then((reply) => {
         sendStats() // first: a caller who just flushed sees figures that include its records
         send(reply)
       })

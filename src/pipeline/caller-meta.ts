@@ -50,7 +50,8 @@ export function callerMeta(header: HeaderOf, body: Record<string, unknown> | nul
   }
 }
 
-function attributesJson(value: unknown): string {
+/** A caller's attributes object as JSON text, or throws ATTRIBUTES_INVALID. */
+export function attributesJson(value: unknown): string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw gatewayError('ATTRIBUTES_INVALID', 'must be an object')
   const entries = Object.entries(value)
   if (entries.length > MAX_ATTRIBUTES) throw gatewayError('ATTRIBUTES_INVALID', `has ${entries.length} names`)

@@ -221,6 +221,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);`,
   },
+  {
+    version: 6,
+    name: 'versions of inferences sent in',
+    // which versions have records sent in (role external), so that the catalog lists those served
+    // elsewhere without scanning the log; written with the records (inference-log/sent-in.ts)
+    sqlite: `
+      CREATE TABLE sent_in_versions (
+        model TEXT NOT NULL, version TEXT NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, PRIMARY KEY (model, version)
+      );`,
+    postgres: `
+      CREATE TABLE sent_in_versions (
+        model TEXT NOT NULL, version TEXT NOT NULL, first_at BIGINT NOT NULL, last_at BIGINT NOT NULL, PRIMARY KEY (model, version)
+      );`,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -4,8 +4,9 @@
  * the query API and export read them back with.
  */
 
-export type InferenceRole = 'primary' | 'shadow' | 'challenger' | 'direct'
-export const INFERENCE_ROLES: readonly InferenceRole[] = ['primary', 'shadow', 'challenger', 'direct']
+/** `external`: sent in by the caller (POST /v1/models/{model}/inferences), made by a server or a batch job elsewhere. */
+export type InferenceRole = 'primary' | 'shadow' | 'challenger' | 'direct' | 'external'
+export const INFERENCE_ROLES: readonly InferenceRole[] = ['primary', 'shadow', 'challenger', 'direct', 'external']
 
 /** One row of the inference log, as stored. JSON columns are JSON text. */
 export interface StoredInference {

@@ -6,7 +6,7 @@
  */
 import { gatewayError, SwitchyardError } from '../errors.js'
 import type { ErrorCode } from '../errors.js'
-import type { CallFailure, CallMessage, ReplyMessage, StoreCall } from './calls.js'
+import type { CallFailure, CallMessage, ReplyMessage, StoreCall, TaskName } from './calls.js'
 import type { NamedOperation } from './operation.js'
 
 export interface StoreCalls {
@@ -14,6 +14,8 @@ export interface StoreCalls {
   readonly isEnabled: boolean
   /** Run a named operation in the store, after every record handed to the worker before the call. */
   run<A extends unknown[], T>(op: NamedOperation<A, T>, ...args: A): Promise<T>
+  /** Run one of the store worker's own tasks, after every record handed to the worker before the call. */
+  task<A extends unknown[], T>(task: TaskName<A, T>, ...args: A): Promise<T>
   /** Resolves when every record handed to the worker before the call is in the store. */
   flush(): Promise<void>
 }
@@ -54,6 +56,10 @@ export class StoreClient implements StoreCalls {
 
   run<A extends unknown[], T>(op: NamedOperation<A, T>, ...args: A): Promise<T> {
     return this.#call({ kind: 'run', name: op.name, args }) as Promise<T>
+  }
+
+  task<A extends unknown[], T>(task: TaskName<A, T>, ...args: A): Promise<T> {
+    return this.#call({ kind: 'task', name: task.name, args }) as Promise<T>
   }
 
   flush(): Promise<void> {

@@ -61,6 +61,7 @@ const PROTECTED: { method: string; path: string; needs: Permission; body?: unkno
   { method: 'GET', path: '/v1/models/credit-risk/stage-requests', needs: 'read' },
   { method: 'GET', path: '/v1/activity', needs: 'read' },
   { method: 'POST', path: '/v1/models/credit-risk/ground-truth', needs: 'ground-truth', body: [{ inference_id: 'x', label: 1 }] },
+  { method: 'POST', path: '/v1/models/credit-risk/inferences', needs: 'send-inferences', body: [{ inference_id: 'x', version: 'v9', inputs: record, outputs: { label: 1, probability: 0.7 } }] },
   { method: 'POST', path: '/v1/models/credit-risk/versions/v1/predict', needs: 'predict', body: { instances: [record] } },
   { method: 'POST', path: '/v1/models/credit-risk/predict', needs: 'predict', body: { instances: [record] } },
   { method: 'POST', path: '/v1/models/credit-risk:predict', needs: 'predict', body: { instances: [Object.values(record)] } },
