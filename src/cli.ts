@@ -3,10 +3,12 @@
 import { Command } from 'commander'
 import { runCli, settleCommandTree } from './cli/command.js'
 import { exportCommand } from './cli/export.js'
+import { groundTruthCommand } from './cli/ground-truth.js'
 import { activityCommand, modelsCommand, stageCommand, tokenCommand } from './cli/lifecycle-commands.js'
 import { schemaCommand } from './cli/schema.js'
 import { serveCommand } from './cli/serve.js'
 import { simulateCommand } from './cli/simulate.js'
+import { uploadCommand } from './cli/upload.js'
 import { validateCommand } from './cli/validate.js'
 import { flushLogs } from './log.js'
 import { SERVER_INFO } from './version.js'
@@ -19,6 +21,8 @@ const program = new Command('switchyard')
   .addCommand(validateCommand())
   .addCommand(schemaCommand())
   .addCommand(exportCommand())
+  .addCommand(uploadCommand())
+  .addCommand(groundTruthCommand())
   .addCommand(simulateCommand())
   .addCommand(modelsCommand())
   .addCommand(stageCommand())

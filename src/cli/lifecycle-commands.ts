@@ -9,27 +9,10 @@ import { Command, Option } from 'commander'
 import { hashToken, newToken, tokenNamesIn } from '../auth/tokens.js'
 import { ROLES } from '../lifecycle/roles.js'
 import type { ActivityEntry, StageRequest } from '../lifecycle/operations.js'
-import { call, clientFromEnv, GatewayCallError, table } from './client.js'
+import { call, clientFromEnv, gatewayCommand, guarded, table } from './client.js'
 import { exitWith, groupOf, reader } from './command.js'
 
-const GATEWAY_HELP = '\nThe gateway is SWITCHYARD_URL (default http://127.0.0.1:8080), the token SWITCHYARD_TOKEN.'
 const STATUSES = ['pending', 'approved', 'rejected', 'cancelled', 'all']
-
-/** A call to the gateway that fails is one line and exit 1: the command line itself was fine. */
-async function guarded(run: () => Promise<number>): Promise<number> {
-  try {
-    return await run()
-  } catch (err) {
-    if (!(err instanceof GatewayCallError)) throw err
-    process.stderr.write(`switchyard: ${err.message}\n`)
-    return 1
-  }
-}
-
-/** A command that talks to a running gateway: --url, and the help says where the token comes from. */
-function gatewayCommand(name: string, description: string): Command {
-  return new Command(name).description(description).option('--url <url>', 'the gateway (SWITCHYARD_URL)').addHelpText('after', GATEWAY_HELP)
-}
 
 const printRequests = (requests: StageRequest[]) => process.stdout.write(table(
   ['ID', 'MODEL', 'VERSION', 'FROM', 'TO', 'STATUS', 'REQUESTER', 'DECIDED BY', 'SKIPS', 'COMMENT'],
