@@ -12,14 +12,18 @@ window.dashboard = state
 const $ = (id) => document.getElementById(id)
 const TOKEN_KEY = 'switchyard-token'
 
-/** The API needs a viewer token: kept in this browser's localStorage, asked for on a 401 or 403. */
-const getJson = async (path) => {
+/**
+ * The API needs a viewer token: kept in this browser's localStorage, asked for on a 401 or 403.
+ * `isAbsentOk`: a 404 answers null (a version without reference data has no drift).
+ */
+const getJson = async (path, isAbsentOk = false) => {
   const token = localStorage.getItem(TOKEN_KEY)
   const res = await fetch(path, token ? { headers: { authorization: `Bearer ${token}` } } : {})
   if (res.status === 401 || res.status === 403) {
     askForToken((await res.json()).error)
     throw new Error('a token is needed')
   }
+  if (res.status === 404 && isAbsentOk) return null
   if (!res.ok) throw new Error(`${path}: ${res.status}`)
   return res.json()
 }
@@ -65,28 +69,78 @@ async function loadModels() {
   select.onchange = () => {
     state.model = select.value
     history.replaceState(null, '', `?model=${encodeURIComponent(state.model)}`)
-    askAgain(['compare', 'series'])
+    $('drift-version').innerHTML = ''
+    askAgain(['compare', 'series', 'drift', 'versions'])
     // the same answers, shown for the new model
     if (state.data.routes) KINDS.routes.draw(state.data.routes)
     if (state.data.activity) KINDS.activity.draw(state.data.activity)
   }
-  $('window').onchange = () => askAgain(['compare', 'series'])
+  $('window').onchange = () => askAgain(['compare', 'series', 'drift'])
+  $('drift-version').onchange = () => askAgain(['drift'])
 }
 
-/** What the per-model calls ask now: the model and the window, with `since` counted back from now. */
+/** What the per-model calls ask now: the model, the window with `since` counted back from now, drift's version. */
 function question() {
   const windowS = Number($('window').value)
-  return { key: `${state.model} ${windowS}`, model: encodeURIComponent(state.model), since: new Date(Date.now() - windowS * 1000).toISOString(), windowS }
+  const driftVersion = $('drift-version').value || watchedPair()?.[0]?.split(':')[0] || null
+  return { key: `${state.model} ${windowS}`, model: encodeURIComponent(state.model), since: new Date(Date.now() - windowS * 1000).toISOString(), windowS, driftVersion }
 }
 
-/** Each kind of call the page polls, and what it draws; `isPerModel`: asked for the model and window shown. */
+/**
+ * The two versions the route in force puts side by side, as the comparison names them: a
+ * canary's baseline and candidate, a champion and its first challenger, a split's two largest
+ * shares; the first alone where there is no second; null without a route.
+ */
+function watchedPair() {
+  const config = state.data.routes?.routes[state.model]?.config
+  if (!config) return null
+  if (config.canary) return [config.canary.baseline, config.canary.candidate]
+  if (config.champion) {
+    const challenger = Object.keys(config.challengers ?? {})[0]
+    return challenger ? [config.champion, `${challenger}:challenger`] : [config.champion]
+  }
+  const bySize = Object.entries(config.split ?? {}).sort(([, a], [, b]) => b - a).map(([v]) => v)
+  return bySize.length > 0 ? bySize.slice(0, 2) : null
+}
+
+/**
+ * Resolves once /admin/routes has answered (or failed) the first time: the comparison's
+ * verdict and drift's version are read from the route in force (an in-memory answer, quick).
+ */
+let routesAnswered
+const routesKnown = new Promise((resolve) => (routesAnswered = resolve))
+
+/**
+ * Each kind of call the page polls, and what it draws; `isPerModel`: asked for the model and
+ * window shown (`keyOf`: and what else the answer depends on); `needsRoutes`: asked once the
+ * route in force is known.
+ */
 const KINDS = {
-  compare: { isPerModel: true, load: (q) => getJson(`/v1/models/${q.model}/compare?since=${q.since}`), draw: (d) => { drawLatency(d); drawScores(d); drawTable(d) } },
+  compare: {
+    isPerModel: true,
+    needsRoutes: true,
+    load: (q) => {
+      const pair = watchedPair()
+      return getJson(`/v1/models/${q.model}/compare?since=${q.since}${pair?.length === 2 ? `&a=${encodeURIComponent(pair[0])}&b=${encodeURIComponent(pair[1])}` : ''}`)
+    },
+    draw: (d) => { drawLatency(d); drawScores(d); drawTable(d); drawVerdict(d) },
+  },
   series: {
     isPerModel: true,
     load: (q) => getJson(`/v1/models/${q.model}/timeseries?since=${q.since}&bucket_seconds=${Math.max(1, Math.round(q.windowS / 60))}`),
-    draw: (d) => { drawTraffic(d); drawErrors(d) },
+    draw: (d) => { drawTraffic(d); drawLatencyOverTime(d); drawErrors(d) },
   },
+  drift: {
+    isPerModel: true,
+    needsRoutes: true,
+    keyOf: (q) => `${q.key} ${q.driftVersion}`,
+    load: async (q) => ({
+      version: q.driftVersion,
+      drift: q.driftVersion === null ? null : await getJson(`/v1/models/${q.model}/drift?version=${encodeURIComponent(q.driftVersion)}&since=${q.since}`, true),
+    }),
+    draw: (d) => drawDrift(d.version, d.drift),
+  },
+  versions: { isPerModel: true, load: (q) => getJson(`/v1/models/${q.model}/versions`), draw: (d) => drawStages(d.versions) },
   routes: { load: () => getJson('/admin/routes'), draw: (d) => { drawRoutes(d); $('revision').textContent = `routes revision ${d.revision.number}` } },
   activity: { load: () => getJson('/v1/activity?limit=50').catch(() => ({ activity: [] })), draw: (d) => drawActivity(d.activity) }, // none without a store
 }
@@ -110,10 +164,12 @@ function poller(kind) {
       return
     }
     isOut = true
+    if (KINDS[kind].needsRoutes) await routesKnown
     const q = question()
     try {
       const data = await KINDS[kind].load(q)
-      if (!KINDS[kind].isPerModel || question().key === q.key) {
+      const keyOf = KINDS[kind].keyOf ?? ((x) => x.key)
+      if (!KINDS[kind].isPerModel || keyOf(question()) === keyOf(q)) {
         state.data[kind] = data
         KINDS[kind].draw(data)
         showLoaded(kind)
@@ -121,6 +177,7 @@ function poller(kind) {
     } catch (err) {
       showFailed(kind, err)
     } finally {
+      if (kind === 'routes') routesAnswered()
       isOut = false
       if (isAskedAgain) {
         isAskedAgain = false
@@ -174,44 +231,43 @@ function times(series) {
   return [...new Set(series.points.map((p) => p.t))].sort((a, b) => a - b)
 }
 
-function drawTraffic(series) {
+/** A line a version and role over the series' buckets, each point `value(point)`; 0 where a bucket has none. */
+function byVersionAndRole(series, value) {
   const ts = times(series)
-  const primary = series.points.filter((p) => p.role === 'primary')
-  const versions = [...new Set(primary.map((p) => p.version))].sort()
-  const totals = new Map(ts.map((t) => [t, primary.filter((p) => p.t === t).reduce((n, p) => n + p.requests, 0)]))
+  const keys = [...new Set(series.points.map((p) => `${p.version} ${p.role}`))].sort()
+  return {
+    labels: ts.map((t) => new Date(t).toLocaleTimeString()),
+    datasets: keys.map((k) => ({
+      label: k,
+      data: ts.map((t) => {
+        const p = series.points.find((x) => x.t === t && `${x.version} ${x.role}` === k)
+        return p ? value(p) : 0
+      }),
+      borderColor: colorOf(k, keys), backgroundColor: colorOf(k, keys), tension: 0.2,
+    })),
+  }
+}
+
+function drawTraffic(series) {
   chart('traffic-chart', {
     type: 'line',
-    data: {
-      labels: ts.map((t) => new Date(t).toLocaleTimeString()),
-      datasets: versions.map((v) => ({
-        label: v,
-        data: ts.map((t) => {
-          const n = primary.find((p) => p.t === t && p.version === v)?.requests ?? 0
-          return totals.get(t) ? (100 * n) / totals.get(t) : 0
-        }),
-        borderColor: colorOf(v, versions), backgroundColor: colorOf(v, versions), fill: false, tension: 0.2,
-      })),
-    },
-    options: { scales: { y: { min: 0, max: 100, title: { display: true, text: '% of primary answers' } } } },
+    data: byVersionAndRole(series, (p) => p.requests / series.bucket_seconds),
+    options: { scales: { y: { min: 0, title: { display: true, text: 'requests a second' } } } },
+  })
+}
+
+function drawLatencyOverTime(series) {
+  chart('latency-time-chart', {
+    type: 'line',
+    data: byVersionAndRole(series, (p) => (p.requests ? p.latency_sum / p.requests : 0)),
+    options: { scales: { y: { min: 0, title: { display: true, text: 'mean ms' } } } },
   })
 }
 
 function drawErrors(series) {
-  const ts = times(series)
-  const keys = [...new Set(series.points.map((p) => `${p.version} ${p.role}`))].sort()
   chart('error-chart', {
     type: 'line',
-    data: {
-      labels: ts.map((t) => new Date(t).toLocaleTimeString()),
-      datasets: keys.map((k) => ({
-        label: k,
-        data: ts.map((t) => {
-          const p = series.points.find((x) => x.t === t && `${x.version} ${x.role}` === k)
-          return p && p.requests ? (100 * p.errors) / p.requests : 0
-        }),
-        borderColor: colorOf(k, keys), backgroundColor: colorOf(k, keys), tension: 0.2,
-      })),
-    },
+    data: byVersionAndRole(series, (p) => (p.requests ? (100 * p.errors) / p.requests : 0)),
     options: { scales: { y: { min: 0, title: { display: true, text: '% errors' } } } },
   })
 }
@@ -259,13 +315,81 @@ function drawTable(compare) {
   $('significance').textContent = s && s.p_value !== null ? `${s.metric}: ${s.a} − ${s.b} = ${fmt(s.difference)} (p = ${fmt(s.p_value, 4)}, ${s.significant ? 'significant' : 'not significant'})` : ''
 }
 
+const METRIC_NAMES = { auc: 'AUC', accuracy: 'accuracy', log_loss: 'log loss', mae: 'MAE' }
+const LOWER_IS_BETTER = ['log_loss', 'mae']
+
+/** One line from the comparison's significance test: which of the two is better, or that neither is yet. */
+function verdictOf(compare) {
+  const s = compare.significance
+  if (!s) return 'no verdict: the route in force puts no two versions side by side'
+  const metric = METRIC_NAMES[s.metric] ?? s.metric
+  if (s.p_value === null) return `no verdict yet on ${metric} between ${s.a} and ${s.b}: ${s.reason}`
+  const name = (spec) => spec.replace(':', ' ')
+  const p = s.p_value < 0.001 ? 'p < 0.001' : `p = ${Number(s.p_value.toPrecision(2))}`
+  if (!s.significant) {
+    const withTruth = (spec) => compare.versions.find((v) => `${v.version}:${v.role}` === spec)?.ground_truth?.count ?? 0
+    return `no significant difference on ${metric} yet between ${name(s.a)} and ${name(s.b)} (${p}, n = ${withTruth(s.a)} and ${withTruth(s.b)} with ground truth)`
+  }
+  const isABetter = LOWER_IS_BETTER.includes(s.metric) ? s.difference < 0 : s.difference > 0
+  const [better, worse] = isABetter ? [s.a, s.b] : [s.b, s.a]
+  return `${name(better)} is better on ${metric} than ${name(worse)}, ${p}`
+}
+
+function drawVerdict(compare) {
+  $('verdict').textContent = verdictOf(compare)
+  $('verdict').className = compare.significance?.significant ? 'significant' : ''
+}
+
+/** PSI a feature (and the score) as bars, the flagged ones first and red; a note where the version has no reference. */
+function drawDrift(version, drift) {
+  const rows = drift === null ? [] : [...(drift.score ? [{ ...drift.score, feature: 'score' }] : []), ...drift.features]
+    .map((r, i) => ({ r, i })).sort((x, y) => Number(y.r.flagged) - Number(x.r.flagged) || x.i - y.i).map((x) => x.r)
+  if (version === null) $('drift-note').textContent = `no route in force for ${state.model}: choose a version`
+  else if (drift === null) $('drift-note').textContent = `no reference data for this version (${version})`
+  else {
+    const flagged = rows.filter((r) => r.flagged).map((r) => r.feature)
+    $('drift-note').textContent = `${version}, ${drift.n} inputs against its ${drift.reference.kind} reference: ` +
+      (flagged.length ? `${flagged.join(', ')} past PSI ${drift.thresholds.psi}` : `nothing past PSI ${drift.thresholds.psi}`)
+  }
+  $('drift-chart').hidden = rows.length === 0
+  chart('drift-chart', {
+    type: 'bar',
+    data: {
+      labels: rows.map((r) => r.feature),
+      datasets: [{ label: 'PSI', data: rows.map((r) => r.psi), backgroundColor: rows.map((r) => (r.flagged ? COLORS[1] : COLORS[0])) }],
+    },
+    options: { aspectRatio: 4, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, title: { display: true, text: 'PSI' } } } },
+  })
+}
+
+/** Each version's stage; drift's version is chosen among them. */
+function drawStages(versions) {
+  $('stages').innerHTML = versions.map((v) => `<li data-version="${escapeHtml(v.version)}"><b>${escapeHtml(v.version)}</b> ` +
+    `<span class="stage ${escapeHtml(v.stage)}">${escapeHtml(v.stage)}</span>${v.label ? ` ${escapeHtml(v.label)}` : ''}${v.locked ? ' (locked)' : ''}</li>`).join('')
+  const select = $('drift-version')
+  const shown = question().driftVersion
+  select.innerHTML = versions.map((v) => `<option>${escapeHtml(v.version)}</option>`).join('')
+  if (shown !== null) select.value = shown
+}
+
 function drawRoutes(routes) {
   const route = routes.routes[state.model]
   $('route-config').textContent = route ? JSON.stringify(route.config, null, 2) : `no route for ${state.model}: its newest ready version answers`
-  const canary = route?.canary
-  $('canary').innerHTML = canary
-    ? `canary ${canary.baseline} → ${canary.candidate}: <span class="${canary.status}">${canary.status}</span>, ${canary.percent}% to the candidate (step ${canary.step + 1} of ${canary.steps.length})`
-    : ''
+  $('canary').innerHTML = route?.canary ? canaryTimeline(route.canary) : ''
+}
+
+/** The canary's steps (done, current, halted for want of traffic, rolled back, ahead) and its events in the order they happened. */
+function canaryTimeline(c) {
+  const stepClass = (i) => {
+    if (i < c.step) return 'done'
+    if (i > c.step) return 'ahead'
+    return { complete: 'done', 'rolled-back': 'rolled-back', halted: 'halted' }[c.status] ?? 'current'
+  }
+  return `<p>canary ${escapeHtml(c.baseline)} → ${escapeHtml(c.candidate)}: <span class="${c.status}">${c.status}</span>, ` +
+    `${c.percent}% to the candidate (step ${c.step + 1} of ${c.steps.length})</p>` +
+    `<ol class="canary-steps">${c.steps.map((p, i) => `<li class="${stepClass(i)}">${p}%</li>`).join('')}</ol>` +
+    `<ol class="canary-events">${c.events.map((e) => `<li data-kind="${e.kind}"><time datetime="${e.at}">${new Date(e.at).toLocaleTimeString()}</time> ` +
+      `<b>${e.kind}</b> ${e.percent}%: ${escapeHtml(e.detail)}</li>`).join('')}</ol>`
 }
 
 function drawActivity(entries) {

@@ -4,7 +4,9 @@
  * by playwright-core). It loads with no console error, its charts and table hold the numbers
  * the API gives, and a screenshot is saved to test/artifacts/dashboard.png. Issue #13: with the
  * comparison held back, the page says "loading…" where it goes, draws the rest, and sends no
- * second call of any kind before the first has answered.
+ * second call of any kind before the first has answered. Issue #18: traffic and latency over
+ * time by version and role, the verdict of the significance test, each version's stage, drift
+ * by feature (or that the version has no reference), and a canary's steps and events.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -53,6 +55,8 @@ describe('/dashboard in Chromium', () => {
     })
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`))
+    const notFound: string[] = []
+    page.on('response', (r) => r.status() === 404 && notFound.push(new URL(r.url()).pathname))
     await page.goto(`${gw.url}/dashboard?model=credit-risk`)
     // the API needs a token: the page asks for one before calling it, keeps it, and draws
     await page.waitForSelector('#login:not([hidden])', { timeout: 20_000 })
@@ -60,9 +64,15 @@ describe('/dashboard in Chromium', () => {
     await page.click('#login button')
     await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 })
 
-    const api = (await (await fetch(`${gw.url}/v1/models/credit-risk/compare?since=${new Date(Date.now() - 3_600_000).toISOString()}`, { headers: AUTH })).json()) as {
+    const since = new Date(Date.now() - 3_600_000).toISOString()
+    const get = async <T>(path: string) => (await (await fetch(`${gw.url}${path}`, { headers: AUTH })).json()) as T
+    const api = await get<{
       versions: { version: string; role: string; requests: number; latency_ms: { p99: number }; predictions: { score_histogram: number[] }; ground_truth: { count: number } | null }[]
-    }
+      significance: { a: string; b: string; p_value: number; significant: boolean }
+    }>(`/v1/models/credit-risk/compare?since=${since}&a=v1&b=v2:challenger`)
+    const series = await get<{ bucket_seconds: number; points: { version: string; role: string; t: number; requests: number; latency_sum: number }[] }>(
+      `/v1/models/credit-risk/timeseries?since=${since}&bucket_seconds=60`)
+    const catalog = await get<{ versions: { version: string; stage: string }[] }>('/v1/models/credit-risk/versions')
     const drawn = await page.evaluate(() => {
       const d = (globalThis as unknown as { dashboard: { charts: Record<string, { data: { labels: string[]; datasets: { label: string; data: number[] }[] } }> } }).dashboard
       const pick = (id: string) => ({ labels: d.charts[id].data.labels, datasets: d.charts[id].data.datasets.map((s) => ({ label: s.label, data: s.data })) })
@@ -70,18 +80,38 @@ describe('/dashboard in Chromium', () => {
         traffic: pick('traffic-chart'), latency: pick('latency-chart'), scores: pick('score-chart'), errors: pick('error-chart'),
         rows: [...(globalThis as any).document.querySelectorAll('#versions tbody tr')].map((tr: any) => [...tr.querySelectorAll('td')].map((td: any) => td.textContent as string)),
         activity: [...(globalThis as any).document.querySelectorAll('#activity li')].map((li: any) => li.textContent as string),
+        verdict: (globalThis as any).document.querySelector('#verdict').textContent as string,
+        stages: [...(globalThis as any).document.querySelectorAll('#stages li')].map((li: any) => [li.dataset.version, li.querySelector('.stage').textContent]),
+        latencyOverTime: pick('latency-time-chart'),
+        drift: { note: (globalThis as any).document.querySelector('#drift-note').textContent as string, chart: pick('drift-chart') },
       }
     })
-    expect(problems).toEqual([])
+    // a version without reference data has no drift (404), which Chromium logs as a console error
+    expect(new Set(notFound)).toEqual(new Set(['/v1/models/credit-risk/drift']))
+    expect(problems.filter((p) => !p.endsWith('status of 404 (Not Found)'))).toEqual([])
     expect(drawn.activity.some((line) => line.includes('routes-applied'))).toBe(true)
 
     // latency: one bar a version and role, p99 as the API says
     expect(drawn.latency.labels).toEqual(api.versions.map((v) => `${v.version} ${v.role}`))
     expect(drawn.latency.datasets.find((s) => s.label === 'p99')!.data).toEqual(api.versions.map((v) => v.latency_ms.p99))
-    // traffic: the champion takes every primary answer
-    const v1 = drawn.traffic.datasets.find((s) => s.label === 'v1')!
-    expect(v1.data.length).toBeGreaterThan(0)
-    expect(v1.data.every((x) => x === 100)).toBe(true)
+    // traffic and latency over time: a line a version and role, each bucket's requests a second and mean latency
+    const times = [...new Set(series.points.map((p) => p.t))].sort((a, b) => a - b)
+    const keys = [...new Set(series.points.map((p) => `${p.version} ${p.role}`))].sort()
+    expect(keys).toEqual(['v1 primary', 'v2 challenger', 'v3 shadow'])
+    const line = (value: (p: (typeof series.points)[number]) => number) => keys.map((k) => ({
+      label: k, data: times.map((t) => { const p = series.points.find((x) => x.t === t && `${x.version} ${x.role}` === k); return p ? value(p) : 0 }),
+    }))
+    expect(drawn.traffic.datasets).toEqual(line((p) => p.requests / series.bucket_seconds))
+    expect(drawn.latencyOverTime.datasets).toEqual(line((p) => p.latency_sum / p.requests))
+    // the verdict: the champion against its challenger, as the significance test has it
+    const sig = api.significance
+    expect([sig.a, sig.b]).toEqual(['v1:primary', 'v2:challenger'])
+    expect(drawn.verdict).toMatch(sig.significant ? /^v[12] (primary|challenger) is better on AUC than v[12] (primary|challenger), p [=<] / : /^no significant difference on AUC yet between v1 primary and v2 challenger \(p = [0-9.]+, n = \d+ and 150 with ground truth\)$/)
+    // stages, and drift: the champion has no reference data
+    expect(drawn.stages).toEqual(catalog.versions.map((v) => [v.version, v.stage]))
+    expect(drawn.stages.length).toBe(3)
+    expect(drawn.drift.note).toBe('no reference data for this version (v1)')
+    expect(drawn.drift.chart.labels).toEqual([])
     // scores: each line is the API's histogram, in percent
     const challenger = api.versions.find((v) => v.version === 'v2' && v.role === 'challenger')!
     const total = challenger.predictions.score_histogram.reduce((a, b) => a + b, 0)
@@ -132,7 +162,7 @@ describe('/dashboard in Chromium', () => {
     await page.goto(`${gw.url}/dashboard?model=credit-risk`)
     await page.waitForSelector('#activity li', { timeout: 20_000 })
     await page.waitForSelector('.loading[data-kind="series"][hidden]', { state: 'attached', timeout: 20_000 })
-    expect(await isShown('.loading[data-kind="compare"]')).toEqual([true, true, true])
+    expect(await isShown('.loading[data-kind="compare"]')).toEqual([true, true, true, true])
     expect(await page.locator('.loading[data-kind="compare"]').first().textContent()).toBe('loading…')
     expect(await isShown('.loading[data-kind="activity"], .loading[data-kind="routes"]')).toEqual([false, false])
     expect(await page.locator('#route-config').textContent()).toContain('champion')
@@ -143,11 +173,41 @@ describe('/dashboard in Chromium', () => {
 
     letCompareAnswer()
     await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 })
-    expect(await isShown('.loading')).toEqual([false, false, false, false, false, false, false])
+    expect(await isShown('.loading')).toEqual(Array(11).fill(false))
     expect(await page.locator('#versions tbody tr').count()).toBeGreaterThan(0)
     await page.clock.runFor(6_000)
     await expect.poll(() => sent.get(compare)).toBe(2)
     for (const [path, most] of mostOut) expect([path, most]).toEqual([path, 1])
+    await page.close()
+  })
+
+  it("draws a canary's steps and events as a timeline, as /admin/routes has them", async () => {
+    writeFileSync(join(dir, 'routes.yaml'), `
+routes:
+  credit-risk:
+    canary: { baseline: v1, candidate: v2, steps: [30, 100], interval: 1s, rollback: { min_requests: 5 } }
+`)
+    expect((await fetch(`${gw.url}/admin/routes/reload`, { method: 'POST', headers: AUTH })).status).toBeLessThan(300)
+    type Canary = { status: string; steps: number[]; events: { kind: string; percent: number }[] }
+    const canary = async () => ((await (await fetch(`${gw.url}/admin/routes`, { headers: AUTH })).json()) as { routes: Record<string, { canary: Canary | null }> }).routes['credit-risk'].canary
+    // a step is judged on the candidate's traffic (docs/routing.md): send some until the last step is reached
+    for (let round = 0; round < 10 && (await canary())?.status !== 'complete'; round++) {
+      await simulate({ url: gw.url, model: 'credit-risk', rps: 40, durationMs: 1_000, groundTruthDelayMs: 0, customers: 40, seed: 10 + round, token: ADMIN_TOKEN, out: null })
+    }
+    expect((await canary())?.status).toBe('complete')
+    const api = (await canary())!
+
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1500 } })
+    await page.addInitScript((token) => (globalThis as any).localStorage.setItem('switchyard-token', token), ADMIN_TOKEN)
+    await page.goto(`${gw.url}/dashboard?model=credit-risk`)
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 })
+    const steps = await page.locator('#canary .canary-steps li').evaluateAll((els) => els.map((e) => [e.textContent, e.className]))
+    const events = await page.locator('#canary .canary-events li').evaluateAll((els) => els.map((e) => (e as unknown as { dataset: { kind: string } }).dataset.kind))
+    expect(steps).toEqual([['30%', 'done'], ['100%', 'done']])
+    expect(events).toEqual(api.events.map((e) => e.kind))
+    expect(events[0]).toBe('started')
+    expect(events.at(-1)).toBe('complete')
+    expect(events).toContain('step')
     await page.close()
   })
 
