@@ -131,6 +131,21 @@ export async function runPrimary(count: number, log: Logger): Promise<number> {
   return finished
 }
 
+/**
+ * In a worker: `stop` (drain and exit) when the primary is gone, e.g. killed with -9, which
+ * closes the worker's channel to it. node:cluster would end the worker at once (process.exit
+ * after this 'disconnect' event unless the disconnect was asked for), cutting the requests in
+ * flight and the records not yet written (issue #17); marked as asked for, the worker drains.
+ */
+export function drainWhenPrimaryGoes(stop: () => void): void {
+  const worker = cluster.worker
+  worker?.once('disconnect', () => {
+    if (worker.exitedAfterDisconnect) return // serve's own disconnect once it has stopped
+    worker.exitedAfterDisconnect = true // node:cluster reads it right after this event
+    stop()
+  })
+}
+
 /** In a worker: answer the primary's requests for this worker's figures, and have /metrics answer every worker's sum. */
 export function joinCluster(gateway: Gateway): void {
   const waiting = new Map<number, (text: string) => void>()

@@ -8,7 +8,7 @@ import { formatProblem } from '../config/routes-load.js'
 import type { ConfigProblem } from '../config/routes-load.js'
 import { createGateway } from '../index.js'
 import { createLogger, flushLogs } from '../log.js'
-import { joinCluster, runPrimary, workerIndex } from './cluster.js'
+import { drainWhenPrimaryGoes, joinCluster, runPrimary, workerIndex } from './cluster.js'
 import { exitWith, reader, usageError } from './command.js'
 
 export function serveCommand(): Command {
@@ -27,7 +27,7 @@ export function serveCommand(): Command {
     try {
       return await serve(readOptions(self, attributes))
     } finally {
-      cluster.worker?.disconnect() // a worker's channel to the primary would keep it running
+      if (cluster.worker?.isConnected()) cluster.worker.disconnect() // a worker's channel to the primary would keep it running
     }
   }))
   return command
@@ -109,6 +109,7 @@ async function serve(options: Partial<GatewayOptions>): Promise<number> {
     })
     process.once('SIGTERM', () => stop('SIGTERM'))
     process.once('SIGINT', () => stop('SIGINT'))
+    if (worker !== null) drainWhenPrimaryGoes(() => stop('the primary is gone'))
   })
   // under --workers the first worker speaks for all: N copies of the same lines say nothing more
   if (await Promise.race([gateway.loaded.then(() => true), stopped.then(() => false)]) && (worker === null || worker === 1)) {
