@@ -167,6 +167,12 @@ export const Errors = {
       `model '${model}' has no route in routes.yaml and no version in Production, so no version was chosen for its routed calls; ` +
       `add a route to routes.yaml, move a version to Production (switchyard stage request ${model} VERSION Production), or call a version: /v1/models/${model}/versions/VERSION/predict`,
   },
+  MODEL_SERVED_ELSEWHERE: {
+    status: 409,
+    message: (model: string) =>
+      `model '${model}' has no version here: its folder holds only model.yaml, for a model served elsewhere whose inferences are sent in (POST /v1/models/${model}/inferences); ` +
+      `add a version folder with a model.onnx to serve it here`,
+  },
   VERSION_ARCHIVED: {
     status: 409,
     message: (model: string, version: string) =>

@@ -11,6 +11,7 @@ import type { ServingModel, ServingVersion } from '../runtime/model-pool.js'
 export type StageOf = (model: string, version: string) => string | undefined
 
 export function unroutedVersion(model: ServingModel, stageOf: StageOf): ServingVersion {
+  if (model.versions.size === 0) throw gatewayError('MODEL_SERVED_ELSEWHERE', model.name) // nothing to configure: a model judged here, served elsewhere
   let newestInProduction: ServingVersion | null = null
   for (const v of model.versions.values()) { // in natural order: the last one wins
     if (stageOf(model.name, v.version) !== 'Production') continue
