@@ -22,7 +22,7 @@ export const Errors = {
   },
   BODY_TOO_LARGE: {
     status: 413,
-    message: (limitBytes: number) => `request body is larger than the limit of ${limitBytes} bytes; send fewer rows per request or raise --max-body-bytes`,
+    message: (limitBytes: number, fix = 'send fewer rows per request or raise --max-body-bytes') => `request body is larger than the limit of ${limitBytes} bytes; ${fix}`,
   },
   BODY_MALFORMED_JSON: {
     status: 400,

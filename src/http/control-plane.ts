@@ -106,7 +106,8 @@ export function createControlPlane({ pool, modelsDir, routes, mirrors, metrics, 
 /** Express's own errors (a malformed URI, a body-parser failure) carry a status but no catalogue code. */
 function fromExpressError(err: unknown, req: Request): unknown {
   const e = err as { status?: number; type?: string; message?: string }
-  if (e.type === 'entity.too.large') return gatewayError('BODY_TOO_LARGE', Number((err as { limit?: number }).limit ?? 0))
+  // the control plane's limits are its own, one an endpoint: --max-body-bytes is the data plane's
+  if (e.type === 'entity.too.large') return gatewayError('BODY_TOO_LARGE', Number((err as { limit?: number }).limit ?? 0), 'this endpoint takes no more: send less, or split a list into several requests')
   if (e.type === 'entity.parse.failed') return gatewayError('BODY_MALFORMED_JSON', String(e.message))
   if (e.status === 415) return gatewayError('BODY_UNSUPPORTED_MEDIA_TYPE', String(req.headers['content-type'] ?? '(none)'))
   if (e.status === 404) return gatewayError('ROUTE_NOT_FOUND', req.method, req.path) satisfies SwitchyardError

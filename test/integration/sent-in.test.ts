@@ -114,7 +114,8 @@ describe.each(Object.keys(STORES))('inferences sent in, on the %s store', (kind)
     const big = await send('credit-risk', Array.from({ length: 9_000 }, (_, i) => item(i % 40, { inference_id: `big-${i}`, inputs: { note: 'x'.repeat(1_000) } })))
     expect(big.status).toBe(413)
     expect(big.body.code).toBe('BODY_TOO_LARGE')
-    expect(big.body.error).toMatch(/larger than the limit/)
+    expect(big.body.error).toMatch(/larger than the limit of 8388608 bytes; this endpoint takes no more: send less, or split a list into several requests/)
+    expect(big.body.error).not.toContain('--max-body-bytes') // which sets the data plane's limit, not this one
   })
 
   it('lists a version served elsewhere in the catalog, and a model served only elsewhere', async () => {
