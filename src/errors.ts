@@ -258,6 +258,17 @@ export const Errors = {
     status: 503,
     message: () => 'the inference log store is unavailable; records are kept and delivered when it is back. Try this call again shortly',
   },
+  // --- reference data and drift ------------------------------------------------------
+  REFERENCE_INVALID: {
+    status: 400,
+    message: (detail: string) => `the reference profile ${detail}; build one from a reference file with switchyard reference --model M --version V FILE (docs/drift.md)`,
+  },
+  DRIFT_NO_REFERENCE: {
+    status: 409,
+    message: (model: string, version: string) =>
+      `model '${model}' version '${version}' has no reference profile; give it one with switchyard reference --model ${model} --version ${version} FILE ` +
+      '(.csv, .jsonl or .parquet of its training or validation data), or measure against another version or window with reference=VERSION or reference=window:SINCE..UNTIL',
+  },
   // --- lifecycle: stages, approvals, locks --------------------------------------------
   STAGE_INVALID: {
     status: 400,

@@ -13,6 +13,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { createLogger } from '../log.js'
 import { COMPARE_OPERATIONS } from '../compare/registry.js'
+import { DRIFT_OPERATIONS } from '../drift/registry.js'
 import { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
 import { answerCall, StoreUnavailable } from '../store/calls.js'
 import { CANARY_OPERATIONS } from '../store/canary-state.js'
@@ -39,7 +40,7 @@ const STATS_EVERY_MS = 500
 const CLOSE_DEADLINE_MS = 10_000 // at stop, how long the store may take before the rest is spilled (the main thread waits 15 s)
 
 /** What the main thread may call by name: the operations of every client of the store. */
-const OPERATIONS = indexOperations([RECORD_OPERATIONS, GROUND_TRUTH_OPERATIONS, SENT_IN_OPERATIONS, LIFECYCLE_OPERATIONS, COMPARE_OPERATIONS, ROUTE_REVISION_OPERATIONS, CANARY_OPERATIONS])
+const OPERATIONS = indexOperations([RECORD_OPERATIONS, GROUND_TRUTH_OPERATIONS, SENT_IN_OPERATIONS, LIFECYCLE_OPERATIONS, COMPARE_OPERATIONS, ROUTE_REVISION_OPERATIONS, CANARY_OPERATIONS, DRIFT_OPERATIONS])
 
 const data = workerData as StoreWorkerData
 let privacy: PrivacyByModel = data.privacy

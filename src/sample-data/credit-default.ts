@@ -109,10 +109,27 @@ function generateRow(rng: SeededRandom): CreditRow {
   }
 }
 
+/**
+ * The same client a year into a downturn, for `switchyard simulate --drift`: younger applicants
+ * (the bank's new online channel), limits cut by 40 %, bills up 50 % and delays one month
+ * longer. Inputs and scores drift from the training data; the label is the one drawn for the
+ * client as generated (the drift is in the inputs, not in the rules that make defaults).
+ */
+export function driftedRow(row: CreditRow): CreditRow {
+  const out = { ...row }
+  out.age = Math.max(21, row.age - 12)
+  out.limit_bal = Math.max(10_000, Math.round((row.limit_bal * 0.6) / 10_000) * 10_000)
+  for (const m of [1, 2, 3, 4, 5, 6] as const) {
+    out[`bill_amt${m}`] = Math.round(row[`bill_amt${m}`] * 1.5)
+    out[`pay_${m}`] = row[`pay_${m}`] > 0 ? Math.min(8, row[`pay_${m}`] + 1) : row[`pay_${m}`]
+  }
+  return out
+}
+
 /** An endless stream of rows for a seed, e.g. for the traffic simulator. */
-export function* creditRowGenerator(seed: number): Generator<CreditRow> {
+export function* creditRowGenerator(seed: number, options: { drifted?: boolean } = {}): Generator<CreditRow> {
   const rng = new SeededRandom(seed)
-  for (;;) yield generateRow(rng)
+  for (;;) yield options.drifted === true ? driftedRow(generateRow(rng)) : generateRow(rng)
 }
 
 /** `count` rows for a seed; the same seed always gives the same rows. */

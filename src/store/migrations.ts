@@ -235,6 +235,16 @@ export const MIGRATIONS: readonly Migration[] = [
         model TEXT NOT NULL, version TEXT NOT NULL, first_at BIGINT NOT NULL, last_at BIGINT NOT NULL, PRIMARY KEY (model, version)
       );`,
   },
+  {
+    version: 7,
+    name: 'reference profiles: bins and counts a version\'s drift is measured against',
+    // one profile a version (drift/profile.ts, as JSON text), replaced whole when a new one is given
+    sql: `
+      CREATE TABLE reference_profiles (
+        model TEXT NOT NULL, version TEXT NOT NULL, profile TEXT NOT NULL,
+        updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL, PRIMARY KEY (model, version)
+      );`,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

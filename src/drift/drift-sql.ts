@@ -1,0 +1,191 @@
+/**
+ * Reference profiles in the store, and the bin counts of a window of records, computed in SQL
+ * with a profile's edges: store operations (store/operation.ts) the store worker runs by name
+ * (registry.ts). One pass over the window's records a count, whatever the number of features:
+ * the features' values are read from each record's inputs once (a subquery the planner may not
+ * merge into the aggregate, else SQLite reads the JSON again for every edge), then counted
+ * below each edge (numeric) or equal to each value (categorical). The bins' counts are the
+ * differences of those cumulative counts.
+ */
+import { gatewayError } from '../errors.js'
+import { sql } from '../store/operation.js'
+import type { Operation } from '../store/operation.js'
+import type { Dialect } from '../store/dialect.js'
+import { ReferenceProfileSchema } from './profile.js'
+import type { ColumnBins, ReferenceProfile } from './profile.js'
+
+export interface StoredProfile {
+  readonly model: string
+  readonly version: string
+  readonly profile: ReferenceProfile
+  readonly updated_at: number
+  readonly updated_by: string
+}
+
+/** Set (or replace) a version's profile. */
+export function* putProfile(model: string, version: string, profile: ReferenceProfile, actor: string, at: number): Operation<StoredProfile> {
+  yield sql(`INSERT INTO reference_profiles (model, version, profile, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (model, version) DO UPDATE SET profile = excluded.profile, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+  model, version, JSON.stringify(profile), at, actor)
+  return { model, version, profile, updated_at: at, updated_by: actor }
+}
+
+/** Set a version's profile unless it has one: a file in the version's folder never replaces one given since. */
+export function* putProfileIfAbsent(model: string, version: string, profile: ReferenceProfile, actor: string, at: number): Operation<boolean> {
+  const rows = yield sql(`INSERT INTO reference_profiles (model, version, profile, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (model, version) DO NOTHING RETURNING version`, model, version, JSON.stringify(profile), at, actor)
+  return rows.length === 1
+}
+
+export function* getProfile(model: string, version: string): Operation<StoredProfile | null> {
+  const [row] = yield sql('SELECT model, version, profile, updated_at, updated_by FROM reference_profiles WHERE model = ? AND version = ?', model, version)
+  return row === undefined ? null : storedProfile(row)
+}
+
+/** Every version that has a profile (the drift gauge's list). */
+export function* listProfiles(): Operation<{ model: string; version: string }[]> {
+  const rows = yield sql('SELECT model, version FROM reference_profiles ORDER BY model, version')
+  return rows.map((r) => ({ model: String(r.model), version: String(r.version) }))
+}
+
+function storedProfile(row: Record<string, unknown>): StoredProfile {
+  return {
+    model: String(row.model),
+    version: String(row.version),
+    profile: ReferenceProfileSchema.parse(JSON.parse(String(row.profile))),
+    updated_at: Number(row.updated_at),
+    updated_by: String(row.updated_by),
+  }
+}
+
+export interface WindowFilter {
+  readonly model: string
+  readonly version: string
+  /** ms since the epoch, inclusive. */
+  readonly since: number
+  /** ms since the epoch, exclusive. */
+  readonly until: number
+}
+
+/** A window's counts in a profile's bins, one entry a column of `columns`, in its order. */
+export interface WindowCounts {
+  /** Answered records in the window. */
+  readonly records: number
+  readonly columns: readonly { readonly feature: string; readonly n: number; readonly counts: readonly number[] }[]
+}
+
+/** A column to count: a feature read from the record's inputs, or the record's score. */
+export interface CountedColumn {
+  readonly bins: ColumnBins
+  readonly isScore: boolean
+}
+
+/** The columns to count: the profile's features, then its score (when it has one). */
+export function columnsOf(profile: ReferenceProfile): CountedColumn[] {
+  const features = profile.features.map((bins) => ({ bins, isScore: false }))
+  return profile.score === null ? features : [...features, { bins: profile.score, isScore: true }]
+}
+
+/** The value of a column in a record: a number or null (numeric), text or null (categorical). */
+function valueOf(d: Dialect, { bins, isScore }: CountedColumn, p: (v: unknown) => string): string {
+  if (isScore) return 'i.score'
+  if (d.name === 'sqlite') {
+    const path = p(`$."${bins.feature}"`) // feature names are identifiers (profile.ts): no quote to escape
+    const type = `json_type(i.inputs, ${path})`
+    return bins.kind === 'numeric'
+      ? `CASE WHEN ${type} IN ('integer', 'real') THEN json_extract(i.inputs, ${p(`$."${bins.feature}"`)}) END`
+      : `CASE ${type} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST(json_extract(i.inputs, ${p(`$."${bins.feature}"`)}) AS TEXT) END`
+  }
+  const key = p(bins.feature)
+  return bins.kind === 'numeric'
+    ? `CASE WHEN jsonb_typeof(i.inputs -> ${key}) = 'number' THEN (i.inputs ->> ${p(bins.feature)})::double precision END`
+    : `(i.inputs ->> ${key})`
+}
+
+/**
+ * The statement counting a window in the columns' bins. `?` placeholders are numbered in the
+ * order they appear in the text, so parameters are pushed in that order: the outer list's
+ * edges and values first, then the subquery's paths, then its filter.
+ */
+function windowCountsSql(d: Dialect, f: WindowFilter, columns: readonly CountedColumn[]) {
+  const params: unknown[] = []
+  const p = (v: unknown) => (params.push(v), '?')
+  const outer: string[] = ['count(*) AS records']
+  columns.forEach(({ bins }, k) => {
+    outer.push(`count(x${k}) AS n${k}`)
+    if (bins.kind === 'numeric') bins.edges.forEach((e, j) => outer.push(`count(*) FILTER (WHERE x${k} < ${p(e)}) AS c${k}_${j}`))
+    else bins.values.forEach((v, j) => outer.push(`count(*) FILTER (WHERE x${k} = ${p(v)}) AS c${k}_${j}`))
+  })
+  const inner = columns.map((c, k) => `${valueOf(d, c, p)} AS x${k}`)
+  const where = `i.model = ${p(f.model)} AND i.version = ${p(f.version)} AND i.ts >= ${p(f.since)} AND i.ts < ${p(f.until)} AND i.status = 200`
+  // OFFSET 0 (PostgreSQL) and LIMIT -1 (SQLite) keep the subquery a subquery: each value read once a record
+  const fence = d.name === 'sqlite' ? 'LIMIT -1' : 'OFFSET 0'
+  return sql(`SELECT ${outer.join(', ')} FROM (SELECT ${inner.join(', ')} FROM inferences i WHERE ${where} ${fence}) w`, ...params)
+}
+
+/** A window's records counted in the bins of `columns` (columnsOf a profile). */
+export function* windowCounts(f: WindowFilter, columns: readonly CountedColumn[]): Operation<WindowCounts> {
+  const [row] = yield (d) => windowCountsSql(d, f, columns)
+  return {
+    records: Number(row.records),
+    columns: columns.map(({ bins }, k) => {
+      const n = Number(row[`n${k}`])
+      // counts below each edge, or equal to each value, then every counted value
+      const cumulative = (bins.kind === 'numeric' ? bins.edges : bins.values).map((_, j) => Number(row[`c${k}_${j}`]))
+      if (bins.kind === 'categorical') return { feature: bins.feature, n, counts: [...cumulative, n - cumulative.reduce((a, b) => a + b, 0)] }
+      const upTo = [...cumulative, n]
+      return { feature: bins.feature, n, counts: upTo.map((c, j) => c - (j === 0 ? 0 : upTo[j - 1])) }
+    }),
+  }
+}
+
+/** Where drift's reference comes from (drift.ts parses the query into this). */
+export type ReferenceSpec =
+  | { readonly kind: 'profile'; readonly version: string }
+  | { readonly kind: 'version'; readonly version: string }
+  | { readonly kind: 'window'; readonly since: number; readonly until: number }
+
+export interface DriftRequest {
+  readonly model: string
+  readonly version: string
+  readonly since: number
+  readonly until: number
+  readonly reference: ReferenceSpec
+}
+
+export interface DriftRaw {
+  /** The profile whose bins were counted in. */
+  readonly binsFrom: StoredProfile
+  /** The reference's counts: the profile's own, or another version's or window's records counted in its bins. */
+  readonly reference: WindowCounts
+  readonly live: WindowCounts
+}
+
+/**
+ * Everything drift needs, from one read snapshot: the bins (the version's profile, else the
+ * reference version's), the reference's counts and the window's.
+ */
+export function* driftRaw(r: DriftRequest): Operation<DriftRaw> {
+  const own = yield* getProfile(r.model, r.version)
+  const other = r.reference.kind === 'window' || r.reference.version === r.version ? null : yield* getProfile(r.model, r.reference.version)
+  if (r.reference.kind === 'profile') {
+    const profile = r.reference.version === r.version ? own : other
+    if (profile === null) throw gatewayError('DRIFT_NO_REFERENCE', r.model, r.reference.version)
+    const columns = columnsOf(profile.profile)
+    const live = yield* windowCounts(r, columns)
+    return { binsFrom: profile, reference: profileCounts(profile.profile, columns), live }
+  }
+  const binsFrom = own ?? other
+  if (binsFrom === null) throw gatewayError('DRIFT_NO_REFERENCE', r.model, r.version)
+  const columns = columnsOf(binsFrom.profile)
+  const referenceWindow = r.reference.kind === 'version'
+    ? { model: r.model, version: r.reference.version, since: r.since, until: r.until }
+    : { model: r.model, version: r.version, since: r.reference.since, until: r.reference.until }
+  const reference = yield* windowCounts(referenceWindow, columns)
+  const live = yield* windowCounts(r, columns)
+  return { binsFrom, reference, live }
+}
+
+function profileCounts(profile: ReferenceProfile, columns: readonly CountedColumn[]): WindowCounts {
+  return { records: profile.records, columns: columns.map(({ bins }) => ({ feature: bins.feature, n: bins.n, counts: bins.counts })) }
+}
