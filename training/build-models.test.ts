@@ -23,10 +23,10 @@ beforeAll(async () => {
 afterAll(() => rmSync(out, { recursive: true, force: true }))
 
 describe('npm run models:build', () => {
-  it('rebuilds every committed model.onnx and version.yaml byte for byte', () => {
+  it('rebuilds every committed model.onnx, version.yaml and reference.json byte for byte', () => {
     expect(built.map((b) => `${b.model}/${b.version}`)).toEqual(['credit-risk/v1', 'credit-risk/v2', 'credit-risk/v3', 'iris/v1'])
     for (const b of built) {
-      for (const file of ['model.onnx', 'version.yaml']) {
+      for (const file of ['model.onnx', 'version.yaml', 'reference.json']) {
         const fresh = readFileSync(join(out, b.model, b.version, file))
         const kept = readFileSync(join(committed, b.model, b.version, file))
         expect(fresh.equals(kept), `${b.model}/${b.version}/${file} differs from a fresh build; run npm run models:build`).toBe(true)

