@@ -26,6 +26,9 @@ import { TokenStore } from './auth/tokens.js'
 import { gatewayActivity } from './lifecycle/gateway-activity.js'
 import { Lifecycle } from './lifecycle/lifecycle.js'
 import { createLogger, flushLogs } from './log.js'
+import { DriftMonitor } from './drift/drift-monitor.js'
+import { DEFAULT_PSI_THRESHOLD } from './drift/drift.js'
+import { seedReferenceProfiles } from './drift/reference-files.js'
 import type { Logger } from './log.js'
 import { GatewayMetrics } from './metrics/metrics.js'
 import type { MetricSources } from './metrics/metrics.js'
@@ -50,6 +53,8 @@ export interface Gateway {
   readonly inferenceLog: InferenceLog
   readonly sentInVersions: SentInVersions
   readonly lifecycle: Lifecycle
+  /** The drift gauge's figures, refreshed each minute. */
+  readonly drift: DriftMonitor
   readonly log: Logger
   /** Resolves when every version has finished loading (ready or failed). */
   readonly loaded: Promise<void>
@@ -121,6 +126,8 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     throw err
   }
   const activity = gatewayActivity(lifecycle)
+  const versionFolders = () => pool.models().flatMap((m) => [...m.versions.values()].map((v) => ({ model: v.model, version: v.version, dir: v.dir })))
+  await seedReferenceProfiles(versionFolders(), inferenceLog.store, log)
   activity.routesApplied(routes.current.revision, 'start')
   const metrics = new GatewayMetrics()
   metrics.routesApplied(routes.current.revision.number)
@@ -144,6 +151,13 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   const serveInference = createInference({ choice, mirrors, inferenceLog, metrics: metrics.serving, log }, options)
   const handlers = dataPlaneHandlers(pool, choice, httpInferenceHandlers(serveInference, choice, guard, options))
   metrics.sources = metricSources(pool, routes, mirrors)
+  const drift = new DriftMonitor({
+    store: inferenceLog.store,
+    thresholdOf: (model) => (pool.hasModel(model) ? pool.getModel(model).metadata?.drift?.psi ?? DEFAULT_PSI_THRESHOLD : undefined),
+    log,
+  })
+  metrics.driftSource = () => drift.latest
+  drift.start()
   const dataPlane = createDataPlane(pool, handlers, SERVER_INFO, log, (status, code) => metrics.httpErrors.inc({ status: String(status), code }))
   const sentInVersions = new SentInVersions(inferenceLog.store)
   void sentInVersions.refresh()
@@ -162,6 +176,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
   pool.onChange = (outcome) => {
     inferenceLog.setPrivacy(privacyOf(pool))
     void lifecycle.register(pool)
+    void seedReferenceProfiles(versionFolders(), inferenceLog.store, log)
     activity.versionsRemoved(outcome.removed)
     const problems = routes.recheck()
     if (problems.length > 0) log.warn('the routes in force name versions that are gone from the model repository', { problems })
@@ -182,6 +197,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     inferenceLog,
     sentInVersions,
     lifecycle,
+    drift,
     log,
     loaded,
     listen: () =>
@@ -198,6 +214,7 @@ export async function createGateway(overrides: Partial<GatewayOptions> = {}): Pr
     close: async () => {
       for (const w of watchers) w.close()
       clearInterval(canaryTicker)
+      await drift.close()
       await routes.close() // before the checker and the store worker it uses
       await routesChecker.close()
       lifecycle.close()

@@ -3,6 +3,8 @@
  * running gateway as routed predictions, each with an inference id and a sticky key, and
  * after a delay posts their true labels as ground truth, so that a newcomer watches a
  * champion-challenger comparison come alive (GET /v1/models/{model}/compare, /dashboard).
+ * With --drift the rows are shifted (sample-data/credit-default.ts driftedRow), so that drift
+ * against the versions' reference profiles appears (GET /v1/models/{model}/drift).
  */
 import { Command } from 'commander'
 import { creditRowGenerator, CREDIT_FEATURES } from '../sample-data/credit-default.js'
@@ -17,6 +19,8 @@ export interface SimulateOptions {
   readonly groundTruthDelayMs: number
   readonly customers: number
   readonly seed: number
+  /** Shift the rows away from the training data (younger clients, lower limits, higher bills). */
+  readonly drift?: boolean
   readonly token?: string
   /** Progress and summary go here (stderr for the CLI). */
   readonly out: NodeJS.WriteStream | null
@@ -46,7 +50,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateSummary> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) }
   await preflight(o, headers)
   const sticky = await stickyKey(o, headers)
-  const rows = creditRowGenerator(o.seed)
+  const rows = creditRowGenerator(o.seed, { drifted: o.drift === true })
   const run = o.seed.toString(36)
   const summary: SimulateSummary = {
     sent: 0, answered: 0, failed: 0, failures: {}, byVersion: {}, groundTruthPosted: 0, groundTruthJoined: 0, groundTruthFailures: {}, latencyMs: { p50: null, p99: null },
@@ -196,6 +200,7 @@ interface SimulateValues {
   groundTruthDelay: number
   customers: number
   seed?: number
+  drift?: boolean
   token?: string
 }
 
@@ -209,12 +214,13 @@ export function simulateCommand(): Command {
     .option('--ground-truth-delay <time>', 'post each true label this long after its prediction', reader(parseDuration), 10_000)
     .option('--customers <n>', 'distinct sticky keys', reader(positiveInteger(1_000_000)), 500)
     .option('--seed <n>', 'the data\'s seed (default: the current time)', reader(positiveInteger(Number.MAX_SAFE_INTEGER)))
+    .option('--drift', 'shift the rows away from the training data (younger clients, lower limits, higher bills), so that drift appears')
     .option('--token <token>', 'bearer token with the predictor or admin role (SWITCHYARD_TOKEN)')
     .action(exitWith(async (values: SimulateValues) => {
       const options: SimulateOptions = {
         url: values.url.replace(/\/$/, ''), model: values.model, rps: values.rps, customers: values.customers,
         durationMs: values.duration, groundTruthDelayMs: values.groundTruthDelay,
-        seed: values.seed ?? Date.now() % 1_000_000_007,
+        seed: values.seed ?? Date.now() % 1_000_000_007, drift: values.drift === true,
         token: values.token ?? process.env.SWITCHYARD_TOKEN, out: process.stderr,
       }
       let s: SimulateSummary

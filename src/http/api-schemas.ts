@@ -203,6 +203,38 @@ export const TimeseriesQuery: QuerySchema = {
   until: TimeText.describe('default: now'),
   bucket_seconds: z.int().min(1).describe('at most 2,000 buckets over the window'),
 }
+/** drift-routes.ts */
+export const DriftQuery: QuerySchema = {
+  version: z.string().describe('the version whose records to measure (required)'),
+  since: TimeText.describe('default: a day before until'),
+  until: TimeText.describe('default: now'),
+  reference: z.string().describe('profile (the default: the version\'s reference profile), profile:VERSION, VERSION (its records in the same window) or window:SINCE..UNTIL'),
+}
+const FeatureDrift = z.object({
+  feature: z.string(),
+  kind: z.enum(['numeric', 'categorical']),
+  n: z.int().describe('values counted in the window'),
+  reference_n: z.int().describe('values in the reference'),
+  psi: z.number().nullable().describe('population stability index; null with no values on a side'),
+  test: z.enum(['ks', 'chi_square']),
+  statistic: z.number().nullable().describe('KS distance of the binned CDFs, or the chi-square statistic'),
+  p_value: z.number().nullable(),
+  flagged: z.boolean().describe('psi at or past thresholds.psi'),
+})
+export const DriftAnswer = z.object({
+  model: z.string(),
+  version: z.string(),
+  reference: z.object({ kind: z.enum(['profile', 'version', 'window']) }).catchall(z.unknown()).describe('profile: version, records, source, updated_at, updated_by; version and window: version, since, until, n, bins_from'),
+  since: z.string(),
+  until: z.string(),
+  n: z.int().describe('answered records of the version in the window'),
+  thresholds: z.object({ psi: z.number() }),
+  features: z.array(FeatureDrift).describe('flagged first, then by psi, highest first'),
+  score: FeatureDrift.nullable(),
+})
+export const ReferenceSummary = z.object({
+  model: z.string(), version: z.string(), records: z.int(), source: z.string(), features: z.int(), score: z.boolean(), updated_at: z.string(), updated_by: z.string(),
+})
 export const VersionsQuery: QuerySchema = { stage: z.string().describe(`one of ${STAGES.join(', ')}`), label: z.string() }
 export const StageRequestsQuery: QuerySchema = { model: z.string(), status: z.enum(STATUSES as [string, ...string[]]).default('pending') }
 export const ModelStageRequestsQuery: QuerySchema = { status: StageRequestsQuery.status }

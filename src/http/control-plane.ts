@@ -20,6 +20,7 @@ import type { ModelPool } from '../runtime/model-pool.js'
 import { adminRoutesRouter } from './admin-routes.js'
 import { compareRouter } from './compare-routes.js'
 import { dashboardRouter } from './dashboard-routes.js'
+import { driftRouter } from './drift-routes.js'
 import { inferenceLogRouter } from './inference-log-routes.js'
 import { lifecycleRouter } from './lifecycle-routes.js'
 import { repositoryRouter } from './repository-routes.js'
@@ -58,6 +59,7 @@ export function createControlPlane({ pool, modelsDir, routes, mirrors, metrics, 
   app.use(adminRoutesRouter(routes, mirrors, pool, lifecycle, guard))
   app.use(inferenceLogRouter(pool, inferenceLog, sentInVersions, guard))
   app.use(compareRouter(pool, routes, inferenceLog.store, guard))
+  app.use(driftRouter(pool, inferenceLog.store, guard))
   app.use(lifecycleRouter(pool, lifecycle, sentInVersions, guard))
   app.use(repositoryRouter(pool, modelsDir, lifecycle, guard))
   app.use(dashboardRouter(guard.enabled))

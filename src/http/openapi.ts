@@ -9,19 +9,20 @@ import { z } from 'zod'
 import type { Permission } from '../lifecycle/roles.js'
 import { RouteSchema } from '../config/routes-schema.js'
 import {
-  ActivityQuery, CommentBody, CompareQuery, GroundTruthRequest, InferencesQuery, InferRequest, InferResponse, Live, ModelMetadata,
+  ActivityQuery, CommentBody, CompareQuery, DriftAnswer, DriftQuery, GroundTruthRequest, InferencesQuery, InferRequest, InferResponse, Live, ModelMetadata,
   ModelReady, ModelStageRequestsQuery, NativePredictRequest, NativePredictResponse, Ready, RollbackRequest, RoutedPredictRequest,
-  SentInAnswer, SentInQuery, SentInRequest, ServerMetadata, StageRequestBody, StageRequestsQuery, TfModelMetadata, TfModelStatus, TfPredictRequest, TfPredictResponse, TimeseriesQuery,
+  ReferenceSummary, SentInAnswer, SentInQuery, SentInRequest, ServerMetadata, StageRequestBody, StageRequestsQuery, TfModelMetadata, TfModelStatus, TfPredictRequest, TfPredictResponse, TimeseriesQuery,
   VersionsQuery,
 } from './api-schemas.js'
 import type { QuerySchema } from './api-schemas.js'
+import { ReferenceProfileSchema } from '../drift/profile.js'
 import { RepositoryIndex, RepositoryIndexRequest, RepositoryLoadRequest, RepositoryUnloadRequest } from './repository-routes.js'
 
 /** Who may call: anyone, a predict token when --predict-requires-token is on, or a token with this right. */
 type Access = 'open' | 'predict' | Permission
 
 export interface Endpoint {
-  readonly method: 'get' | 'post'
+  readonly method: 'get' | 'post' | 'put'
   /** OpenAPI's template: /v1/models/{model}/predict */
   readonly path: string
   readonly summary: string
@@ -88,6 +89,10 @@ export const ENDPOINTS: readonly Endpoint[] = [
   // comparison (compare-routes.ts)
   { method: 'get', path: '/v1/models/{model}/compare', summary: 'Versions side by side over a window; a and b tested for a significant difference', access: 'read', query: CompareQuery },
   { method: 'get', path: '/v1/models/{model}/timeseries', summary: "Requests, errors, latency and agreement over time (the dashboard's charts)", access: 'read', query: TimeseriesQuery },
+  // reference data and drift (drift-routes.ts, docs/drift.md)
+  { method: 'put', path: '/v1/models/{model}/versions/{version}/reference', summary: "Set the version's reference profile (bins and counts, as switchyard reference builds it)", access: 'reload', body: ReferenceProfileSchema, answer: ReferenceSummary },
+  { method: 'get', path: '/v1/models/{model}/versions/{version}/reference', summary: "The version's reference profile", access: 'read' },
+  { method: 'get', path: '/v1/models/{model}/drift', summary: "PSI and KS or chi-square per feature and for the score, a version's window against its reference, another version or another window", access: 'read', query: DriftQuery, answer: DriftAnswer },
   // lifecycle (lifecycle-routes.ts)
   { method: 'get', path: '/v1/models/{model}/versions', summary: 'Versions with their stage, filtered', access: 'read', query: VersionsQuery },
   { method: 'post', path: '/v1/models/{model}/versions/{version}/stage-requests', summary: 'Ask for a stage change (another person approves)', access: 'request', body: StageRequestBody, status: 201 },

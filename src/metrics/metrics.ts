@@ -125,6 +125,9 @@ export class GatewayMetrics {
   /** Read at scrape time from the inference log (its store worker reports every half second). */
   inferenceLogSource: () => InferenceLogFigures = () => ({ queueDepth: 0, written: 0, spilled: 0, replayed: 0, dropped: 0, rejected: 0, storeUp: false, journalFailures: 0, writerBacklogBytes: 0 })
 
+  /** Read at scrape time: PSI per feature of each version with a reference profile, refreshed each minute (drift/drift-monitor.ts). */
+  driftSource: () => readonly { model: string; version: string; feature: string; psi: number }[] = () => []
+
   readonly serving = new ServingMetrics(this.registry)
 
   readonly httpErrors = new Counter({
@@ -189,6 +192,15 @@ export class GatewayMetrics {
       collect() {
         this.reset()
         for (const v of sources().versionStates()) for (const state of VERSION_STATES) this.set({ model: v.model, version: v.version, state }, v.state === state ? 1 : 0)
+      },
+    })
+    const drift = () => this.driftSource()
+    new Gauge({
+      name: 'switchyard_drift_psi', aggregator: 'max', help: "Population stability index of each feature's (and the score's) last hour against the version's reference profile, refreshed each minute",
+      labelNames: ['model', 'version', 'feature'], registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const d of drift()) this.set({ model: d.model, version: d.version, feature: d.feature }, d.psi)
       },
     })
     const figures = () => this.inferenceLogSource()

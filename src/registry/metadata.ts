@@ -72,6 +72,10 @@ export const ModelGroupMetadataSchema = z.strictObject({
     drop: z.array(z.string()).default([]),
     hash: z.array(z.string()).default([]),
   }).optional(),
+  /** When drift is flagged (GET /v1/models/{model}/drift, docs/drift.md): a feature's PSI at or past `psi`. */
+  drift: z.strictObject({
+    psi: z.number().positive().max(100).optional(), // default 0.2 (drift/drift.ts)
+  }).optional(),
 })
 
 export type Feature = z.infer<typeof FeatureSchema>

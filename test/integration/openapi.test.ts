@@ -121,7 +121,7 @@ describe('GET /openapi.json', () => {
     for (const [path, item] of Object.entries<any>(doc.paths)) {
       expect(path).toMatch(/^\//)
       for (const [method, op] of Object.entries<any>(item)) {
-        expect(['get', 'post']).toContain(method)
+        expect(['get', 'post', 'put']).toContain(method)
         expect(ids.has(op.operationId), op.operationId).toBe(false)
         ids.add(op.operationId)
         const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])
