@@ -2,9 +2,11 @@
 /** switchyard <command>: the one entry point (package.json "bin"); serve when no command is named. */
 import { Command } from 'commander'
 import { runCli, settleCommandTree } from './cli/command.js'
+import { driftCommand } from './cli/drift.js'
 import { exportCommand } from './cli/export.js'
 import { groundTruthCommand } from './cli/ground-truth.js'
 import { activityCommand, modelsCommand, stageCommand, tokenCommand } from './cli/lifecycle-commands.js'
+import { referenceCommand } from './cli/reference.js'
 import { schemaCommand } from './cli/schema.js'
 import { serveCommand } from './cli/serve.js'
 import { simulateCommand } from './cli/simulate.js'
@@ -24,6 +26,8 @@ const program = new Command('switchyard')
   .addCommand(uploadCommand())
   .addCommand(groundTruthCommand())
   .addCommand(simulateCommand())
+  .addCommand(referenceCommand())
+  .addCommand(driftCommand())
   .addCommand(modelsCommand())
   .addCommand(stageCommand())
   .addCommand(activityCommand())

@@ -22,7 +22,7 @@ export function clientFromEnv(url?: string): ClientOptions {
   return { url: (url ?? process.env.SWITCHYARD_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, ''), token: process.env.SWITCHYARD_TOKEN }
 }
 
-export async function call<T>(client: ClientOptions, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+export async function call<T>(client: ClientOptions, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { 'content-type': 'application/json' }
   if (client.token) headers.authorization = `Bearer ${client.token}`
   let res: Response
