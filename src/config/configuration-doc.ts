@@ -27,8 +27,8 @@ version folders added to or removed from the model repository, edits of a model'
 under its name: a new \`model.onnx\` or \`upstream\` is a new version folder (docs/models.md).
 Everything in the table above needs a restart.
 
-The other commands (\`validate\`, \`export\`, \`simulate\`, \`models\`, \`stage\`, \`activity\`,
-\`token\`) describe their own options with \`--help\`; those that call a running gateway read
+The other commands (\`validate\`, \`export\`, \`simulate\`, \`reference\`, \`drift\`, \`models\`,
+\`stage\`, \`activity\`, \`token\`) describe their own options with \`--help\`; those that call a running gateway read
 \`SWITCHYARD_URL\` (default http://127.0.0.1:8080) and \`SWITCHYARD_TOKEN\`.
 `
 }

@@ -86,37 +86,47 @@ export function columnsOf(profile: ReferenceProfile): CountedColumn[] {
   return profile.score === null ? features : [...features, { bins: profile.score, isScore: true }]
 }
 
-/** The value of a column in a record: a number or null (numeric), text or null (categorical). */
-function valueOf(d: Dialect, { bins, isScore }: CountedColumn, p: (v: unknown) => string): string {
+/**
+ * The value of a column in a record: a number (numeric; SQLite may give text too, which the
+ * count leaves out: see `counted`), or text (categorical). Feature names are identifiers
+ * (profile.ts), so a path is written into the text: SQLite reads a literal path once a
+ * statement, a bound one again for every record.
+ */
+function valueOf(d: Dialect, { bins, isScore }: CountedColumn): string {
   if (isScore) return 'i.score'
   if (d.name === 'sqlite') {
-    const path = p(`$."${bins.feature}"`) // feature names are identifiers (profile.ts): no quote to escape
-    const type = `json_type(i.inputs, ${path})`
+    const path = `'$."${bins.feature}"'`
     return bins.kind === 'numeric'
-      ? `CASE WHEN ${type} IN ('integer', 'real') THEN json_extract(i.inputs, ${p(`$."${bins.feature}"`)}) END`
-      : `CASE ${type} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST(json_extract(i.inputs, ${p(`$."${bins.feature}"`)}) AS TEXT) END`
+      ? `i.inputs ->> ${path}`
+      : `CASE json_type(i.inputs, ${path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(i.inputs ->> ${path} AS TEXT) END`
   }
-  const key = p(bins.feature)
+  const key = `'${bins.feature}'`
   return bins.kind === 'numeric'
-    ? `CASE WHEN jsonb_typeof(i.inputs -> ${key}) = 'number' THEN (i.inputs ->> ${p(bins.feature)})::double precision END`
+    ? `CASE WHEN jsonb_typeof(i.inputs -> ${key}) = 'number' THEN (i.inputs ->> ${key})::double precision END`
     : `(i.inputs ->> ${key})`
+}
+
+/** Whether a value counts: a numeric column's value is a number (SQLite's ->> gives a string as text, which sorts after every number). */
+function counted(d: Dialect, { bins, isScore }: CountedColumn, x: string): string {
+  return d.name === 'sqlite' && bins.kind === 'numeric' && !isScore ? `typeof(${x}) IN ('integer', 'real')` : `${x} IS NOT NULL`
 }
 
 /**
  * The statement counting a window in the columns' bins. `?` placeholders are numbered in the
  * order they appear in the text, so parameters are pushed in that order: the outer list's
- * edges and values first, then the subquery's paths, then its filter.
+ * edges and values first, then the subquery's filter.
  */
 function windowCountsSql(d: Dialect, f: WindowFilter, columns: readonly CountedColumn[]) {
   const params: unknown[] = []
   const p = (v: unknown) => (params.push(v), '?')
   const outer: string[] = ['count(*) AS records']
-  columns.forEach(({ bins }, k) => {
-    outer.push(`count(x${k}) AS n${k}`)
+  columns.forEach((c, k) => {
+    const { bins } = c
+    outer.push(`count(*) FILTER (WHERE ${counted(d, c, `x${k}`)}) AS n${k}`)
     if (bins.kind === 'numeric') bins.edges.forEach((e, j) => outer.push(`count(*) FILTER (WHERE x${k} < ${p(e)}) AS c${k}_${j}`))
     else bins.values.forEach((v, j) => outer.push(`count(*) FILTER (WHERE x${k} = ${p(v)}) AS c${k}_${j}`))
   })
-  const inner = columns.map((c, k) => `${valueOf(d, c, p)} AS x${k}`)
+  const inner = columns.map((c, k) => `${valueOf(d, c)} AS x${k}`)
   const where = `i.model = ${p(f.model)} AND i.version = ${p(f.version)} AND i.ts >= ${p(f.since)} AND i.ts < ${p(f.until)} AND i.status = 200`
   // OFFSET 0 (PostgreSQL) and LIMIT -1 (SQLite) keep the subquery a subquery: each value read once a record
   const fence = d.name === 'sqlite' ? 'LIMIT -1' : 'OFFSET 0'

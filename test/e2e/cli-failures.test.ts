@@ -27,7 +27,7 @@ function switchyard(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, ['dist/cli.js', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 })
 }
 
-const COMMANDS = [[], ['serve'], ['validate'], ['schema'], ['export'], ['simulate'], ['models'], ['stage'], ['stage', 'request'], ['stage', 'approve'],
+const COMMANDS = [[], ['serve'], ['validate'], ['schema'], ['export'], ['simulate'], ['reference'], ['drift'], ['models'], ['stage'], ['stage', 'request'], ['stage', 'approve'],
   ['stage', 'reject'], ['stage', 'cancel'], ['stage', 'list'], ['activity'], ['token'], ['token', 'new']]
 
 describe('the command line', () => {
@@ -57,6 +57,8 @@ describe('the command line', () => {
     [['export', '--model', 'm', '--format', 'parquet'], /^switchyard export: --format parquet needs --out FILE/],
     [['simulate'], /^switchyard simulate: required option '--model <model>' not specified/],
     [['simulate', '--model', 'm', '--duration', 'soon'], /must be a duration such as 90s/],
+    [['reference', '--model', 'm', 'f.csv'], /^switchyard reference: required option '--version <version>' not specified/],
+    [['drift', '--model', 'm'], /^switchyard drift: required option '--version <version>' not specified/],
   ])('%s: one line on stderr, exit 2', (args, message) => {
     const run = switchyard(args)
     expect(run.status).toBe(2)
