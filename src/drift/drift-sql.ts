@@ -43,9 +43,9 @@ export function* getProfile(model: string, version: string): Operation<StoredPro
 }
 
 /** Every version that has a profile (the drift gauge's list). */
-export function* listProfiles(): Operation<{ model: string; version: string }[]> {
-  const rows = yield sql('SELECT model, version FROM reference_profiles ORDER BY model, version')
-  return rows.map((r) => ({ model: String(r.model), version: String(r.version) }))
+export function* listProfiles(): Operation<{ model: string; version: string; updated_at: number }[]> {
+  const rows = yield sql('SELECT model, version, updated_at FROM reference_profiles ORDER BY model, version')
+  return rows.map((r) => ({ model: String(r.model), version: String(r.version), updated_at: Number(r.updated_at) }))
 }
 
 function storedProfile(row: Record<string, unknown>): StoredProfile {
@@ -116,36 +116,66 @@ function counted(d: Dialect, { bins, isScore }: CountedColumn, x: string): strin
  * order they appear in the text, so parameters are pushed in that order: the outer list's
  * edges and values first, then the subquery's filter.
  */
-function windowCountsSql(d: Dialect, f: WindowFilter, columns: readonly CountedColumn[]) {
+function windowCountsSql(d: Dialect, f: WindowFilter, columns: readonly CountedColumn[], minuteMs: number | null) {
   const params: unknown[] = []
   const p = (v: unknown) => (params.push(v), '?')
-  const outer: string[] = ['count(*) AS records']
+  const outer: string[] = [...(minuteMs === null ? [] : ['minute']), 'count(*) AS records']
   columns.forEach((c, k) => {
     const { bins } = c
     outer.push(`count(*) FILTER (WHERE ${counted(d, c, `x${k}`)}) AS n${k}`)
     if (bins.kind === 'numeric') bins.edges.forEach((e, j) => outer.push(`count(*) FILTER (WHERE x${k} < ${p(e)}) AS c${k}_${j}`))
     else bins.values.forEach((v, j) => outer.push(`count(*) FILTER (WHERE x${k} = ${p(v)}) AS c${k}_${j}`))
   })
-  const inner = columns.map((c, k) => `${valueOf(d, c)} AS x${k}`)
+  const inner = [...(minuteMs === null ? [] : [`(i.ts / ${minuteMs}) * ${minuteMs} AS minute`]), ...columns.map((c, k) => `${valueOf(d, c)} AS x${k}`)]
   const where = `i.model = ${p(f.model)} AND i.version = ${p(f.version)} AND i.ts >= ${p(f.since)} AND i.ts < ${p(f.until)} AND i.status = 200`
   // OFFSET 0 (PostgreSQL) and LIMIT -1 (SQLite) keep the subquery a subquery: each value read once a record
   const fence = d.name === 'sqlite' ? 'LIMIT -1' : 'OFFSET 0'
-  return sql(`SELECT ${outer.join(', ')} FROM (SELECT ${inner.join(', ')} FROM inferences i WHERE ${where} ${fence}) w`, ...params)
+  return sql(`SELECT ${outer.join(', ')} FROM (SELECT ${inner.join(', ')} FROM inferences i WHERE ${where} ${fence}) w${minuteMs === null ? '' : ' GROUP BY minute'}`, ...params)
 }
 
-/** A window's records counted in the bins of `columns` (columnsOf a profile). */
-export function* windowCounts(f: WindowFilter, columns: readonly CountedColumn[]): Operation<WindowCounts> {
-  const [row] = yield (d) => windowCountsSql(d, f, columns)
+/** A result row's counts: below each edge or equal to each value, made counts a bin. */
+function countsOf(row: Record<string, unknown>, columns: readonly CountedColumn[]): WindowCounts {
   return {
     records: Number(row.records),
     columns: columns.map(({ bins }, k) => {
       const n = Number(row[`n${k}`])
-      // counts below each edge, or equal to each value, then every counted value
       const cumulative = (bins.kind === 'numeric' ? bins.edges : bins.values).map((_, j) => Number(row[`c${k}_${j}`]))
       if (bins.kind === 'categorical') return { feature: bins.feature, n, counts: [...cumulative, n - cumulative.reduce((a, b) => a + b, 0)] }
       const upTo = [...cumulative, n]
       return { feature: bins.feature, n, counts: upTo.map((c, j) => c - (j === 0 ? 0 : upTo[j - 1])) }
     }),
+  }
+}
+
+/** A window's records counted in the bins of `columns` (columnsOf a profile). */
+export function* windowCounts(f: WindowFilter, columns: readonly CountedColumn[]): Operation<WindowCounts> {
+  const [row] = yield (d) => windowCountsSql(d, f, columns, null)
+  return countsOf(row, columns)
+}
+
+export const MINUTE_MS = 60_000
+
+/**
+ * A version's profile and its window's counts a minute (the minutes with records), for the
+ * drift gauge: it keeps an hour of minutes and asks only for the new ones each refresh.
+ */
+export function* minuteCounts(f: WindowFilter): Operation<{ binsFrom: StoredProfile; minutes: { minute: number; counts: WindowCounts }[] } | null> {
+  const profile = yield* getProfile(f.model, f.version)
+  if (profile === null) return null
+  const columns = columnsOf(profile.profile)
+  const rows = yield (d) => windowCountsSql(d, f, columns, MINUTE_MS)
+  return { binsFrom: profile, minutes: rows.map((row) => ({ minute: Number(row.minute), counts: countsOf(row, columns) })) }
+}
+
+/** Counts of several windows in the same bins, added up. */
+export function addCounts(windows: readonly WindowCounts[], columns: readonly CountedColumn[]): WindowCounts {
+  return {
+    records: windows.reduce((n, w) => n + w.records, 0),
+    columns: columns.map(({ bins }, k) => ({
+      feature: bins.feature,
+      n: windows.reduce((n, w) => n + w.columns[k].n, 0),
+      counts: bins.counts.map((_, j) => windows.reduce((n, w) => n + w.columns[k].counts[j], 0)),
+    })),
   }
 }
 
@@ -196,6 +226,6 @@ export function* driftRaw(r: DriftRequest): Operation<DriftRaw> {
   return { binsFrom, reference, live }
 }
 
-function profileCounts(profile: ReferenceProfile, columns: readonly CountedColumn[]): WindowCounts {
+export function profileCounts(profile: ReferenceProfile, columns: readonly CountedColumn[]): WindowCounts {
   return { records: profile.records, columns: columns.map(({ bins }) => ({ feature: bins.feature, n: bins.n, counts: bins.counts })) }
 }

@@ -1,6 +1,6 @@
 /** Reference profiles and drift: the operations the store worker runs by name. */
 import { namedOperations, reads, writes } from '../store/operation.js'
-import { driftRaw, getProfile, listProfiles, putProfile, putProfileIfAbsent } from './drift-sql.js'
+import { driftRaw, getProfile, listProfiles, minuteCounts, putProfile, putProfileIfAbsent } from './drift-sql.js'
 
 export const DRIFT_OPERATIONS = namedOperations('drift', {
   putProfile: writes(putProfile),
@@ -8,4 +8,5 @@ export const DRIFT_OPERATIONS = namedOperations('drift', {
   getProfile: reads(getProfile),
   listProfiles: reads(listProfiles),
   raw: reads(driftRaw),
+  minutes: reads(minuteCounts),
 })

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildDriftReport } from '../../src/drift/drift.js'
-import { driftRaw, getProfile, listProfiles, putProfile, putProfileIfAbsent } from '../../src/drift/drift-sql.js'
+import { addCounts, columnsOf, driftRaw, getProfile, listProfiles, minuteCounts, putProfile, putProfileIfAbsent, windowCounts } from '../../src/drift/drift-sql.js'
 import type { ReferenceSpec } from '../../src/drift/drift-sql.js'
 import { binOf, buildProfile, categoryOf, OTHER } from '../../src/drift/profile.js'
 import type { ColumnBins, ReferenceProfile } from '../../src/drift/profile.js'
@@ -163,6 +163,16 @@ for (const [kind, open] of Object.entries(STORES)) {
       expect(againstV1.binsFrom.version).toBe('v1')
     })
 
+    it('counts a minute at a time what the window counts at once (the gauge adds the minutes up)', async () => {
+      const w = { model: 'm', version: 'v1', since: T0 + 90_000, until: T0 + 1_200_000 } // not on minute boundaries
+      const columns = columnsOf(profile)
+      const byMinute = (await t.store.run(minuteCounts(w), 'read'))!
+      expect(byMinute.minutes.map((m) => m.minute)).toEqual(Array.from({ length: 19 }, (_, i) => T0 + 60_000 + i * 60_000))
+      expect(byMinute.minutes.every((m) => m.counts.records > 0)).toBe(true)
+      expect(addCounts(byMinute.minutes.map((m) => m.counts), columns)).toEqual(await t.store.run(windowCounts(w, columns), 'read'))
+      expect(await t.store.run(minuteCounts({ ...w, version: 'v2' }), 'read')).toBeNull()
+    })
+
     it('says how to give a reference when there is none', async () => {
       await expect(raw('v2', { kind: 'profile', version: 'v2' })).rejects.toMatchObject({ code: 'DRIFT_NO_REFERENCE', status: 409 })
       await expect(raw('v9', { kind: 'window', since: 0, until: 1 })).rejects.toMatchObject({ code: 'DRIFT_NO_REFERENCE' })
@@ -176,7 +186,7 @@ for (const [kind, open] of Object.entries(STORES)) {
       expect(await t.store.run(putProfileIfAbsent('m', 'v3', other, 'file', T0 + 1), 'write')).toBe(true)
       await t.store.run(putProfile('m', 'v3', profile, 'tester', T0 + 2), 'write')
       expect(await t.store.run(getProfile('m', 'v3'), 'read')).toEqual({ model: 'm', version: 'v3', profile, updated_at: T0 + 2, updated_by: 'tester' })
-      expect(await t.store.run(listProfiles(), 'read')).toEqual([{ model: 'm', version: 'v1' }, { model: 'm', version: 'v3' }])
+      expect(await t.store.run(listProfiles(), 'read')).toEqual([{ model: 'm', version: 'v1', updated_at: T0 }, { model: 'm', version: 'v3', updated_at: T0 + 2 }])
     })
   })
 }

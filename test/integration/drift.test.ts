@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { simulate } from '../../src/cli/simulate.js'
 import { openApiDocument } from '../../src/http/openapi.js'
 import { SERVER_INFO } from '../../src/version.js'
-import { get, REPO_MODELS, startGateway } from './helpers.js'
+import { CREDIT_FEATURES, driftedRow, generateCreditRows } from '../../src/sample-data/credit-default.js'
+import { get, post, REPO_MODELS, startGateway } from './helpers.js'
 import type { Running } from './helpers.js'
 
 let dir: string
@@ -129,15 +130,53 @@ describe('PUT /v1/models/{model}/versions/{version}/reference', () => {
 })
 
 describe('switchyard_drift_psi', () => {
-  it('holds each feature\'s PSI over the last hour, for every version with a profile', async () => {
-    await gw.gateway.drift.refresh()
-    const text = await (await fetch(`${gw.url}/metrics`)).text()
-    const line = (version: string, feature: string) => new RegExp(`^switchyard_drift_psi\\{model="credit-risk",version="${version}",feature="${feature}"\\} ([0-9.e-]+)$`, 'm').exec(text)
-    const hour = await drift(`version=v1&since=${Date.now() - 3_600_000}`)
-    const age = hour.body.features.find((f: { feature: string }) => f.feature === 'age')
-    expect(Number(line('v1', 'age')?.[1])).toBeCloseTo(age.psi, 6)
-    expect(line('v1', 'score')).not.toBeNull()
-    expect(line('v2', 'limit_bal')).not.toBeNull()
-    expect(line('v3', 'age')).toBeNull() // a profile, but no records in the hour
+  const scrape = async () => (await fetch(`${gw.url}/metrics`)).text()
+  const gauge = (text: string, version: string, feature: string) =>
+    new RegExp(`^switchyard_drift_psi\\{model="credit-risk",version="${version}",feature="${feature}"\\} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? null
+  /** The hour the gauge measures at `now`: whole minutes, ending one to two minutes before. */
+  const hourAt = (now: number) => {
+    const until = Math.floor((now - 60_000) / 60_000) * 60_000
+    return { since: until - 3_600_000, until }
+  }
+  const psiOf = async (version: string, w: { since: number; until: number }, feature: string) => {
+    const body = (await drift(`version=${version}&since=${w.since}&until=${w.until}`)).body
+    return feature === 'score' ? body.score.psi : body.features.find((f: { feature: string }) => f.feature === feature).psi
+  }
+
+  it("holds each feature's PSI over the last hour, counting only new minutes at each refresh, for every version with a profile", async () => {
+    const first = Date.now() + 120_000 // the records sent a moment ago are in the hour
+    await gw.gateway.drift.refresh(first)
+    let text = await scrape()
+    expect(Number(gauge(text, 'v1', 'age'))).toBeCloseTo(await psiOf('v1', hourAt(first), 'age'), 9)
+    expect(Number(gauge(text, 'v1', 'score'))).toBeCloseTo(await psiOf('v1', hourAt(first), 'score'), 9)
+    expect(gauge(text, 'v2', 'limit_bal')).not.toBeNull()
+    expect(gauge(text, 'v3', 'age')).toBeNull() // a profile, but no records in the hour
+
+    // a minute on: the records of that minute are counted (their caller's time puts them there), the earlier minutes kept
+    const instances = generateCreditRows(300, 8).map(driftedRow).map((r) => Object.fromEntries(CREDIT_FEATURES.map((f) => [f, r[f]])))
+    const later = await post(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, { instances }, { 'x-inference-timestamp': String(hourAt(first).until + 5_000) })
+    expect(later.status).toBe(200)
+    const second = first + 60_000
+    await gw.gateway.drift.refresh(second)
+    text = await scrape()
+    expect(Number(gauge(text, 'v1', 'age'))).toBeCloseTo(await psiOf('v1', hourAt(second), 'age'), 9)
+    expect(Number(gauge(text, 'v1', 'limit_bal'))).toBeCloseTo(await psiOf('v1', hourAt(second), 'limit_bal'), 9)
+    expect(Number(gauge(text, 'v1', 'age'))).not.toBeCloseTo(await psiOf('v1', hourAt(first), 'age'), 3) // it moved
+
+    // an hour and more on: the minutes have left the window
+    await gw.gateway.drift.refresh(second + 2 * 3_600_000)
+    expect(gauge(await scrape(), 'v1', 'age')).toBeNull()
+  })
+
+  it('counts again in the new bins when a version is given a new profile', async () => {
+    const now = Date.now() + 120_000
+    await gw.gateway.drift.refresh(now)
+    const profile = { format: 1, records: 4, source: 'four rows', features: [{ feature: 'age', kind: 'numeric', n: 4, edges: [30], counts: [2, 2] }], score: null }
+    const res = await fetch(`${gw.url}/v1/models/credit-risk/versions/v1/reference`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(profile) })
+    expect(res.status).toBe(200)
+    await gw.gateway.drift.refresh(now)
+    const text = await scrape()
+    expect(Number(gauge(text, 'v1', 'age'))).toBeCloseTo(await psiOf('v1', hourAt(now), 'age'), 9)
+    expect(gauge(text, 'v1', 'limit_bal')).toBeNull()
   })
 })
