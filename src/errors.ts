@@ -264,7 +264,7 @@ export const Errors = {
     message: (detail: string) => `the reference profile ${detail}; build one from a reference file with switchyard reference --model M --version V FILE (docs/drift.md)`,
   },
   DRIFT_NO_REFERENCE: {
-    status: 409,
+    status: 404,
     message: (model: string, version: string) =>
       `model '${model}' version '${version}' has no reference profile; give it one with switchyard reference --model ${model} --version ${version} FILE ` +
       '(.csv, .jsonl or .parquet of its training or validation data), or measure against another version or window with reference=VERSION or reference=window:SINCE..UNTIL',

@@ -86,9 +86,9 @@ describe('/dashboard in Chromium', () => {
         drift: { note: (globalThis as any).document.querySelector('#drift-note').textContent as string, chart: pick('drift-chart') },
       }
     })
-    // a version without reference data has no drift (404), which Chromium logs as a console error
-    expect(new Set(notFound)).toEqual(new Set(['/v1/models/credit-risk/drift']))
-    expect(problems.filter((p) => !p.endsWith('status of 404 (Not Found)'))).toEqual([])
+    // every sample version has reference data (npm run models:build writes it): drift answers, nothing is 404
+    expect(notFound).toEqual([])
+    expect(problems).toEqual([])
     expect(drawn.activity.some((line) => line.includes('routes-applied'))).toBe(true)
 
     // latency: one bar a version and role, p99 as the API says
@@ -107,11 +107,14 @@ describe('/dashboard in Chromium', () => {
     const sig = api.significance
     expect([sig.a, sig.b]).toEqual(['v1:primary', 'v2:challenger'])
     expect(drawn.verdict).toMatch(sig.significant ? /^v[12] (primary|challenger) is better on AUC than v[12] (primary|challenger), p [=<] / : /^no significant difference on AUC yet between v1 primary and v2 challenger \(p = [0-9.]+, n = \d+ and 150 with ground truth\)$/)
-    // stages, and drift: the champion has no reference data
+    // stages, and drift: the champion's features and score against its reference profile, as the API has them
     expect(drawn.stages).toEqual(catalog.versions.map((v) => [v.version, v.stage]))
     expect(drawn.stages.length).toBe(3)
-    expect(drawn.drift.note).toBe('no reference data for this version (v1)')
-    expect(drawn.drift.chart.labels).toEqual([])
+    const drift = await get<{ n: number; features: { feature: string; psi: number }[]; score: { psi: number } }>(`/v1/models/credit-risk/drift?version=v1&since=${since}`)
+    expect(drawn.drift.note).toMatch(new RegExp(`^v1, ${drift.n} inputs against its profile reference: `))
+    const psiByFeature = new Map([...drift.features.map((f) => [f.feature, f.psi] as const), ['score', drift.score.psi]])
+    expect(drawn.drift.chart.labels.length).toBe(23)
+    expect(drawn.drift.chart.datasets[0].data).toEqual(drawn.drift.chart.labels.map((f) => psiByFeature.get(f)))
     // scores: each line is the API's histogram, in percent
     const challenger = api.versions.find((v) => v.version === 'v2' && v.role === 'challenger')!
     const total = challenger.predictions.score_histogram.reduce((a, b) => a + b, 0)

@@ -94,7 +94,7 @@ describe('switchyard reference and drift', () => {
     writeFileSync(join(dir, 'rows.txt'), 'a,b\n')
     expect((await cli(['reference', '--model', 'credit-risk', '--version', 'v2', join(dir, 'rows.txt')])).stderr).toMatch(/the file must end in \.jsonl, \.csv, \.parquet/)
     const none = await cli(['drift', '--model', 'credit-risk', '--version', 'v9'])
-    expect([none.code, none.stderr]).toEqual([1, expect.stringMatching(/no reference profile; give it one with switchyard reference .*\(409 DRIFT_NO_REFERENCE\)/)])
+    expect([none.code, none.stderr]).toEqual([1, expect.stringMatching(/no reference profile; give it one with switchyard reference .*\(404 DRIFT_NO_REFERENCE\)/)])
     const anonymous = await cli(['reference', '--model', 'credit-risk', '--version', 'v2', join(dir, 'ref.csv')], '')
     expect([anonymous.code, anonymous.stderr]).toEqual([1, expect.stringContaining('401 AUTH_REQUIRED')])
   })

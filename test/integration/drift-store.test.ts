@@ -174,7 +174,7 @@ for (const [kind, open] of Object.entries(STORES)) {
     })
 
     it('says how to give a reference when there is none', async () => {
-      await expect(raw('v2', { kind: 'profile', version: 'v2' })).rejects.toMatchObject({ code: 'DRIFT_NO_REFERENCE', status: 409 })
+      await expect(raw('v2', { kind: 'profile', version: 'v2' })).rejects.toMatchObject({ code: 'DRIFT_NO_REFERENCE', status: 404 })
       await expect(raw('v9', { kind: 'window', since: 0, until: 1 })).rejects.toMatchObject({ code: 'DRIFT_NO_REFERENCE' })
       await expect(raw('v2', { kind: 'profile', version: 'v2' })).rejects.toThrow(/switchyard reference --model m --version v2/)
     })

@@ -101,7 +101,7 @@ describe('GET /v1/models/{model}/drift', () => {
       expect(res.body.error).toContain(`'${parameter}'`)
     }
     const none = await drift('version=v9')
-    expect([none.status, none.body.code]).toEqual([409, 'DRIFT_NO_REFERENCE'])
+    expect([none.status, none.body.code]).toEqual([404, 'DRIFT_NO_REFERENCE'])
     expect(none.body.error).toContain('switchyard reference --model credit-risk --version v9')
     expect((await get(`${gw.url}/v1/models/nope/drift?version=v1`)).body.code).toBe('MODEL_NOT_FOUND')
   })
