@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { createInterface } from 'node:readline'
+import { parse } from 'csv-parse'
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet'
 
 export const RECORD_FORMATS = ['.jsonl', '.csv', '.parquet'] as const
@@ -76,66 +77,26 @@ async function jsonLinesFile(path: string): Promise<RecordFile> {
 }
 
 /**
- * CSV as RFC 4180 writes it (quoted fields with "" for a quote, line breaks inside quotes,
- * CRLF or LF), the first record the column names; an empty cell is absent.
+ * CSV as RFC 4180 writes it, read by csv-parse: the first record the column names, an empty
+ * cell absent (CSV has no null).
  */
 async function csvFile(path: string): Promise<RecordFile> {
-  let total = -1 // the header
-  for await (const _ of csvRecords(path)) total++
-  async function* rows(): AsyncIterable<Row> {
-    let header: string[] | null = null
-    let n = 0
-    for await (const cells of csvRecords(path)) {
-      n++
-      if (header === null) {
-        header = cells.map((c) => c.trim())
-        continue
-      }
-      if (cells.length !== header.length) throw new Error(`${path}: record ${n} has ${cells.length} fields, the header ${header.length}`)
-      const row: Row = {}
-      header.forEach((name, i) => {
-        if (cells[i] !== '') row[name] = cells[i]
-      })
-      yield row
-    }
-  }
-  return { total: Math.max(0, total), isText: true, batches: (size) => inBatches(rows(), size) }
+  let total = 0
+  for await (const _ of csvRows(path)) total++
+  return { total, isText: true, batches: (size) => inBatches(csvRows(path), size) }
 }
 
-async function* csvRecords(path: string): AsyncIterable<string[]> {
-  let cells: string[] = []
-  let cell = ''
-  let state: 'plain' | 'quoted' | 'quote-in-quoted' = 'plain' // the last: a quote inside quotes, which the next character explains
-  let pending = false // a record has begun
-  for await (const chunk of createReadStream(path, 'utf8') as AsyncIterable<string>) {
-    for (const c of chunk) {
-      pending = true
-      if (state === 'quoted') {
-        if (c === '"') state = 'quote-in-quoted'
-        else cell += c
-        continue
-      }
-      if (state === 'quote-in-quoted') {
-        state = c === '"' ? 'quoted' : 'plain'
-        if (c === '"') {
-          cell += '"'
-          continue
-        }
-      }
-      if (c === '"') state = 'quoted'
-      else if (c === ',') {
-        cells.push(cell)
-        cell = ''
-      } else if (c === '\n') {
-        cells.push(cell.endsWith('\r') ? cell.slice(0, -1) : cell)
-        if (!(cells.length === 1 && cells[0] === '')) yield cells
-        cells = []
-        cell = ''
-        pending = false
-      } else cell += c
+async function* csvRows(path: string): AsyncIterable<Row> {
+  const records = createReadStream(path).pipe(parse({ columns: (header: string[]) => header.map((name) => name.trim()), skip_empty_lines: true, bom: true }))
+  try {
+    for await (const record of records as AsyncIterable<Record<string, string>>) {
+      const row: Row = {}
+      for (const [name, value] of Object.entries(record)) if (value !== '') row[name] = value
+      yield row
     }
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`)
   }
-  if (pending) yield [...cells, cell.endsWith('\r') ? cell.slice(0, -1) : cell]
 }
 
 async function parquetFile(path: string): Promise<RecordFile> {
