@@ -1,11 +1,14 @@
 /**
- * npm run bench:compare: GET /v1/models/{model}/compare's store work over a million records,
- * on SQLite and on PostgreSQL (when SWITCHYARD_BENCH_PG or the test server is reachable).
+ * npm run bench:compare: GET /v1/models/{model}/compare's and /timeseries' store work over a
+ * million records, on SQLite and on PostgreSQL (when SWITCHYARD_BENCH_PG or the test server is
+ * reachable): as the API answers them, from the rollups (compare/compare-rollups.ts), beside
+ * the full computation over the records (compare/compare-sql.ts); medians of RUNS.
  *
- * Reference, measured on the same data in the same run: one full scan that counts and sums
- * (SELECT count(*), sum(latency_ms) ... for the model), the least any aggregate over those
- * records can cost. Reported: the comparison's time, the scan's, and their ratio; medians of RUNS.
- * Knobs: RECORDS (1,000,000), RUNS (5).
+ * Then what keeping the rollups costs the writer: the store worker's work on a record (events
+ * decoded, expanded into rows, inserted in batches of WRITER_BATCH) timed as CPU a record in
+ * this process, on two stores alike but for the rollups, in alternating rounds; on PostgreSQL
+ * the server's backends' CPU as well (/proc). Medians of WRITER_ROUNDS.
+ * Knobs: RECORDS (1,000,000), RUNS (5), WRITER_RECORDS (a round, 50,000), WRITER_ROUNDS (7).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -20,22 +23,31 @@ import { openStore } from '../src/store/open-store.js'
 import type { Store } from '../src/store/store.js'
 import { SeededRandom } from '../src/sample-data/random.js'
 import { addGroundTruth } from '../src/inference-log/ground-truth.js'
+import { compareFromRollups, timeseries } from '../src/compare/compare-rollups.js'
+import { timeseriesFromRecords } from '../src/compare/compare-sql.js'
+import { EventChunkWriter, decodeEvents } from '../src/inference-log/event-codec.js'
+import { expandEvent } from '../src/inference-log/expand.js'
+import { newBootId } from '../src/inference-id.js'
+import { readFileSync } from 'node:fs'
 
 const RECORDS = Number(process.env.RECORDS ?? 1_000_000)
 const RUNS = Number(process.env.RUNS ?? 5)
 const PG_SERVER = process.env.SWITCHYARD_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test'
 const BATCH = 5_000
+const T0 = Date.parse('2026-11-01T00:00:00Z')
+const WRITER_RECORDS = Number(process.env.WRITER_RECORDS ?? 50_000)
+const WRITER_ROUNDS = Number(process.env.WRITER_ROUNDS ?? 7)
+const WRITER_BATCH = 1_000 // rows an insert, as the store worker's delivery takes them at most
 
 function* batches(): Generator<StoredInference[]> {
   const rnd = new SeededRandom(1)
-  const t0 = Date.parse('2026-11-01T00:00:00Z')
   let batch: StoredInference[] = []
   for (let i = 0; i < RECORDS; i++) {
     const caseNo = Math.floor(i / 2) // each case scored by the champion and a challenger
     const role = i % 2 === 0 ? 'primary' : 'challenger'
     const score = rnd.next()
     batch.push({
-      record_id: newInferenceId(), inference_id: `case-${caseNo}`, ts: t0 + caseNo * 10, server_ts: t0 + caseNo * 10, model: 'credit-risk',
+      record_id: newInferenceId(), inference_id: `case-${caseNo}`, ts: T0 + caseNo * 10, server_ts: T0 + caseNo * 10, model: 'credit-risk',
       version: role === 'primary' ? (caseNo % 10 === 0 ? 'v2' : 'v1') : 'v3', route: 'credit-risk', reason: 'champion', role, sticky_hash: null,
       inputs: '{"limit_bal":50000,"age":35}', outputs: `{"label":${score >= 0.5 ? 1 : 0},"probability":${score}}`, latency_ms: 0.5 + rnd.next() * 3,
       status: 200, error_code: null, revision: 1, attributes: null, predicted_label: score >= 0.5 ? '1' : '0', score,
@@ -50,7 +62,11 @@ function* batches(): Generator<StoredInference[]> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-async function measure(name: string, store: Store, scan: () => Promise<unknown>, analyze: () => Promise<unknown>): Promise<string> {
+const ms = (xs: number[]) => median(xs).toFixed(1)
+const COMPARE_OPTIONS = { task: 'binary-classification', weights: new Map([['v1', 100]]), pair: ['v1', 'v3'], metric: 'auc' } as const
+
+/** Load the records and ground truth, then time the comparison and the timeseries both ways. */
+async function measure(name: string, store: Store, analyze: () => Promise<unknown>): Promise<string> {
   await store.migrate()
   const loadStart = performance.now()
   for (const batch of batches()) await store.insert(batch)
@@ -58,42 +74,131 @@ async function measure(name: string, store: Store, scan: () => Promise<unknown>,
   for (let i = 0; i < truth.length; i += 20_000) await store.run(addGroundTruth('credit-risk', truth.slice(i, i + 20_000)))
   const loadS = (performance.now() - loadStart) / 1000
   await analyze() // what autovacuum (PostgreSQL) and PRAGMA optimize (SQLite) do for a table that has grown this much
-  const compareMs: number[] = []
-  const scanMs: number[] = []
-  for (let r = 0; r < RUNS; r++) {
-    let t = performance.now()
-    await scan()
-    scanMs.push(performance.now() - t)
-    t = performance.now()
-    const raw = await store.run(compareAggregates({ model: 'credit-risk' }), 'read')
-    buildComparison(raw, { task: 'binary-classification', weights: new Map([['v1', 100]]), pair: ['v1', 'v3'], metric: 'auc' })
-    compareMs.push(performance.now() - t)
+  const times: Record<'rollups' | 'full' | 'seriesRollups' | 'seriesFull', number[]> = { rollups: [], full: [], seriesRollups: [], seriesFull: [] }
+  const timed = async (into: number[], work: () => Promise<unknown>) => {
+    const t = performance.now()
+    await work()
+    into.push(performance.now() - t)
   }
-  const c = median(compareMs)
-  const s = median(scanMs)
-  return `| ${name} | ${RECORDS.toLocaleString('en')} | ${loadS.toFixed(1)} | ${c.toFixed(0)} | ${s.toFixed(0)} | ${(c / s).toFixed(2)} | ${compareMs.map((x) => x.toFixed(0)).join(', ')} |`
+  const filter = { model: 'credit-risk' }
+  const series = { model: 'credit-risk', since: T0, until: T0 + RECORDS * 5 + 60_000 } // every record, at one point a minute
+  for (let r = 0; r < RUNS; r++) {
+    await timed(times.rollups, async () => buildComparison(await store.run(compareFromRollups(filter), 'read'), COMPARE_OPTIONS))
+    await timed(times.full, async () => buildComparison(await store.run(compareAggregates(filter), 'read'), COMPARE_OPTIONS))
+    await timed(times.seriesRollups, () => store.run(timeseries(series, 60_000), 'read'))
+    await timed(times.seriesFull, () => store.run(timeseriesFromRecords(series, 60_000), 'read'))
+  }
+  return `| ${name} | ${RECORDS.toLocaleString('en')} | ${loadS.toFixed(1)} | **${ms(times.rollups)}** | ${ms(times.full)} | **${ms(times.seriesRollups)}** | ${ms(times.seriesFull)} | ${times.rollups.map((x) => x.toFixed(0)).join(', ')} |`
+}
+
+/** A chunk of `n` events as the request thread packs them: one-row native predictions of the credit model. */
+function eventChunk(n: number, firstSeq: number): Uint8Array {
+  const rnd = new SeededRandom(firstSeq)
+  const writer = new EventChunkWriter(64 << 20)
+  const features = Array.from({ length: 22 }, (_, k) => `feature_${k}`)
+  for (let k = 0; k < n; k++) {
+    const id = newInferenceId()
+    const body = Buffer.from(`{"instances":[{${features.map((f) => `"${f}":${Math.round(rnd.next() * 1e6) / 100}`).join(',')}}]}`)
+    const p = rnd.next()
+    const answer = `{"model":"credit-risk","version":"v1","role":"primary","predictions":[{"id":"${id}","label":${p >= 0.5 ? 1 : 0},"probability":${p}}]}`
+    const ctx = { kind: 'predict', ids: [id], body, callerTs: null, attributes: null, route: 'credit-risk', reason: 'split', stickyHash: null, revision: 1 } as const
+    writer.write(ctx, firstSeq + k, 'credit-risk', k % 10 === 0 ? 'v2' : 'v1', 'primary', 0.3 + rnd.next() * 3, answer, 200, null)
+  }
+  const chunk = writer.take()!
+  return new Uint8Array(chunk.buffer, 0, chunk.bytes)
+}
+
+/** The store worker's work on one chunk: decode, expand, insert in batches. */
+async function writeChunk(store: Store, bytes: Uint8Array, bootId: string): Promise<void> {
+  const rows: StoredInference[] = []
+  for (const e of decodeEvents(bytes).events) rows.push(...expandEvent(e, { privacy: undefined, hashKey: null, bootId }))
+  for (let k = 0; k < rows.length; k += WRITER_BATCH) await store.insert(rows.slice(k, k + WRITER_BATCH))
+}
+
+const cpuUs = () => {
+  const u = process.cpuUsage()
+  return u.user + u.system
+}
+/** CPU µs of a PostgreSQL server's backends on one database, from /proc (the server runs here). */
+async function backendsCpuUs(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
+  const tick = 1e6 / 100 // USER_HZ
+  return rows.reduce((us, { pid }) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+      return us + (Number(fields[11]) + Number(fields[12])) * tick
+    } catch {
+      return us // a backend that ended meanwhile
+    }
+  }, 0)
+}
+
+/**
+ * The writer's CPU a record with rollups and without, on two stores opened alike, in
+ * alternating rounds; `server` gives the database's own CPU where it is another process.
+ */
+async function measureWriter(name: string, open: (rollups: boolean) => Promise<{ store: Store; serverUs: () => Promise<number>; close: () => Promise<void> }>): Promise<string> {
+  const bootId = newBootId()
+  const sides = { with: await open(true), without: await open(false) }
+  const us: Record<'with' | 'without', { writer: number[]; server: number[] }> = { with: { writer: [], server: [] }, without: { writer: [], server: [] } }
+  try {
+    let seq = 0
+    for (const side of Object.values(sides)) {
+      await side.store.migrate()
+      await writeChunk(side.store, eventChunk(WRITER_RECORDS, (seq += WRITER_RECORDS)), bootId) // tables and indexes not empty, code warm
+    }
+    for (let round = 0; round < WRITER_ROUNDS; round++) {
+      for (const key of round % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const)) {
+        const bytes = eventChunk(WRITER_RECORDS, (seq += WRITER_RECORDS))
+        const server = await sides[key].serverUs()
+        const start = cpuUs()
+        await writeChunk(sides[key].store, bytes, bootId)
+        us[key].writer.push((cpuUs() - start) / WRITER_RECORDS)
+        us[key].server.push(((await sides[key].serverUs()) - server) / WRITER_RECORDS)
+      }
+    }
+  } finally {
+    for (const side of Object.values(sides)) await side.close()
+  }
+  const f = (xs: number[]) => median(xs).toFixed(2)
+  const hasServer = us.with.server.some((x) => x > 0)
+  return `| ${name} | **${f(us.with.writer)}** | ${f(us.without.writer)} | ${hasServer ? `${f(us.with.server)} | ${f(us.without.server)}` : '(in the writer) | (in the writer)'} | ${us.with.writer.map((x) => x.toFixed(2)).join(', ')} / ${us.without.writer.map((x) => x.toFixed(2)).join(', ')} |`
+}
+
+/** A fresh database on the PostgreSQL server for `work`, dropped after. */
+async function withPgDatabase<T>(work: (url: string) => Promise<T>): Promise<T> {
+  const name = `switchyard_bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+  const admin = new pg.Client({ connectionString: PG_SERVER })
+  await admin.connect()
+  try {
+    await admin.query(`CREATE DATABASE ${name}`)
+    const url = new URL(PG_SERVER)
+    url.pathname = `/${name}`
+    return await work(url.toString())
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {})
+    await admin.end().catch(() => {})
+  }
 }
 
 async function main(): Promise<void> {
-  const lines = [
-    `# Comparison over the inference log (RECORDS=${RECORDS}, RUNS=${RUNS}; a quarter of the cases have ground truth)`,
+  const compare = [
+    `Comparison over the inference log (RECORDS=${RECORDS}, RUNS=${RUNS}; a quarter of the cases have ground truth): ms, medians`,
     '',
-    '| store | records | load s | compare ms (median) | full-scan reference ms | ratio | compare ms each run |',
-    '|---|---:|---:|---:|---:|---:|---|',
+    '| store | records | load s | compare, rollups | compare, full | timeseries, rollups | timeseries, full | compare (rollups) each run |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
+  ]
+  const writer = [
+    `The writer's CPU a record (events decoded, expanded, inserted ${WRITER_BATCH} at a time; WRITER_RECORDS=${WRITER_RECORDS} a round, WRITER_ROUNDS=${WRITER_ROUNDS}): µs, medians`,
+    '',
+    '| store | writer, rollups | writer, none | database server, rollups | database server, none | writer each round (rollups / none) |',
+    '|---|---:|---:|---:|---:|---|',
   ]
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-compare-'))
   try {
     const path = join(dir, 'log.db')
     const sqlite = await openStore({ kind: 'sqlite', path })
-    const reader = () => new Database(path, { readonly: true })
-    lines.push(await measure('SQLite', sqlite, async () => {
-      const db = reader()
-      try {
-        return db.prepare("SELECT count(*), sum(latency_ms) FROM inferences WHERE model = 'credit-risk'").get()
-      } finally {
-        db.close()
-      }
-    }, async () => {
+    compare.push(await measure('SQLite', sqlite, async () => {
       const db = new Database(path)
       try {
         db.exec('ANALYZE')
@@ -102,32 +207,39 @@ async function main(): Promise<void> {
       }
     }))
     await sqlite.close()
+    writer.push(await measureWriter('SQLite', async (rollups) => {
+      const store = await openStore({ kind: 'sqlite', path: join(dir, `writer-${rollups}.db`) }, { rollups })
+      return { store, serverUs: async () => 0, close: () => store.close() }
+    }))
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
-  const name = `switchyard_bench_${process.pid}`
-  const admin = new pg.Client({ connectionString: PG_SERVER })
   try {
-    await admin.connect()
-    await admin.query(`CREATE DATABASE ${name}`)
-    const url = new URL(PG_SERVER)
-    url.pathname = `/${name}`
-    const store = await openStore({ kind: 'postgres', url: url.toString() })
-    const client = new pg.Client({ connectionString: url.toString() })
-    await client.connect()
-    try {
-      lines.push(await measure('PostgreSQL', store, () => client.query("SELECT count(*), sum(latency_ms) FROM inferences WHERE model = 'credit-risk'"), () => client.query('ANALYZE')))
-    } finally {
-      await client.end()
-      await store.close()
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    }
+    await withPgDatabase(async (url) => {
+      const store = await openStore({ kind: 'postgres', url })
+      const client = new pg.Client({ connectionString: url })
+      await client.connect()
+      try {
+        compare.push(await measure('PostgreSQL', store, () => client.query('ANALYZE')))
+      } finally {
+        await client.end()
+        await store.close()
+      }
+    })
+    // two databases alike but for the rollups
+    await withPgDatabase((withUrl) => withPgDatabase(async (withoutUrl) => {
+      writer.push(await measureWriter('PostgreSQL', async (rollups) => {
+        const url = rollups ? withUrl : withoutUrl
+        const store = await openStore({ kind: 'postgres', url }, { rollups })
+        const client = new pg.Client({ connectionString: url })
+        await client.connect()
+        return { store, serverUs: () => backendsCpuUs(client), close: async () => (await client.end(), await store.close()) }
+      }))
+    }))
   } catch (err) {
-    lines.push(`| PostgreSQL | not measured: ${(err as Error).message} | | | | | |`)
-  } finally {
-    await admin.end().catch(() => {})
+    compare.push(`| PostgreSQL | not measured: ${(err as Error).message} | | | | | | |`)
   }
-  process.stdout.write(lines.join('\n') + '\n')
+  process.stdout.write([...compare, '', ...writer].join('\n') + '\n')
 }
 
 await main()

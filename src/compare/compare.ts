@@ -1,12 +1,12 @@
 /**
  * GET /v1/models/{model}/compare: how each version does, in each role, over a window, from
- * the store's aggregates (compare-sql.ts): traffic beside the configured weight, errors,
+ * the store's aggregates (compare-rollups.ts): traffic beside the configured weight, errors,
  * latency, the distribution of predictions, metrics on ground truth with 95% intervals,
  * agreement with the primary on the same inference ids, and for two versions whether the
  * difference in one metric is significant.
  */
 import type { CompareRaw } from './compare-sql.js'
-import { DISPLAY_BINS, LATENCY_GROWTH, POSITIVE_LABELS, SCORE_BINS } from './compare-sql.js'
+import { DISPLAY_BINS, LATENCY_GROWTH, POSITIVE_LABELS, SCORE_BINS } from '../store/rollups.js'
 import { aucFromBins, aucStandardError, meanInterval, quantileFromBuckets, twoSidedP, wilson, zOfDifference } from './statistics.js'
 
 export type Task = 'binary-classification' | 'multiclass-classification' | 'regression'
@@ -74,16 +74,20 @@ interface Group {
 
 const groupKey = (r: { version: string; role: string }) => `${r.version}\u0000${r.role}`
 
-/** Fold the per-bucket rows of `stats` into one group a version and role. */
+/** Fold the rows of `traffic` and `predictions` into one group a version and role. */
 function groups(raw: CompareRaw): Map<string, Group> {
   const out = new Map<string, Group>()
-  for (const r of raw.stats) {
+  const groupOf = (r: { version: string; role: string }): Group => {
     const k = groupKey(r)
     let g = out.get(k)
     if (g === undefined) {
       g = { version: r.version, role: r.role, requests: 0, errors: 0, scored: 0, scoreSum: 0, latencySum: 0, latency: new Map(), classes: new Map(), histogram: new Array<number>(DISPLAY_BINS).fill(0) }
       out.set(k, g)
     }
+    return g
+  }
+  for (const r of raw.traffic) {
+    const g = groupOf(r)
     g.requests += r.n
     g.latencySum += r.latency_sum
     if (!r.ok) {
@@ -93,6 +97,9 @@ function groups(raw: CompareRaw): Map<string, Group> {
     g.scored += r.scored
     g.scoreSum += r.score_sum
     g.latency.set(r.bucket, (g.latency.get(r.bucket) ?? 0) + r.n)
+  }
+  for (const r of raw.predictions) {
+    const g = groupOf(r)
     if (r.predicted !== null) g.classes.set(r.predicted, (g.classes.get(r.predicted) ?? 0) + r.n)
     if (r.bin !== null) g.histogram[r.bin] += r.n
   }
@@ -164,10 +171,10 @@ function groundTruth(raw: CompareRaw, k: string, task: Task): VersionReport['gro
     result.recall = actualPositive === 0 ? null : tp / actualPositive
     const positives = new Array<number>(SCORE_BINS).fill(0)
     const negatives = new Array<number>(SCORE_BINS).fill(0)
-    for (const o of outcomes) {
-      if (o.bin === null) continue
-      if (isPositive(o.truth)) positives[o.bin] += o.n
-      else negatives[o.bin] += o.n
+    for (const s of raw.scores) {
+      if (groupKey(s) !== k) continue
+      positives[s.bin] += s.positives
+      negatives[s.bin] += s.negatives
     }
     const auc = aucFromBins(positives, negatives)
     if (auc !== null) {
@@ -195,9 +202,11 @@ function groundTruth(raw: CompareRaw, k: string, task: Task): VersionReport['gro
 }
 
 function agreement(raw: CompareRaw, k: string): VersionReport['agreement_with_primary'] {
-  const a = raw.agreement.find((r) => groupKey(r) === k)
-  if (a === undefined || a.compared === 0) return null
-  return { compared: a.compared, agreed: a.agreed, rate: a.agreed / a.compared, ci95: wilson(a.agreed, a.compared) }
+  const rows = raw.agreement.filter((r) => groupKey(r) === k)
+  const compared = rows.reduce((n, r) => n + r.compared, 0)
+  const agreed = rows.reduce((n, r) => n + r.agreed, 0)
+  if (compared === 0) return null
+  return { compared, agreed, rate: agreed / compared, ci95: wilson(agreed, compared) }
 }
 
 /** Classification when every truth is a label, regression when truths are values; binary when labels are 0/1. */

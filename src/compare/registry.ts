@@ -1,5 +1,5 @@
 /** The comparison's operations the store worker runs by name, each from one read snapshot. */
 import { namedOperations, reads } from '../store/operation.js'
-import { compareAggregates, timeseries } from './compare-sql.js'
+import { compareFromRollups, timeseries } from './compare-rollups.js'
 
-export const COMPARE_OPERATIONS = namedOperations('compare', { aggregates: reads(compareAggregates), timeseries: reads(timeseries) })
+export const COMPARE_OPERATIONS = namedOperations('compare', { aggregates: reads(compareFromRollups), timeseries: reads(timeseries) })

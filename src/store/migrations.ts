@@ -8,6 +8,8 @@
  * lives in its own table, joined by (model, inference_id) to every record of that id.
  */
 import type { Dialect } from './dialect.js'
+import { POSTGRES, SQLITE } from './dialect.js'
+import { backfillSql, rollupTablesSql } from './rollups.js'
 
 export type Migration = { readonly version: number; readonly name: string } & (
   | { readonly sql: string }
@@ -244,6 +246,14 @@ export const MIGRATIONS: readonly Migration[] = [
         model TEXT NOT NULL, version TEXT NOT NULL, profile TEXT NOT NULL,
         updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL, PRIMARY KEY (model, version)
       );`,
+  },
+  {
+    version: 8,
+    name: 'rollups for the comparison, built from the records stored so far',
+    // Kept by the store as it writes from now on (rollups.ts). Generated from the rollups' SQL:
+    // a change to those expressions needs a migration that empties and rebuilds the tables.
+    sqlite: `${rollupTablesSql('sqlite')}\n${backfillSql(SQLITE)}`,
+    postgres: `${rollupTablesSql('postgres')}\n${backfillSql(POSTGRES)}`,
   },
 ]
 

@@ -10,6 +10,8 @@ import { runOnPostgres, withPostgresTransaction } from './operation.js'
 import type { Operation, TransactionMode } from './operation.js'
 import { INSERT_COLUMNS } from './query-sql.js'
 import type { StoredInference } from './records.js'
+import { recordRollupSql } from './rollups.js'
+import type { RecordSource } from './rollups.js'
 import type { Store } from './store.js'
 
 const MIGRATION_LOCK = 0x5357_4c47 // any constant shared by every replica
@@ -24,11 +26,32 @@ const INSERT_SQL = `INSERT INTO inferences (${INSERT_COLUMNS.join(', ')})
   SELECT * FROM unnest(${INSERT_COLUMNS.map((c, i) => `$${i + 1}::${COLUMN_TYPES[c]}[]`).join(', ')})
   ON CONFLICT (record_id) DO NOTHING`
 
+/**
+ * The same INSERT with the rollups, in one statement: its RETURNING rows (the records
+ * inserted, not those already stored) feed one upsert a rollup table. Every part of a
+ * statement reads the snapshot from before it, so `inferences` there holds the earlier records
+ * and `n` the batch's.
+ */
+const sameId = (table: string, a: string, of: string) => `${table} ${a} ON ${a}.model = ${of}.model AND ${a}.inference_id = ${of}.inference_id`
+const BATCH_RECORDS: RecordSource = {
+  rows: (a) => ({ from: `n ${a}`, where: 'true' }),
+  stored: (a, of) => sameId('inferences', a, of),
+  isBatchApart: true,
+  storedBefore: (a, of) => sameId('inferences', a, of),
+}
+const INSERT_WITH_ROLLUPS_SQL = `WITH n AS (${INSERT_SQL} RETURNING model, inference_id, ts, version, role, latency_ms, status, predicted_label, score),
+  ${recordRollupSql(POSTGRES, BATCH_RECORDS).map((text, k) => `r${k} AS (${text})`).join(',\n  ')}
+  SELECT count(*) FROM n`
+
 export class PostgresStore implements Store {
   readonly dialect = POSTGRES
   readonly #pool: pg.Pool
 
-  constructor(url: string) {
+  readonly #insertSql: string
+
+  /** `rollups: false` only to measure what keeping them costs the writer (bench/compare.ts). */
+  constructor(url: string, options: { rollups?: boolean } = {}) {
+    this.#insertSql = options.rollups ?? true ? INSERT_WITH_ROLLUPS_SQL : INSERT_SQL
     this.#pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 10_000, query_timeout: 30_000 })
     // an idle connection dropped by a stopped server must not crash the process; the next query reports it
     this.#pool.on('error', () => {})
@@ -51,7 +74,7 @@ export class PostgresStore implements Store {
 
   async insert(rows: readonly StoredInference[]): Promise<void> {
     if (rows.length === 0) return
-    await this.#pool.query(INSERT_SQL, INSERT_COLUMNS.map((c) => rows.map((r) => r[c])))
+    await this.#pool.query(this.#insertSql, INSERT_COLUMNS.map((c) => rows.map((r) => r[c])))
   }
 
   run<T>(op: Operation<T>, mode: TransactionMode = 'write'): Promise<T> {

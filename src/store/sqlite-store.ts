@@ -11,6 +11,8 @@ import { runOnSqlite, withSqliteTransaction } from './operation.js'
 import type { Operation, TransactionMode } from './operation.js'
 import { INSERT_COLUMNS, putRowValues } from './query-sql.js'
 import type { StoredInference } from './records.js'
+import { joinedRollupSql, RecordSums, TABLES, upsertRowSql } from './rollups.js'
+import type { RecordSource } from './rollups.js'
 import type { Store } from './store.js'
 
 const ROWS_A_STATEMENT = 50 // rows a multi-row INSERT (19 parameters each)
@@ -38,6 +40,18 @@ const RESTART_WAIT_MS = 1_000
 export const WAL_MAX_BYTES = WAL_RESTART_BYTES + (16 << 20) // 64 MiB
 const PAUSE = new Int32Array(new SharedArrayBuffer(4)) // Atomics.wait on it: a synchronous sleep
 
+/**
+ * A batch's records for the rollups: the rows past the largest rowid before it (rowids only
+ * grow, records are never deleted, and a record already stored is not inserted again).
+ */
+const sameId = (a: string, of: string) => `inferences ${a} ON ${a}.model = ${of}.model AND ${a}.inference_id = ${of}.inference_id`
+const BATCH_RECORDS: RecordSource = {
+  rows: (a) => ({ from: `inferences ${a}`, where: `${a}.rowid > @before` }),
+  stored: sameId,
+  isBatchApart: false,
+  storedBefore: (a, of) => `${sameId(a, of)} AND +${a}.rowid <= @before`, // unary +: found by id, never by rowid
+}
+
 export class SqliteStore implements Store {
   readonly dialect = SQLITE
   readonly #db: Database.Database
@@ -47,7 +61,11 @@ export class SqliteStore implements Store {
   /** The -wal file's size above which the writer waits for readers and truncates it. */
   #restartAtBytes = WAL_RESTART_BYTES
 
-  constructor(path: string, options: { readonly?: boolean } = {}) {
+  readonly #keepsRollups: boolean
+
+  /** `rollups: false` only to measure what keeping them costs the writer (bench/compare.ts). */
+  constructor(path: string, options: { readonly?: boolean; rollups?: boolean } = {}) {
+    this.#keepsRollups = options.rollups ?? true
     if (!options.readonly) mkdirSync(dirname(path), { recursive: true })
     this.#db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false })
     this.#walPath = `${path}-wal`
@@ -81,23 +99,56 @@ export class SqliteStore implements Store {
     // a row, each cost a third more (the store worker's CPU is taken from the request thread's core).
     const width = INSERT_COLUMNS.length
     const values = (n: number) => Array.from({ length: n }, () => `(${INSERT_COLUMNS.map(() => '?').join(', ')})`).join(', ')
-    const insertMany = db.prepare(`INSERT OR IGNORE INTO inferences (${INSERT_COLUMNS.join(', ')}) VALUES ${values(ROWS_A_STATEMENT)}`)
+    const insertRows = db.prepare(`INSERT OR IGNORE INTO inferences (${INSERT_COLUMNS.join(', ')}) VALUES ${values(ROWS_A_STATEMENT)}`)
     const insertOne = db.prepare(`INSERT OR IGNORE INTO inferences (${INSERT_COLUMNS.join(', ')}) VALUES ${values(1)}`)
     const many: unknown[] = new Array(ROWS_A_STATEMENT * width)
     const one: unknown[] = new Array(width)
-    this.#insertMany = db.transaction((rows: readonly StoredInference[]) => {
+    const lastRowid = db.prepare('SELECT coalesce(max(rowid), 0) FROM inferences').pluck()
+    const addRollups = this.#keepsRollups ? this.#rollupWriter() : null
+    const insertBatch = db.transaction((rows: readonly StoredInference[]) => {
+      const before = addRollups === null ? 0 : (lastRowid.get() as number)
+      let inserted = 0
       let i = 0
       for (; i + ROWS_A_STATEMENT <= rows.length; i += ROWS_A_STATEMENT) {
         for (let k = 0; k < ROWS_A_STATEMENT; k++) putRowValues(rows[i + k], many, k * width)
-        insertMany.run(many)
+        inserted += insertRows.run(many).changes
       }
       for (; i < rows.length; i++) {
         putRowValues(rows[i], one, 0)
-        insertOne.run(one)
+        inserted += insertOne.run(one).changes
       }
+      addRollups?.(rows, before, inserted)
     })
+    // IMMEDIATE: the rowid read first must still be the last when the rows go in (another process may write the file)
+    this.#insertMany = (rows) => insertBatch.immediate(rows)
     db.pragma('optimize=0x10002') // SQLite's advice for a long-lived connection: gather planner statistics where missing
     return db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number
+  }
+
+  /**
+   * What adds a batch's records to the rollups (rollups.ts), in the batch's transaction:
+   * latency and predictions summed here, the pairs and the ground truth by SQL over the rows
+   * past `before`, the largest rowid before the batch.
+   */
+  #rollupWriter(): (rows: readonly StoredInference[], before: number, inserted: number) => void {
+    const db = this.#db
+    const latency = db.prepare(upsertRowSql(TABLES.latency))
+    const predictions = db.prepare(upsertRowSql(TABLES.predictions))
+    const insertedIds = db.prepare('SELECT record_id FROM inferences WHERE rowid > ?').pluck()
+    const joined = joinedRollupSql(SQLITE, BATCH_RECORDS)
+    const hasTruth = db.prepare(joined.hasTruth)
+    const judged = joined.judged.map((text) => db.prepare(text))
+    const agreement = db.prepare(joined.agreement)
+    return (rows, before, inserted) => {
+      // a record stored already (a batch sent again) is not inserted, and must not be counted again
+      const isNew = inserted === rows.length ? null : new Set(insertedIds.all(before) as string[])
+      const sums = new RecordSums()
+      for (const r of rows) if (isNew === null || isNew.has(r.record_id)) sums.add(r)
+      for (const values of sums.latencyRows()) latency.run(values)
+      for (const values of sums.predictionRows()) predictions.run(values)
+      if (hasTruth.get({ before }) !== undefined) for (const statement of judged) statement.run({ before })
+      agreement.run({ before })
+    }
   }
 
   async insert(rows: readonly StoredInference[]): Promise<void> {

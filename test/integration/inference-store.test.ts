@@ -126,9 +126,9 @@ describe.each(Object.keys(stores))('upgrading a %s store', (kind) => {
       const [row] = await fresh.store.run(queryInferences({ model: 'm', limit: 1, order: 'asc' }), 'read')
       expect(row.inference_id).toBe('old-1')
       await expect(fresh.tamper("UPDATE inferences SET version = 'v9'")).rejects.toThrow(/immutable/)
-      expect(await fresh.store.run(compareAggregates({ model: 'm' }), 'read').then((raw) => raw.stats)).toEqual([
-        expect.objectContaining({ version: 'v1', role: 'primary', n: 1, predicted: '1', score_sum: 0.75 }),
-      ])
+      const raw = await fresh.store.run(compareAggregates({ model: 'm' }), 'read')
+      expect(raw.traffic).toEqual([expect.objectContaining({ version: 'v1', role: 'primary', n: 1, score_sum: 0.75 })])
+      expect(raw.predictions).toEqual([expect.objectContaining({ version: 'v1', role: 'primary', n: 1, predicted: '1' })])
     } finally {
       await fresh.cleanup()
     }
