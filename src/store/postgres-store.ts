@@ -32,12 +32,11 @@ const INSERT_SQL = `INSERT INTO inferences (${INSERT_COLUMNS.join(', ')})
  * statement reads the snapshot from before it, so `inferences` there holds the earlier records
  * and `n` the batch's.
  */
-const sameId = (table: string, a: string, of: string) => `${table} ${a} ON ${a}.model = ${of}.model AND ${a}.inference_id = ${of}.inference_id`
 const BATCH_RECORDS: RecordSource = {
   rows: (a) => ({ from: `n ${a}`, where: 'true' }),
-  stored: (a, of) => sameId('inferences', a, of),
+  stored: 'inferences',
   isBatchApart: true,
-  storedBefore: (a, of) => sameId('inferences', a, of),
+  storedBefore: () => 'true',
 }
 const INSERT_WITH_ROLLUPS_SQL = `WITH n AS (${INSERT_SQL} RETURNING model, inference_id, ts, version, role, latency_ms, status, predicted_label, score),
   ${recordRollupSql(POSTGRES, BATCH_RECORDS).map((text, k) => `r${k} AS (${text})`).join(',\n  ')}

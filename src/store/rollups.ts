@@ -36,6 +36,9 @@ export const POSITIVE_LABELS = ['1', 'true']
 export const SCORE_BINS_A_ROW = 50
 
 const KEY = ['model', 'minute', 'version', 'role'] as const
+/** What the rollups read of a record and of a ground truth. */
+const RECORD_COLUMNS = 'model, inference_id, ts, version, role, status, latency_ms, predicted_label, score'
+const TRUTH_COLUMNS = 'model, inference_id, label, value'
 
 /** The SQL expressions the full computation and the rollups share; `i` a record, `g` its ground truth. */
 export const expressions = (d: Dialect) => {
@@ -105,16 +108,16 @@ function upsert(t: Table, select: string, isOrdered = true): string {
 export interface RecordSource {
   /** The new records as a FROM item named `alias`, and the condition that selects them. */
   readonly rows: (alias: string) => { readonly from: string; readonly where: string }
-  /** A join item (`<table> <alias> ON …`) that gives the stored records of new record `of`'s inference id. */
-  readonly stored: (alias: string, of: string) => string
+  /** The table that holds the stored records of new ones' inference ids, for Dialect.joinById. */
+  readonly stored: string
   /**
    * Whether `stored` leaves out the new records themselves (PostgreSQL's snapshot), so that
    * pairs within the batch are counted apart. Not by a join of the batch with itself: the
    * planner, which cannot know the batch's size, looped over it once a record.
    */
   readonly isBatchApart: boolean
-  /** A join item that gives the records of new record `of`'s inference id stored before the batch; null when there are none. */
-  readonly storedBefore: ((alias: string, of: string) => string) | null
+  /** The condition on a stored record `alias` that it was stored before the batch; null when there are none to pair with. */
+  readonly storedBefore: ((alias: string) => string) | null
 }
 
 /** Statements that add the records of `src` to every rollup, the ground truth already stored for them included. */
@@ -144,16 +147,16 @@ function ownRollupSql(d: Dialect, src: RecordSource): string[] {
 export function joinedRollupSql(d: Dialect, src: RecordSource): { judged: string[]; hasTruth: string; agreement: string } {
   const e = expressions(d)
   const { from, where } = src.rows('i')
-  const judged = `${from} ${d.drivingJoin} ground_truth g ON g.model = i.model AND g.inference_id = i.inference_id`
+  const judged = `${from} ${d.joinById('ground_truth', 'g', TRUTH_COLUMNS, 'i')}`
   // pairs: each new shadow or challenger with every primary of its id, and each new primary
   // with the shadows and challengers stored before it (the batch's own pairs are in the first)
   const mirror = `i.role IN ('shadow', 'challenger') AND i.status = 200`
   const primary = `p.role = 'primary' AND p.status = 200`
   const pair = `i.model, ${e.minute} AS minute, i.version, i.role, 1 AS compared, CASE WHEN i.predicted_label = p.predicted_label THEN 1 ELSE 0 END AS agreed`
-  const arms = [`SELECT ${pair} FROM ${from} ${d.drivingJoin} ${src.stored('p', 'i')} WHERE ${where} AND ${mirror} AND ${primary}`]
+  const arms = [`SELECT ${pair} FROM ${from} ${d.joinById(src.stored, 'p', RECORD_COLUMNS, 'i', primary)} WHERE ${where} AND ${mirror}`]
   if (src.storedBefore !== null) {
     const primaries = src.rows('p')
-    arms.push(`SELECT ${pair} FROM ${primaries.from} ${d.drivingJoin} ${src.storedBefore('i', 'p')} WHERE ${primaries.where} AND ${primary} AND ${mirror}`)
+    arms.push(`SELECT ${pair} FROM ${primaries.from} ${d.joinById(src.stored, 'i', RECORD_COLUMNS, 'p', `${mirror} AND ${src.storedBefore('i')}`)} WHERE ${primaries.where} AND ${primary}`)
   }
   if (src.isBatchApart) {
     // each new shadow or challenger against the new primaries of its id, counted by window functions
@@ -273,7 +276,7 @@ export function judgedRollupSql(d: Dialect, from: string, where: string, sign: 1
 export function backfillSql(d: Dialect): string {
   const all: RecordSource = {
     rows: (a) => ({ from: `inferences ${a}`, where: 'true' }),
-    stored: (a, of) => `inferences ${a} ON ${a}.model = ${of}.model AND ${a}.inference_id = ${of}.inference_id`,
+    stored: 'inferences',
     isBatchApart: false,
     storedBefore: null, // every pair is found from its shadow's or challenger's side
   }
@@ -287,6 +290,6 @@ export function backfillSql(d: Dialect): string {
 export function* groundTruthRollups(model: string, ids: readonly string[], sign: 1 | -1): Operation<void> {
   const where = `g.model = ? AND g.inference_id IN (${ids.map(() => '?').join(', ')}) AND i.status = 200`
   for (const k of [0, 1]) {
-    yield (d: Dialect) => sql(judgedRollupSql(d, `ground_truth g ${d.drivingJoin} inferences i ON i.model = g.model AND i.inference_id = g.inference_id`, where, sign)[k], model, ...ids)
+    yield (d: Dialect) => sql(judgedRollupSql(d, `ground_truth g ${d.joinById('inferences', 'i', RECORD_COLUMNS, 'g')}`, where, sign)[k], model, ...ids)
   }
 }

@@ -44,12 +44,11 @@ const PAUSE = new Int32Array(new SharedArrayBuffer(4)) // Atomics.wait on it: a 
  * A batch's records for the rollups: the rows past the largest rowid before it (rowids only
  * grow, records are never deleted, and a record already stored is not inserted again).
  */
-const sameId = (a: string, of: string) => `inferences ${a} ON ${a}.model = ${of}.model AND ${a}.inference_id = ${of}.inference_id`
 const BATCH_RECORDS: RecordSource = {
   rows: (a) => ({ from: `inferences ${a}`, where: `${a}.rowid > @before` }),
-  stored: sameId,
+  stored: 'inferences',
   isBatchApart: false,
-  storedBefore: (a, of) => `${sameId(a, of)} AND +${a}.rowid <= @before`, // unary +: found by id, never by rowid
+  storedBefore: (a) => `+${a}.rowid <= @before`, // unary +: found by id, never by rowid
 }
 
 export class SqliteStore implements Store {
