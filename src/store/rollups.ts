@@ -14,7 +14,8 @@
  *                       at the shadow's or challenger's minute
  *
  * Every bin, bucket and loss is the SQL expression the full computation (compare/compare-sql.ts)
- * uses, so the counts are equal, and sums equal up to the order of addition. A null key
+ * uses (RecordSums computes the first two tables' in JavaScript for SQLite), so the counts are
+ * equal, and sums equal up to the order of addition. A null key
  * (no predicted class, no truth label) is stored as '' and a value v as '=' || v: NULL in a
  * primary key would never conflict, so its rows would never be summed.
  */
