@@ -348,7 +348,7 @@ function drawDrift(version, drift) {
   else if (drift === null) $('drift-note').textContent = `no reference data for this version (${version})`
   else {
     const flagged = rows.filter((r) => r.flagged).map((r) => r.feature)
-    $('drift-note').textContent = `${version}, ${drift.n} inputs against its ${drift.reference.kind} reference: ` +
+    $('drift-note').textContent = `${version}, ${drift.n} inputs against its reference profile: ` +
       (flagged.length ? `${flagged.join(', ')} past PSI ${drift.thresholds.psi}` : `nothing past PSI ${drift.thresholds.psi}`)
   }
   $('drift-chart').hidden = rows.length === 0
@@ -367,8 +367,10 @@ function drawStages(versions) {
   $('stages').innerHTML = versions.map((v) => `<li data-version="${escapeHtml(v.version)}"><b>${escapeHtml(v.version)}</b> ` +
     `<span class="stage ${escapeHtml(v.stage)}">${escapeHtml(v.stage)}</span>${v.label ? ` ${escapeHtml(v.label)}` : ''}${v.locked ? ' (locked)' : ''}</li>`).join('')
   const select = $('drift-version')
+  const options = versions.map((v) => `<option>${escapeHtml(v.version)}</option>`).join('')
+  if (select.innerHTML === options) return // rebuilt only when the versions change: an open list stays open
   const shown = question().driftVersion
-  select.innerHTML = versions.map((v) => `<option>${escapeHtml(v.version)}</option>`).join('')
+  select.innerHTML = options
   if (shown !== null) select.value = shown
 }
 
