@@ -351,7 +351,7 @@ function drawDrift(version, drift) {
     $('drift-note').textContent = `${version}, ${drift.n} inputs against its reference profile: ` +
       (flagged.length ? `${flagged.join(', ')} past PSI ${drift.thresholds.psi}` : `nothing past PSI ${drift.thresholds.psi}`)
   }
-  $('drift-chart').hidden = rows.length === 0
+  $('drift-bars').hidden = rows.length === 0 // a wrapper: Chart.js sets the canvas's own display
   chart('drift-chart', {
     type: 'bar',
     data: {

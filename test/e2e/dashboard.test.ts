@@ -8,7 +8,7 @@
  * time by version and role, the verdict of the significance test, each version's stage, drift
  * by feature (or that the version has no reference), and a canary's steps and events.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
@@ -19,6 +19,7 @@ import { ADMIN_TOKEN, AUTH, spawnGateway } from './gateway-process.js'
 import type { GatewayProcess } from './gateway-process.js'
 
 const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname
+const MODELS = new URL('../../models/', import.meta.url).pathname
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-dashboard-'))
 let gw: GatewayProcess
 let browser: Browser
@@ -32,8 +33,12 @@ routes:
     challengers: { v2: 100 }
     shadow: { v3: 50 }
 `)
-  gw = await spawnGateway(['--routes', join(dir, 'routes.yaml'), '--store', `sqlite:${join(dir, 'log.db')}`, '--spill-dir', join(dir, 'spill')])
-  const summary = await simulate({ url: gw.url, model: 'credit-risk', rps: 50, durationMs: 3_000, groundTruthDelayMs: 300, customers: 40, seed: 3, token: ADMIN_TOKEN, out: null })
+  // the sample model, its v3 without the reference.json that gives the others reference data
+  cpSync(join(MODELS, 'credit-risk'), join(dir, 'models', 'credit-risk'), { recursive: true })
+  rmSync(join(dir, 'models', 'credit-risk', 'v3', 'reference.json'))
+  gw = await spawnGateway(['--models', join(dir, 'models'), '--routes', join(dir, 'routes.yaml'), '--store', `sqlite:${join(dir, 'log.db')}`, '--spill-dir', join(dir, 'spill')])
+  // rows shifted from the training data, so that drift shows
+  const summary = await simulate({ url: gw.url, model: 'credit-risk', rps: 50, durationMs: 3_000, groundTruthDelayMs: 300, customers: 40, seed: 3, drift: true, token: ADMIN_TOKEN, out: null })
   expect(summary.failed).toBe(0)
   await new Promise((r) => setTimeout(r, 300)) // the last records commit within one flush interval
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
@@ -73,6 +78,8 @@ describe('/dashboard in Chromium', () => {
     const series = await get<{ bucket_seconds: number; points: { version: string; role: string; t: number; requests: number; latency_sum: number }[] }>(
       `/v1/models/credit-risk/timeseries?since=${since}&bucket_seconds=60`)
     const catalog = await get<{ versions: { version: string; stage: string }[] }>('/v1/models/credit-risk/versions')
+    type FeatureDrift = { feature: string; psi: number; flagged: boolean }
+    const drift = await get<{ n: number; features: FeatureDrift[]; score: FeatureDrift | null }>(`/v1/models/credit-risk/drift?version=v1&since=${since}`)
     const drawn = await page.evaluate(() => {
       const d = (globalThis as unknown as { dashboard: { charts: Record<string, { data: { labels: string[]; datasets: { label: string; data: number[] }[] } }> } }).dashboard
       const pick = (id: string) => ({ labels: d.charts[id].data.labels, datasets: d.charts[id].data.datasets.map((s) => ({ label: s.label, data: s.data })) })
@@ -86,9 +93,9 @@ describe('/dashboard in Chromium', () => {
         drift: { note: (globalThis as any).document.querySelector('#drift-note').textContent as string, chart: pick('drift-chart') },
       }
     })
-    // every sample version has reference data (npm run models:build writes it): drift answers, nothing is 404
-    expect(notFound).toEqual([])
+    // the versions with reference data (npm run models:build writes it) answer drift: nothing is 404 yet
     expect(problems).toEqual([])
+    expect(notFound).toEqual([])
     expect(drawn.activity.some((line) => line.includes('routes-applied'))).toBe(true)
 
     // latency: one bar a version and role, p99 as the API says
@@ -107,14 +114,27 @@ describe('/dashboard in Chromium', () => {
     const sig = api.significance
     expect([sig.a, sig.b]).toEqual(['v1:primary', 'v2:challenger'])
     expect(drawn.verdict).toMatch(sig.significant ? /^v[12] (primary|challenger) is better on AUC than v[12] (primary|challenger), p [=<] / : /^no significant difference on AUC yet between v1 primary and v2 challenger \(p = [0-9.]+, n = \d+ and 150 with ground truth\)$/)
-    // stages, and drift: the champion's features and score against its reference profile, as the API has them
+    // stages
     expect(drawn.stages).toEqual(catalog.versions.map((v) => [v.version, v.stage]))
     expect(drawn.stages.length).toBe(3)
-    const drift = await get<{ n: number; features: { feature: string; psi: number }[]; score: { psi: number } }>(`/v1/models/credit-risk/drift?version=v1&since=${since}`)
-    expect(drawn.drift.note).toMatch(new RegExp(`^v1, ${drift.n} inputs against its profile reference: `))
-    const psiByFeature = new Map([...drift.features.map((f) => [f.feature, f.psi] as const), ['score', drift.score.psi]])
+    // drift of the champion: a bar a feature and the score, each the API's PSI, the flagged ones first
+    const columns = new Map([...drift.features, ...(drift.score ? [{ ...drift.score, feature: 'score' }] : [])].map((f) => [f.feature, f]))
+    expect([...drawn.drift.chart.labels].sort()).toEqual([...columns.keys()].sort())
+    expect(drawn.drift.chart.datasets[0].data).toEqual(drawn.drift.chart.labels.map((f) => columns.get(f)!.psi))
+    const flags = drawn.drift.chart.labels.map((f) => columns.get(f)!.flagged)
+    expect(flags.some(Boolean)).toBe(true) // the simulation's rows are drifted
+    expect(flags).toEqual([...flags].sort((a, b) => Number(b) - Number(a)))
     expect(drawn.drift.chart.labels.length).toBe(23)
-    expect(drawn.drift.chart.datasets[0].data).toEqual(drawn.drift.chart.labels.map((f) => psiByFeature.get(f)))
+    expect(drawn.drift.note).toMatch(new RegExp(`^v1, ${drift.n} inputs against its reference profile: .+ past PSI 0\\.2$`))
+
+    // a version without reference data: drift answers 404, which Chromium logs as a console error
+    await page.selectOption('#drift-version', 'v3')
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('#drift-note').textContent === 'no reference data for this version (v3)')
+    expect(await page.locator('#drift-bars').isHidden()).toBe(true)
+    expect(new Set(notFound)).toEqual(new Set(['/v1/models/credit-risk/drift']))
+    expect(problems.filter((p) => !p.endsWith('status of 404 (Not Found)'))).toEqual([])
+    await page.selectOption('#drift-version', 'v1')
+    await page.waitForSelector('#drift-bars:not([hidden])')
     // scores: each line is the API's histogram, in percent
     const challenger = api.versions.find((v) => v.version === 'v2' && v.role === 'challenger')!
     const total = challenger.predictions.score_histogram.reduce((a, b) => a + b, 0)
@@ -124,6 +144,7 @@ describe('/dashboard in Chromium', () => {
     expect(challenger.requests).toBe(150)
     expect(challenger.ground_truth!.count).toBe(150)
 
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('#drift-note').textContent.startsWith('v1,'))
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true })
   })
