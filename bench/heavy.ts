@@ -104,8 +104,8 @@ function report(scenarios: Scenario[], rounds: { loop: number; rates: Map<string
   const stem = join(dir, `${new Date().toISOString().slice(0, 10)}_${sha}_heavy`)
   writeFileSync(`${stem}.md`, md)
   writeFileSync(`${stem}.json`, JSON.stringify({ commit: sha, machine, knobs: { CONNECTIONS, DURATION, RUNS }, rows, rounds: rounds.map((r) => ({ loop: r.loop, ...Object.fromEntries(r.rates) })) }, null, 2) + '\n')
-  writeReadmeTable(join(root, 'README.md'), `${new Date().toISOString().slice(0, 10)}, commit ${sha}, ${machine}, ${knobs} ([full results](bench/results/${stem.split('/').pop()}.md)):\n\n${table}`, 'heavy')
-  process.stdout.write(`wrote ${stem}.md and .json, and the heavy table in README.md\n`)
+  writeReadmeTable(join(root, 'bench', 'README.md'), `${new Date().toISOString().slice(0, 10)}, commit ${sha}, ${machine}, ${knobs} ([full results](results/${stem.split('/').pop()}.md)):\n\n${table}`, 'heavy')
+  process.stdout.write(`wrote ${stem}.md and .json, and the heavy table in bench/README.md\n`)
 }
 
 async function load(port: number, path: string, body: string | Buffer, headers: Record<string, string>, seconds: number): Promise<number> {

@@ -1,7 +1,8 @@
 /**
- * The README's speed tables are written by the benches that measure them, so that figures are
- * never pasted by hand: a full `npm run bench` replaces what stands between each table's two
- * markers (the hot path's `speed table`, bench/run.ts; the heavy model's `heavy table`, bench/heavy.ts).
+ * The speed tables are written by the benches that measure them, so that figures are never
+ * pasted by hand: a full `npm run bench` replaces what stands between each table's two markers
+ * (the hot path's `speed table` in README.md, bench/run.ts; the heavy model's `heavy table` in
+ * bench/README.md, bench/heavy.ts).
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 
