@@ -114,9 +114,10 @@ describe('one canary for three replicas on one PostgreSQL', () => {
     console.log(`candidate share at the 40 % step over three replicas: ${(share * 100).toFixed(1)} %`)
     expect(share).toBeGreaterThan(0.28)
     expect(share).toBeLessThan(0.52)
-    // every replica's counts, summed in the store within a second or two (a replica sends its own alone)
+    // every replica's counts, summed in the store within a second or two (a replica sends its own alone);
+    // on a slow machine the step's interval may end meanwhile: the next step, taken on the summed counts, shows it too
     const candidateAnswers = versions.filter((v) => v === 'v2').length
-    await untilAll('credit-risk', (c) => c.step === 1 && c.current.requests >= candidateAnswers)
+    await untilAll('credit-risk', (c) => (c.step === 1 && c.current.requests >= candidateAnswers) || c.step > 1)
   })
 
   it('(c) rolls all three back when the candidate fails on one replica alone', async () => {
