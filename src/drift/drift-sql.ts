@@ -7,7 +7,6 @@
  * below each edge (numeric) or equal to each value (categorical). The bins' counts are the
  * differences of those cumulative counts.
  */
-import { gatewayError } from '../errors.js'
 import { sql } from '../store/operation.js'
 import type { Operation } from '../store/operation.js'
 import type { Dialect } from '../store/dialect.js'
@@ -162,9 +161,13 @@ export const MINUTE_MS = 60_000
 export function* minuteCounts(f: WindowFilter): Operation<{ binsFrom: StoredProfile; minutes: { minute: number; counts: WindowCounts }[] } | null> {
   const profile = yield* getProfile(f.model, f.version)
   if (profile === null) return null
-  const columns = columnsOf(profile.profile)
+  return { binsFrom: profile, minutes: yield* countsByMinute(f, columnsOf(profile.profile)) }
+}
+
+/** A window's records counted in the bins of `columns`, a minute at a time (the minutes with records). */
+export function* countsByMinute(f: WindowFilter, columns: readonly CountedColumn[]): Operation<{ minute: number; counts: WindowCounts }[]> {
   const rows = yield (d) => windowCountsSql(d, f, columns, MINUTE_MS)
-  return { binsFrom: profile, minutes: rows.map((row) => ({ minute: Number(row.minute), counts: countsOf(row, columns) })) }
+  return rows.map((row) => ({ minute: Number(row.minute), counts: countsOf(row, columns) }))
 }
 
 /** Counts of several windows in the same bins, added up. */
@@ -199,31 +202,6 @@ export interface DriftRaw {
   /** The reference's counts: the profile's own, or another version's or window's records counted in its bins. */
   readonly reference: WindowCounts
   readonly live: WindowCounts
-}
-
-/**
- * Everything drift needs, from one read snapshot: the bins (the version's profile, else the
- * reference version's), the reference's counts and the window's.
- */
-export function* driftRaw(r: DriftRequest): Operation<DriftRaw> {
-  const own = yield* getProfile(r.model, r.version)
-  const other = r.reference.kind === 'window' || r.reference.version === r.version ? null : yield* getProfile(r.model, r.reference.version)
-  if (r.reference.kind === 'profile') {
-    const profile = r.reference.version === r.version ? own : other
-    if (profile === null) throw gatewayError('DRIFT_NO_REFERENCE', r.model, r.reference.version)
-    const columns = columnsOf(profile.profile)
-    const live = yield* windowCounts(r, columns)
-    return { binsFrom: profile, reference: profileCounts(profile.profile, columns), live }
-  }
-  const binsFrom = own ?? other
-  if (binsFrom === null) throw gatewayError('DRIFT_NO_REFERENCE', r.model, r.version)
-  const columns = columnsOf(binsFrom.profile)
-  const referenceWindow = r.reference.kind === 'version'
-    ? { model: r.model, version: r.reference.version, since: r.since, until: r.until }
-    : { model: r.model, version: r.version, since: r.reference.since, until: r.reference.until }
-  const reference = yield* windowCounts(referenceWindow, columns)
-  const live = yield* windowCounts(r, columns)
-  return { binsFrom, reference, live }
 }
 
 export function profileCounts(profile: ReferenceProfile, columns: readonly CountedColumn[]): WindowCounts {

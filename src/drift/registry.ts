@@ -1,6 +1,7 @@
 /** Reference profiles and drift: the operations the store worker runs by name. */
 import { namedOperations, reads, writes } from '../store/operation.js'
-import { driftRaw, getProfile, listProfiles, minuteCounts, putProfile, putProfileIfAbsent } from './drift-sql.js'
+import { driftRaw } from './drift-raw.js'
+import { getProfile, listProfiles, minuteCounts, putProfile, putProfileIfAbsent } from './drift-sql.js'
 
 export const DRIFT_OPERATIONS = namedOperations('drift', {
   putProfile: writes(putProfile),

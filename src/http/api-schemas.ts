@@ -228,6 +228,7 @@ export const DriftAnswer = z.object({
   since: z.string(),
   until: z.string(),
   n: z.int().describe('answered records of the version in the window'),
+  source: z.enum(['rollups', 'records']).describe('rollups: counted from the per-minute drift rollups; records: from every record (another version\'s bins, or rollups still being rebuilt after a profile was set)'),
   thresholds: z.object({ psi: z.number() }),
   features: z.array(FeatureDrift).describe('flagged first, then by psi, highest first'),
   score: FeatureDrift.nullable(),

@@ -66,7 +66,8 @@ export function driftRouter(pool: ModelPool, store: StoreCalls, guard: Guard): R
     if (since >= until) throw gatewayError('QUERY_INVALID', 'since', 'must be before until')
     const reference = parseReference(text('reference'), version, versionOf)
     const raw = await store.run(DRIFT_OPERATIONS.raw, { model: model.name, version, since, until, reference })
-    res.json(buildDriftReport(raw, { model: model.name, version, since, until, reference, psiThreshold: model.metadata?.drift?.psi ?? DEFAULT_PSI_THRESHOLD }))
+    const report = buildDriftReport(raw, { model: model.name, version, since, until, reference, psiThreshold: model.metadata?.drift?.psi ?? DEFAULT_PSI_THRESHOLD })
+    res.json({ ...report, source: raw.source })
   })
 
   return router

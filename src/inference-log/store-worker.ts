@@ -13,6 +13,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { createLogger } from '../log.js'
 import { COMPARE_OPERATIONS } from '../compare/registry.js'
+import { DriftRollups } from '../drift/drift-rollups.js'
 import { DRIFT_OPERATIONS } from '../drift/registry.js'
 import { LIFECYCLE_OPERATIONS } from '../lifecycle/registry.js'
 import { answerCall, StoreUnavailable } from '../store/calls.js'
@@ -49,11 +50,17 @@ const send = (m: FromStoreWorker): void => parentPort!.postMessage(m)
 const logger = createLogger(data.logLevel)
 const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void => logger[level](message, fields)
 
+/** The profiles the writer counts drift rollups with, and their rebuilds (drift/drift-rollups.ts). */
+const driftRollups = new DriftRollups()
+/** Calls that set a profile: the writer must count in its bins from then on. */
+const SETS_PROFILE = new Set([DRIFT_OPERATIONS.putProfile.name, DRIFT_OPERATIONS.putProfileIfAbsent.name])
+
 const delivery = new Delivery({
   connect: async () => {
     const store = await openStore(data.store)
     try {
       await store.migrate()
+      await driftRollups.attach(store) // before the first batch: each is counted with the profiles in force
     } catch (err) {
       await store.close().catch(() => {})
       throw err
@@ -165,7 +172,10 @@ parentPort!.on('message', (m: ToStoreWorker) => {
       privacy = m.privacy
       return
     case 'CALL':
-      void answerCall(m, caughtUpStore, OPERATIONS, TASKS).then((reply) => {
+      void answerCall(m, caughtUpStore, OPERATIONS, TASKS).then(async (reply) => {
+        if (reply.ok && m.call.kind === 'run' && SETS_PROFILE.has(m.call.name)) {
+          await driftRollups.refresh().catch((err) => log('warn', 'the drift rollups could not take the new profile; drift counts the records until the next', { err: String((err as Error)?.message ?? err) }))
+        }
         sendStats() // first: a caller who just flushed sees figures that include its records
         send(reply)
       })

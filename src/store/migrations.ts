@@ -9,6 +9,7 @@
  */
 import type { Dialect } from './dialect.js'
 import { POSTGRES, SQLITE } from './dialect.js'
+import { driftRollupTablesSql } from './drift-rollups.js'
 import { backfillSql, rollupTablesSql } from './rollups.js'
 
 export type Migration = { readonly version: number; readonly name: string } & (
@@ -254,6 +255,13 @@ export const MIGRATIONS: readonly Migration[] = [
     // a change to those expressions needs a migration that empties and rebuilds the tables.
     sqlite: `${rollupTablesSql('sqlite')}\n${backfillSql(SQLITE)}`,
     postgres: `${rollupTablesSql('postgres')}\n${backfillSql(POSTGRES)}`,
+  },
+  {
+    version: 9,
+    name: 'drift rollups: records counted in their version\'s profile bins a minute',
+    // empty: the store worker counts the records of each profiled version in the background (drift/drift-rollups.ts)
+    sqlite: driftRollupTablesSql('sqlite'),
+    postgres: driftRollupTablesSql('postgres'),
   },
 ]
 

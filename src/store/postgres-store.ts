@@ -8,6 +8,8 @@ import { POSTGRES } from './dialect.js'
 import { MIGRATIONS, migrationSql } from './migrations.js'
 import { runOnPostgres, withPostgresTransaction } from './operation.js'
 import type { Operation, TransactionMode } from './operation.js'
+import { columnArrays, DRIFT_UPSERT_ARRAYS_SQL } from './drift-rollups.js'
+import type { DriftCounter } from './drift-rollups.js'
 import { INSERT_COLUMNS } from './query-sql.js'
 import type { StoredInference } from './records.js'
 import { recordRollupSql } from './rollups.js'
@@ -38,15 +40,16 @@ const BATCH_RECORDS: RecordSource = {
   isBatchApart: true,
   storedBefore: () => 'true',
 }
-const INSERT_WITH_ROLLUPS_SQL = `WITH n AS (${INSERT_SQL} RETURNING model, inference_id, ts, version, role, latency_ms, status, predicted_label, score),
+const INSERT_WITH_ROLLUPS_SQL = `WITH n AS (${INSERT_SQL} RETURNING record_id, model, inference_id, ts, version, role, latency_ms, status, predicted_label, score),
   ${recordRollupSql(POSTGRES, BATCH_RECORDS).map((text, k) => `r${k} AS (${text})`).join(',\n  ')}
-  SELECT count(*) FROM n`
+  SELECT record_id FROM n`
 
 export class PostgresStore implements Store {
   readonly dialect = POSTGRES
   readonly #pool: pg.Pool
 
   readonly #insertSql: string
+  #drift: DriftCounter | null = null
 
   /** `rollups: false` only to measure what keeping them costs the writer (bench/compare.ts). */
   constructor(url: string, options: { rollups?: boolean } = {}) {
@@ -73,7 +76,28 @@ export class PostgresStore implements Store {
 
   async insert(rows: readonly StoredInference[]): Promise<void> {
     if (rows.length === 0) return
-    await this.#pool.query(this.#insertSql, INSERT_COLUMNS.map((c) => rows.map((r) => r[c])))
+    const drift = this.#drift
+    const values = INSERT_COLUMNS.map((c) => rows.map((r) => r[c]))
+    if (drift === null) {
+      await this.#pool.query(this.#insertSql, values)
+      return
+    }
+    // alone, so that no rebuild step counts while records are in flight: else one stored
+    // meanwhile could be left by both the writer and the rebuild
+    await drift.exclusive(async () => {
+      if (!drift.wants(rows)) return void (await this.#pool.query(this.#insertSql, values))
+      // counted from the records the INSERT says it stored, and written in its transaction
+      return withPostgresTransaction(this.#pool, 'write', async (client) => {
+        const inserted = await client.query<{ record_id: string }>(`${this.#insertSql}${this.#insertSql === INSERT_SQL ? ' RETURNING record_id' : ''}`, values)
+        const isNew = inserted.rows.length === rows.length ? null : new Set(inserted.rows.map((r) => r.record_id))
+        const counted = drift.count(rows, isNew)
+        if (counted.length > 0) await client.query(DRIFT_UPSERT_ARRAYS_SQL, columnArrays(counted))
+      })
+    })
+  }
+
+  countDriftWith(counter: DriftCounter | null): void {
+    this.#drift = counter
   }
 
   run<T>(op: Operation<T>, mode: TransactionMode = 'write'): Promise<T> {

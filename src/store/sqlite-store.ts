@@ -11,6 +11,8 @@ import { runOnSqlite, withSqliteTransaction } from './operation.js'
 import type { Operation, TransactionMode } from './operation.js'
 import { INSERT_COLUMNS, putRowValues } from './query-sql.js'
 import type { StoredInference } from './records.js'
+import { DRIFT_UPSERT_ROW_SQL } from './drift-rollups.js'
+import type { DriftCounter } from './drift-rollups.js'
 import { joinedRollupSql, RecordSums, TABLES, upsertRowSql } from './rollups.js'
 import type { RecordSource } from './rollups.js'
 import type { Store } from './store.js'
@@ -61,6 +63,7 @@ export class SqliteStore implements Store {
   #restartAtBytes = WAL_RESTART_BYTES
 
   readonly #keepsRollups: boolean
+  #drift: DriftCounter | null = null
 
   /** `rollups: false` only to measure what keeping them costs the writer (bench/compare.ts). */
   constructor(path: string, options: { readonly?: boolean; rollups?: boolean } = {}) {
@@ -104,8 +107,11 @@ export class SqliteStore implements Store {
     const one: unknown[] = new Array(width)
     const lastRowid = db.prepare('SELECT coalesce(max(rowid), 0) FROM inferences').pluck()
     const addRollups = this.#keepsRollups ? this.#rollupWriter() : null
-    const insertBatch = db.transaction((rows: readonly StoredInference[]) => {
-      const before = addRollups === null ? 0 : (lastRowid.get() as number)
+    const insertedIds = db.prepare('SELECT record_id FROM inferences WHERE rowid > ?').pluck()
+    const upsertDrift = db.prepare(DRIFT_UPSERT_ROW_SQL)
+    const insertBatch = db.transaction((rows: readonly StoredInference[], drift: DriftCounter | null) => {
+      const isCounted = addRollups !== null || drift !== null
+      const before = isCounted ? (lastRowid.get() as number) : 0
       let inserted = 0
       let i = 0
       for (; i + ROWS_A_STATEMENT <= rows.length; i += ROWS_A_STATEMENT) {
@@ -116,10 +122,14 @@ export class SqliteStore implements Store {
         putRowValues(rows[i], one, 0)
         inserted += insertOne.run(one).changes
       }
-      addRollups?.(rows, before, inserted)
+      // a record stored already (a batch sent again) is not inserted, and must not be counted again
+      if (!isCounted) return
+      const isNew = inserted === rows.length ? null : new Set(insertedIds.all(before) as string[])
+      addRollups?.(rows, before, isNew)
+      if (drift !== null) for (const values of drift.count(rows, isNew)) upsertDrift.run(values)
     })
     // IMMEDIATE: the rowid read first must still be the last when the rows go in (another process may write the file)
-    this.#insertMany = (rows) => insertBatch.immediate(rows)
+    this.#insertMany = (rows) => insertBatch.immediate(rows, this.#drift?.wants(rows) ? this.#drift : null)
     db.pragma('optimize=0x10002') // SQLite's advice for a long-lived connection: gather planner statistics where missing
     return db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number
   }
@@ -129,18 +139,15 @@ export class SqliteStore implements Store {
    * latency and predictions summed here, the pairs and the ground truth by SQL over the rows
    * past `before`, the largest rowid before the batch.
    */
-  #rollupWriter(): (rows: readonly StoredInference[], before: number, inserted: number) => void {
+  #rollupWriter(): (rows: readonly StoredInference[], before: number, isNew: ReadonlySet<string> | null) => void {
     const db = this.#db
     const latency = db.prepare(upsertRowSql(TABLES.latency))
     const predictions = db.prepare(upsertRowSql(TABLES.predictions))
-    const insertedIds = db.prepare('SELECT record_id FROM inferences WHERE rowid > ?').pluck()
     const joined = joinedRollupSql(SQLITE, BATCH_RECORDS)
     const hasTruth = db.prepare(joined.hasTruth)
     const judged = joined.judged.map((text) => db.prepare(text))
     const agreement = db.prepare(joined.agreement)
-    return (rows, before, inserted) => {
-      // a record stored already (a batch sent again) is not inserted, and must not be counted again
-      const isNew = inserted === rows.length ? null : new Set(insertedIds.all(before) as string[])
+    return (rows, before, isNew) => {
       const sums = new RecordSums()
       for (const r of rows) if (isNew === null || isNew.has(r.record_id)) sums.add(r)
       for (const values of sums.latencyRows()) latency.run(values)
@@ -159,6 +166,10 @@ export class SqliteStore implements Store {
       this.#sinceOptimize = 0
       this.#db.pragma('optimize') // the table has grown: let the planner's statistics follow (comparisons then scan instead of seek)
     }
+  }
+
+  countDriftWith(counter: DriftCounter | null): void {
+    this.#drift = counter
   }
 
   async run<T>(op: Operation<T>, mode: TransactionMode = 'write'): Promise<T> {

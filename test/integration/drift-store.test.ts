@@ -6,7 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildDriftReport } from '../../src/drift/drift.js'
-import { addCounts, columnsOf, driftRaw, getProfile, listProfiles, minuteCounts, putProfile, putProfileIfAbsent, windowCounts } from '../../src/drift/drift-sql.js'
+import { driftRaw } from '../../src/drift/drift-raw.js'
+import { DriftRollups } from '../../src/drift/drift-rollups.js'
+import { addCounts, columnsOf, getProfile, listProfiles, minuteCounts, putProfile, putProfileIfAbsent, windowCounts } from '../../src/drift/drift-sql.js'
 import type { ReferenceSpec } from '../../src/drift/drift-sql.js'
 import { binOf, buildProfile, categoryOf, OTHER } from '../../src/drift/profile.js'
 import type { ColumnBins, ReferenceProfile } from '../../src/drift/profile.js'
@@ -187,6 +189,91 @@ for (const [kind, open] of Object.entries(STORES)) {
       await t.store.run(putProfile('m', 'v3', profile, 'tester', T0 + 2), 'write')
       expect(await t.store.run(getProfile('m', 'v3'), 'read')).toEqual({ model: 'm', version: 'v3', profile, updated_at: T0 + 2, updated_by: 'tester' })
       expect(await t.store.run(listProfiles(), 'read')).toEqual([{ model: 'm', version: 'v1', updated_at: T0 }, { model: 'm', version: 'v3', updated_at: T0 + 2 }])
+    })
+  })
+}
+
+/**
+ * Issue #18.4: drift from the per-minute rollups the writer keeps equals the full computation
+ * over every record, on both stores: after the rebuild that counts the records stored before
+ * a profile, with records written while it runs, late ones (a minute long past), a batch sent
+ * twice, and after the profile is replaced and its rollups rebuilt.
+ */
+for (const [kind, open] of Object.entries(STORES)) {
+  describe(`drift from rollups in the ${kind} store`, () => {
+    let t: StoreUnderTest
+    let rollups: DriftRollups
+    const profile = referenceProfile()
+    const windows = [
+      { since: T0, until: T0 + 3 * HOUR }, // whole minutes
+      { since: T0 + 90_500, until: T0 + HOUR + 1_234 }, // partial first and last minutes
+      { since: T0 + 10_000, until: T0 + 50_000 }, // within one minute
+    ]
+
+    beforeAll(async () => {
+      t = await open()
+      await t.store.migrate()
+      rollups = new DriftRollups({ rebuildRecords: 400 }) // many chunks
+      await rollups.attach(t.store)
+    }, 60_000)
+    afterAll(async () => t?.cleanup())
+
+    const both = async (version: string, reference: ReferenceSpec, w: { since: number; until: number }) => {
+      const request = { model: 'm', version, ...w, reference }
+      const [fast, full] = [await t.store.run(driftRaw(request), 'read'), await t.store.run(driftRaw({ ...request, isFull: true }), 'read')]
+      expect(full.source).toBe('records')
+      return { fast, full }
+    }
+    const expectEqual = async (version: string, reference: ReferenceSpec, source: 'rollups' | 'records') => {
+      for (const w of windows) {
+        const { fast, full } = await both(version, reference, w)
+        expect(fast.source, JSON.stringify(w)).toBe(source)
+        expect(fast.live, JSON.stringify(w)).toEqual(full.live)
+        expect(fast.reference).toEqual(full.reference)
+      }
+    }
+
+    it('answers from the rollups, equal to every record counted, once the rebuild is done', async () => {
+      await t.store.insert(records('v1', 31, 1_500, false, T0).stored)
+      await t.store.run(putProfile('m', 'v1', profile, 'tester', T0), 'write')
+      await expectEqual('v1', { kind: 'profile', version: 'v1' }, 'records') // the writer does not know the profile yet
+      await rollups.refresh()
+      // records written while the rebuild goes on, some ahead of it and some behind
+      await t.store.insert(records('v1', 32, 800, true, T0 + 2 * HOUR).stored)
+      await t.store.insert(records('v1', 33, 300, false, T0 + 30_000).stored)
+      await rollups.rebuilt()
+      const { fast } = await both('v1', { kind: 'profile', version: 'v1' }, windows[0])
+      expect(fast.live.records).toBeGreaterThan(2_400)
+      await expectEqual('v1', { kind: 'profile', version: 'v1' }, 'rollups')
+    })
+
+    it('counts records written after, late ones and a batch sent twice, once each', async () => {
+      const late = records('v1', 34, 400, true, T0 + 5 * 60_000)
+      await t.store.insert(late.stored)
+      await t.store.insert(late.stored) // sent again: stored once, counted once
+      await t.store.insert(records('v1', 35, 200, false, T0 + HOUR - 20_000).stored)
+      await expectEqual('v1', { kind: 'profile', version: 'v1' }, 'rollups')
+      // against a window of the same version, in its own bins: both sides from rollups
+      await expectEqual('v1', { kind: 'window', since: T0 + 2 * HOUR, until: T0 + 3 * HOUR }, 'rollups')
+      // another version's records in v1's bins: counted from the records
+      await t.store.insert(records('v2', 36, 300, true, T0).stored)
+      await expectEqual('v1', { kind: 'version', version: 'v2' }, 'records')
+    })
+
+    it('rebuilds in the new bins when the profile is replaced, counting from the records until then', async () => {
+      const rnd = new SeededRandom(5)
+      const rows = generateCreditRows(2_000, 9).map(driftedRow)
+      const inputs = rows.map((r) => inputsOf(r, rnd, true) as Record<string, string | number>)
+      const replaced = buildProfile({ source: 'drifted rows', columns: new Map([...FEATURES, 'channel'].map((f) => [f, inputs.map((i) => i[f])])), scores: rows.map(scoreOf), records: rows.length })
+      expect(replaced.features[0]).not.toEqual(profile.features[0])
+      await t.store.run(putProfile('m', 'v1', replaced, 'tester', T0 + 1), 'write')
+      await expectEqual('v1', { kind: 'profile', version: 'v1' }, 'records')
+      await rollups.refresh()
+      await t.store.insert(records('v1', 37, 300, true, T0 + 2 * HOUR + 1_000).stored)
+      await rollups.rebuilt()
+      await expectEqual('v1', { kind: 'profile', version: 'v1' }, 'rollups')
+      const { fast } = await both('v1', { kind: 'profile', version: 'v1' }, windows[0])
+      expect(fast.binsFrom.profile.source).toBe('drifted rows')
     })
   })
 }
