@@ -4,7 +4,7 @@
  * reachable): as the API answers them, from the rollups (compare/compare-rollups.ts), beside
  * the full computation over the records (compare/compare-sql.ts); medians of RUNS.
  *
- * Then what keeping the rollups costs the writer: the store worker's work on a record (events
+ * Then what keeping the rollups costs the writer (bench/writer-cpu.ts): the store worker's work on a record (events
  * decoded, expanded into rows, inserted in batches of WRITER_BATCH) timed as CPU a record in
  * this process, on two stores alike but for the rollups, in alternating rounds; on PostgreSQL
  * the server's backends' CPU as well (/proc). Medians of WRITER_ROUNDS.

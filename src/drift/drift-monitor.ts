@@ -4,16 +4,16 @@
  * store worker (a store call, like any other); the request thread only posts the calls and
  * keeps the answers, which the gauge reads at scrape time (metrics.ts driftSource).
  *
- * Counting an hour of records every minute cost the store worker 15 s a refresh at 100
- * records a second on SQLite (npm run bench:drift): the monitor keeps each version's counts a
- * minute for the hour and asks only for the minutes since its last refresh, whole minutes that
- * ended a minute ago (records of other replicas, or with a caller's time, may come late).
+ * The hour is whole minutes, so it is read from the drift rollups (drift-rollups.ts): a few
+ * rows a minute. While a version's rollups are rebuilt after a new profile, its hour is counted
+ * from the records (15 s of the store worker at 100 records a second on SQLite, npm run
+ * bench:drift), once a minute until the rebuild is done. The hour ends a minute or two before
+ * the refresh: records of other replicas, or with a caller's time, may come late.
  */
 import type { Logger } from '../log.js'
 import type { StoreCalls } from '../store/store-client.js'
 import { buildDriftReport } from './drift.js'
-import { addCounts, columnsOf, MINUTE_MS, profileCounts } from './drift-sql.js'
-import type { StoredProfile, WindowCounts } from './drift-sql.js'
+import { MINUTE_MS } from './drift-sql.js'
 import { DRIFT_OPERATIONS } from './registry.js'
 
 export const DRIFT_REFRESH_MS = 60_000 // 1 min
@@ -34,17 +34,8 @@ export interface DriftMonitorOptions {
   readonly log: Logger
 }
 
-/** A version's counts a minute, through `through` (exclusive), in the bins of `binsFrom`. */
-interface VersionMinutes {
-  readonly updatedAt: number
-  binsFrom: StoredProfile | null
-  through: number
-  readonly minutes: Map<number, WindowCounts>
-}
-
 export class DriftMonitor {
   readonly #o: DriftMonitorOptions
-  readonly #versions = new Map<string, VersionMinutes>()
   #latest: readonly DriftPsi[] = []
   #timer: NodeJS.Timeout | null = null
   #running: Promise<void> | null = null
@@ -75,35 +66,16 @@ export class DriftMonitor {
     const since = until - DRIFT_GAUGE_WINDOW_MS
     try {
       const figures: DriftPsi[] = []
-      const profiled = new Set<string>()
-      for (const { model, version, updated_at } of await this.#o.store.run(DRIFT_OPERATIONS.listProfiles)) {
+      for (const { model, version } of await this.#o.store.run(DRIFT_OPERATIONS.listProfiles)) {
         const psiThreshold = this.#o.thresholdOf(model)
         if (psiThreshold === undefined) continue
-        const key = `${model}\u0000${version}`
-        profiled.add(key)
-        let v = this.#versions.get(key)
-        if (v === undefined || v.updatedAt !== updated_at) { // a new profile: new bins, counted again
-          v = { updatedAt: updated_at, binsFrom: null, through: since, minutes: new Map() }
-          this.#versions.set(key, v)
-        }
-        const from = Math.max(v.through, since)
-        if (from < until) {
-          const counted = await this.#o.store.run(DRIFT_OPERATIONS.minutes, { model, version, since: from, until })
-          if (counted === null) continue // the profile went since the list
-          v.binsFrom = counted.binsFrom
-          for (const m of counted.minutes) v.minutes.set(m.minute, m.counts)
-          v.through = until
-        }
-        for (const minute of v.minutes.keys()) if (minute < since) v.minutes.delete(minute)
-        if (v.binsFrom === null) continue
-        const columns = columnsOf(v.binsFrom.profile)
-        const raw = { binsFrom: v.binsFrom, reference: profileCounts(v.binsFrom.profile, columns), live: addCounts([...v.minutes.values()], columns) }
-        const report = buildDriftReport(raw, { model, version, since, until, reference: { kind: 'profile', version }, psiThreshold })
+        const reference = { kind: 'profile', version } as const
+        const raw = await this.#o.store.run(DRIFT_OPERATIONS.raw, { model, version, since, until, reference })
+        const report = buildDriftReport(raw, { model, version, since, until, reference, psiThreshold })
         for (const f of [...report.features, ...(report.score === null ? [] : [report.score])]) {
           if (f.psi !== null) figures.push({ model, version, feature: f.feature, psi: f.psi })
         }
       }
-      for (const key of this.#versions.keys()) if (!profiled.has(key)) this.#versions.delete(key)
       this.#latest = figures
       this.#failing = false
     } catch (err) {

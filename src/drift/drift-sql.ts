@@ -154,16 +154,6 @@ export function* windowCounts(f: WindowFilter, columns: readonly CountedColumn[]
 
 export const MINUTE_MS = 60_000
 
-/**
- * A version's profile and its window's counts a minute (the minutes with records), for the
- * drift gauge: it keeps an hour of minutes and asks only for the new ones each refresh.
- */
-export function* minuteCounts(f: WindowFilter): Operation<{ binsFrom: StoredProfile; minutes: { minute: number; counts: WindowCounts }[] } | null> {
-  const profile = yield* getProfile(f.model, f.version)
-  if (profile === null) return null
-  return { binsFrom: profile, minutes: yield* countsByMinute(f, columnsOf(profile.profile)) }
-}
-
 /** A window's records counted in the bins of `columns`, a minute at a time (the minutes with records). */
 export function* countsByMinute(f: WindowFilter, columns: readonly CountedColumn[]): Operation<{ minute: number; counts: WindowCounts }[]> {
   const rows = yield (d) => windowCountsSql(d, f, columns, MINUTE_MS)

@@ -1,7 +1,7 @@
 /** Reference profiles and drift: the operations the store worker runs by name. */
 import { namedOperations, reads, writes } from '../store/operation.js'
 import { driftRaw } from './drift-raw.js'
-import { getProfile, listProfiles, minuteCounts, putProfile, putProfileIfAbsent } from './drift-sql.js'
+import { getProfile, listProfiles, putProfile, putProfileIfAbsent } from './drift-sql.js'
 
 export const DRIFT_OPERATIONS = namedOperations('drift', {
   putProfile: writes(putProfile),
@@ -9,5 +9,4 @@ export const DRIFT_OPERATIONS = namedOperations('drift', {
   getProfile: reads(getProfile),
   listProfiles: reads(listProfiles),
   raw: reads(driftRaw),
-  minutes: reads(minuteCounts),
 })

@@ -55,6 +55,9 @@ describe('GET /v1/models/{model}/drift', () => {
       reference: { kind: 'profile', version: 'v1', records: 30_000, source: 'training data: synthetic-credit-default, seed 1, 30000 rows', updated_by: 'file reference.json' },
     })
     expect(steady.body.features).toHaveLength(22)
+    // the profile came from reference.json before any record: the writer counted every one in its rollups
+    expect(steady.body.source).toBe('rollups')
+    expect((await drift(`version=v1&since=${s0}&until=${u0}&reference=v2`)).body.source).toBe('records') // v2's records in v1's bins
     expect(flaggedOf(steady.body)).toEqual([])
     expect(steady.body.score).toMatchObject({ feature: 'score', kind: 'numeric', test: 'ks', n: 500, flagged: false })
     expect(steady.body.features.every((f: { n: number; p_value: number }) => f.n === 500 && f.p_value >= 0 && f.p_value <= 1)).toBe(true)
