@@ -74,7 +74,9 @@ export class DriftRollups implements DriftCounter {
     if (store === null) return
     await this.exclusive(async () => {
       const states = await store.run(readStates(), 'write')
-      this.#versions.clear()
+      const profiled = new Set(states.map((s) => keyOf(s.profile.model, s.profile.version)))
+      for (const key of this.#versions.keys()) if (!profiled.has(key)) this.#versions.delete(key)
+      // a version at a time, as its reset commits: should one fail, those before it count in their new bins, the others in their old
       for (const s of states) {
         const state = s.profile_at === s.profile.updated_at ? s : { ...s, through: await store.run(resetRollups(s.profile), 'write') }
         this.#versions.set(keyOf(s.profile.model, s.profile.version), counting(s.profile, state.through))
@@ -221,7 +223,12 @@ function rowsOf(g: { model: string; version: string; minute: number; records: nu
 function* readStates(): Operation<{ profile: StoredProfile; profile_at: number; through: number | null }[]> {
   const out = []
   for (const { model, version } of yield* listProfiles()) {
-    const profile = yield* getProfile(model, version)
+    let profile: StoredProfile | null
+    try {
+      profile = yield* getProfile(model, version)
+    } catch {
+      continue // a profile stored in a form this version does not read: not counted, and its drift answer says why
+    }
     if (profile === null) continue
     const [state] = yield sql('SELECT profile_at, through FROM drift_rollup_state WHERE model = ? AND version = ?', model, version)
     out.push({ profile, profile_at: state === undefined ? -1 : Number(state.profile_at), through: state === undefined || state.through === null ? null : Number(state.through) })

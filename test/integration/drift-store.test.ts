@@ -274,5 +274,12 @@ for (const [kind, open] of Object.entries(STORES)) {
       const { fast } = await both('v1', { kind: 'profile', version: 'v1' }, windows[0])
       expect(fast.binsFrom.profile.source).toBe('drifted rows')
     })
+
+    it('goes on counting the other versions when a stored profile cannot be read', async () => {
+      await t.tamper(`INSERT INTO reference_profiles (model, version, profile, updated_at, updated_by) VALUES ('m', 'v8', '{"format":99}', 1, 'an older gateway')`)
+      await rollups.refresh()
+      await t.store.insert(records('v1', 38, 200, false, T0 + 40 * 60_000).stored)
+      await expectEqual('v1', { kind: 'profile', version: 'v1' }, 'rollups')
+    })
   })
 }
