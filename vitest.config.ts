@@ -2,8 +2,9 @@ import { defineConfig } from 'vitest/config'
 
 /**
  * Two files at a time: most integration and e2e files wait on processes and sockets, so a second
- * one fills the idle core. Files that bound CPU shares or latencies run afterwards, one at a time
- * (a project of one worker runs in vitest's sequential group, after the others).
+ * one fills the idle core. Files that bound CPU shares or latencies run afterwards, one at a time,
+ * as the kill -9 test of inference-log.test.ts, which bounds how late the journal may be (a
+ * project of one worker runs in vitest's sequential group, after the others).
  */
 const TIMED = [
   'test/integration/thread-priority.test.ts',
@@ -12,6 +13,7 @@ const TIMED = [
   'test/integration/canary-gateways.test.ts',
   'test/integration/metrics.test.ts',
   'test/e2e/connections.test.ts',
+  'test/e2e/inference-log.test.ts',
   'test/e2e/canary-replicas.test.ts',
   'test/e2e/workers.test.ts',
 ]
