@@ -190,9 +190,10 @@ export class CanaryController {
     this.#judgeBreach()
   }
 
-  /** This process's counts of the step it routes at now. */
-  localCounts(): StepCounts {
-    return { requests: this.#requests, errors: this.#errors, slow: this.#slow, compared: this.#compared, disagreed: this.#disagreed, p99Ms: percentile(this.#latencies, 0.99) }
+  /** This process's counts of the step it routes at now; `withP99: false` skips the sort (p99Ms 0), which only a breach's message needs. */
+  localCounts(withP99 = true): StepCounts {
+    const p99Ms = withP99 ? percentile(this.#latencies, 0.99) : 0
+    return { requests: this.#requests, errors: this.#errors, slow: this.#slow, compared: this.#compared, disagreed: this.#disagreed, p99Ms }
   }
 
   /** Without a store, on a timer: advance a step when it is due (with a store, canaries.ts judges). */
@@ -203,8 +204,10 @@ export class CanaryController {
   /** A breach rolls back at once; without a store only (the judge reads every replica's counts each second). */
   #judgeBreach(): void {
     if (this.#isStored) return
-    const verdict = judgeStep(this.config, this.#state, this.localCounts(), this.#now())
-    if (verdict.kind === 'rolled-back') this.#judge(verdict)
+    // every candidate answer comes here: the breach is decided on counts alone (slow answers, not
+    // the p99), and the latencies are sorted only for the message of a breach found
+    if (judgeStep(this.config, this.#state, this.localCounts(false), this.#now()).kind !== 'rolled-back') return
+    this.#judge(judgeStep(this.config, this.#state, this.localCounts(), this.#now()))
   }
 
   #judge(verdict: Verdict): void {
