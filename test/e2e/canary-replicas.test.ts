@@ -13,7 +13,7 @@ import { creditRecords, inParallel, makeRepository } from '../integration/helper
 import { createTestDatabase } from '../integration/postgres.js'
 import { addRemoteVersion, startUpstream } from '../integration/remote-upstream.js'
 import type { Upstream } from '../integration/remote-upstream.js'
-import { AUTH, spawnGateway } from './gateway-process.js'
+import { AUTH, spawnGateway, stopGateways } from './gateway-process.js'
 import type { GatewayProcess } from './gateway-process.js'
 
 // credit-risk: four seconds a step, judged after 25 candidate requests. churn: its candidate
@@ -40,10 +40,7 @@ const start = () => Promise.all([healthy, healthy, failing].map((models, i) =>
   spawnGateway(['--models', models, '--routes', join(dir, 'routes.yaml'), '--store', db.url, '--spill-dir', join(dir, `spill-${i}`)])))
 
 async function stopAll(): Promise<void> {
-  await Promise.all(replicas.map((r) => {
-    r.child.kill('SIGTERM')
-    return r.exited()
-  }))
+  await stopGateways(replicas)
   replicas = []
 }
 

@@ -40,3 +40,11 @@ export async function spawnGateway(args: string[], env: Record<string, string> =
   child.kill('SIGKILL')
   throw new Error(`the gateway did not become ready; output:\n${out}`)
 }
+
+/** SIGTERM to each gateway, resolved once all have exited (their records flushed). */
+export async function stopGateways(gateways: GatewayProcess[]): Promise<void> {
+  await Promise.all(gateways.map((g) => {
+    g.child.kill('SIGTERM')
+    return g.exited()
+  }))
+}

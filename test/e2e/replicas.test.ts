@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { creditRecords, makeRepository } from '../integration/helpers.js'
 import { createTestDatabase } from '../integration/postgres.js'
-import { AUTH, spawnGateway } from './gateway-process.js'
+import { AUTH, spawnGateway, stopGateways } from './gateway-process.js'
 import type { GatewayProcess } from './gateway-process.js'
 
 const ALL_V1 = 'routes:\n  credit-risk:\n    split: { v1: 100 }\n'
@@ -31,10 +31,7 @@ const start = () => Promise.all([full, full, partial].map((models, i) =>
   spawnGateway(['--models', models, '--routes', routesPath(), '--store', db.url, '--spill-dir', join(dir, `spill-${i}`)])))
 
 async function stopAll(): Promise<void> {
-  await Promise.all(replicas.map((r) => {
-    r.child.kill('SIGTERM')
-    return r.exited()
-  }))
+  await stopGateways(replicas)
   replicas = []
 }
 

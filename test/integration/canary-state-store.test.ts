@@ -3,51 +3,17 @@
  * holds the judge's lease, another takes it once it lapses; a verdict is written only by the
  * holder and only over the state it judged; every replica's counts of a step add up.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { judge, read, sync } from '../../src/store/canary-state.js'
 import type { CanaryReport, StepCounts } from '../../src/store/canary-state.js'
-import { openStore } from '../../src/store/open-store.js'
-import type { Store } from '../../src/store/store.js'
-import type { StoreSpec } from '../../src/store/store-spec.js'
-import { createTestDatabase } from './postgres.js'
-
-const STORES: Record<string, () => Promise<{ spec: Exclude<StoreSpec, { kind: 'none' }>; cleanup(): Promise<void> }>> = {
-  sqlite: async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchyard-canary-store-'))
-    return { spec: { kind: 'sqlite', path: join(dir, 'store.db') }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) }
-  },
-  postgres: async () => {
-    const db = await createTestDatabase()
-    return { spec: { kind: 'postgres', url: db.url }, cleanup: () => db.drop() }
-  },
-}
+import { STORE_KINDS, twoReplicasOn } from './stores.js'
 
 const counts = (requests: number, errors = 0): StepCounts => ({ requests, errors, slow: 0, compared: 0, disagreed: 0, p99Ms: requests })
 const report = (step: number, c: StepCounts): CanaryReport => ({ key: 'k1', model: 'm', started: { percent: 10, detail: 'candidate v2 at 10%' }, step, counts: c })
 const LEASE_MS = 300
 
-describe.each(Object.keys(STORES))('canaries on %s', (kind) => {
-  let opened: Store[] = []
-  let cleanup: () => Promise<void> = async () => {}
-  afterEach(async () => {
-    for (const s of opened) await s.close()
-    opened = []
-    await cleanup()
-  })
-
-  async function twoReplicas(): Promise<[Store, Store]> {
-    const made = await STORES[kind]()
-    cleanup = made.cleanup
-    const a = await openStore(made.spec)
-    await a.migrate()
-    const b = await openStore(made.spec)
-    await b.migrate()
-    opened = [a, b]
-    return [a, b]
-  }
+describe.each(STORE_KINDS)('canaries on %s', (kind) => {
+  const twoReplicas = twoReplicasOn(kind, 'switchyard-canary-store-')
 
   it('gives the lease to one replica, sums every replica\'s counts for it, and hands it over once it lapses', async () => {
     const [a, b] = await twoReplicas()

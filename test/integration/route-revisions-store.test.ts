@@ -3,49 +3,14 @@
  * file is one revision, a rollback is a new head that the unchanged file does not undo, and two
  * replicas recording one edit at the same moment take exactly one number.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { openStore } from '../../src/store/open-store.js'
+import { describe, expect, it } from 'vitest'
 import { head, history, recordFile, rollback } from '../../src/store/route-revisions.js'
-import type { Store } from '../../src/store/store.js'
-import type { StoreSpec } from '../../src/store/store-spec.js'
-import { createTestDatabase } from './postgres.js'
+import { STORE_KINDS, twoReplicasOn } from './stores.js'
 
 const file = (text: string, trigger = 'file watch') => ({ sha256: `sha-of-${text}`, source: text, trigger, actor: 'system' })
 
-/** Two connections to one store, as two replicas have. */
-const REPLICAS: Record<string, () => Promise<{ spec: Exclude<StoreSpec, { kind: 'none' }>; cleanup(): Promise<void> }>> = {
-  sqlite: async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'switchyard-revisions-store-'))
-    return { spec: { kind: 'sqlite', path: join(dir, 'store.db') }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) }
-  },
-  postgres: async () => {
-    const db = await createTestDatabase()
-    return { spec: { kind: 'postgres', url: db.url }, cleanup: () => db.drop() }
-  },
-}
-
-describe.each(Object.keys(REPLICAS))('route revisions on %s', (kind) => {
-  let opened: Store[] = []
-  let cleanup: () => Promise<void> = async () => {}
-  afterEach(async () => {
-    for (const s of opened) await s.close()
-    opened = []
-    await cleanup()
-  })
-
-  async function twoReplicas(): Promise<[Store, Store]> {
-    const made = await REPLICAS[kind]()
-    cleanup = made.cleanup
-    const a = await openStore(made.spec)
-    await a.migrate()
-    const b = await openStore(made.spec)
-    await b.migrate()
-    opened = [a, b]
-    return [a, b]
-  }
+describe.each(STORE_KINDS)('route revisions on %s', (kind) => {
+  const twoReplicas = twoReplicasOn(kind, 'switchyard-revisions-store-')
 
   it('numbers files once for every replica; the same file is the same revision', async () => {
     const [a, b] = await twoReplicas()

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
+import { afterEach } from 'vitest'
 import { openStore } from '../../src/store/open-store.js'
 import type { Store } from '../../src/store/store.js'
+import type { StoreSpec } from '../../src/store/store-spec.js'
 import { createTestDatabase } from './postgres.js'
 
 export interface StoreUnderTest {
@@ -56,4 +58,42 @@ export const STORES: Record<string, () => Promise<StoreUnderTest>> = {
       },
     }
   },
+}
+
+/** A place for a store on each kind: connect to it as often as a test needs (replicas, workers). */
+const STORE_PLACES: Record<string, (prefix: string) => Promise<{ spec: Exclude<StoreSpec, { kind: 'none' }>; cleanup(): Promise<void> }>> = {
+  sqlite: async (prefix) => {
+    const dir = mkdtempSync(join(tmpdir(), prefix))
+    return { spec: { kind: 'sqlite', path: join(dir, 'store.db') }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) }
+  },
+  postgres: async () => {
+    const db = await createTestDatabase()
+    return { spec: { kind: 'postgres', url: db.url }, cleanup: () => db.drop() }
+  },
+}
+
+export const STORE_KINDS = Object.keys(STORE_PLACES)
+
+/**
+ * Two connections to one new, migrated store of `kind`, as two replicas have; call it inside a
+ * describe block: each test's pair is closed and its store removed after the test.
+ */
+export function twoReplicasOn(kind: string, prefix: string): () => Promise<[Store, Store]> {
+  let opened: Store[] = []
+  let cleanup: () => Promise<void> = async () => {}
+  afterEach(async () => {
+    for (const s of opened) await s.close()
+    opened = []
+    await cleanup()
+  })
+  return async () => {
+    const made = await STORE_PLACES[kind](prefix)
+    cleanup = made.cleanup
+    const a = await openStore(made.spec)
+    await a.migrate()
+    const b = await openStore(made.spec)
+    await b.migrate()
+    opened = [a, b]
+    return [a, b]
+  }
 }
