@@ -66,11 +66,11 @@ export class DriftMonitor {
     const since = until - DRIFT_GAUGE_WINDOW_MS
     try {
       const figures: DriftPsi[] = []
-      for (const { model, version } of await this.#o.store.run(DRIFT_OPERATIONS.listProfiles)) {
+      for (const { model, version } of await this.#o.store.runInBackground(DRIFT_OPERATIONS.listProfiles)) {
         const psiThreshold = this.#o.thresholdOf(model)
         if (psiThreshold === undefined) continue
         const reference = { kind: 'profile', version } as const
-        const raw = await this.#o.store.run(DRIFT_OPERATIONS.raw, { model, version, since, until, reference })
+        const raw = await this.#o.store.runInBackground(DRIFT_OPERATIONS.raw, { model, version, since, until, reference })
         const report = buildDriftReport(raw, { model, version, since, until, reference, psiThreshold })
         for (const f of [...report.features, ...(report.score === null ? [] : [report.score])]) {
           if (f.psi !== null) figures.push({ model, version, feature: f.feature, psi: f.psi })

@@ -102,7 +102,7 @@ export class InferenceLog {
     this.#log = log
     this.enabled = options.store.kind !== 'none'
     this.storeDescription = describeStoreSpec(options.store)
-    this.store = new StoreClient({ isEnabled: this.enabled, post: (message) => this.#postCall(message) })
+    this.store = new StoreClient({ isEnabled: this.enabled, post: (message) => this.#postCall(message), hurry: () => this.#hurryWorker() })
     this.#journal = new Journal(options.spillDir, this.#bootId)
     if (this.enabled) this.#startWorker([])
   }
@@ -254,7 +254,6 @@ export class InferenceLog {
     this.#send() // the call sees every record enqueued before it
     this.#journal.barrier(() => {
       if (this.#worker === null) return this.store.settle({ code: 'REPLY', id: message.id, ok: false, failure: { kind: 'unavailable' } }) // its worker failed just now
-      this.#hurryWorker()
       this.#worker.postMessage(message satisfies ToStoreWorker)
     })
     return true
@@ -300,7 +299,7 @@ export class InferenceLog {
 
   /** A call waits for the worker, the stop has begun, or the worker is too far behind. */
   #workerMustHurry(): boolean {
-    return this.store.waiting > 0 || this.#closed !== null || this.#isLagging
+    return this.store.urgentWaiting > 0 || this.#closed !== null || this.#isLagging
   }
 
   /** Once nothing has needed it hurried for RELAX_AFTER_MS: calls come in bursts (a dashboard's refresh), each `chrt` is a process. */

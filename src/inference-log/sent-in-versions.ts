@@ -32,7 +32,7 @@ export class SentInVersions {
   async refresh(): Promise<void> {
     try {
       // the table never loses a row: adding what it holds keeps a note made meanwhile
-      for (const { model, version } of await this.#store.run(SENT_IN_OPERATIONS.versions)) this.note(model, [version])
+      for (const { model, version } of await this.#store.runInBackground(SENT_IN_OPERATIONS.versions)) this.note(model, [version])
     } catch {
       // the store is down: the copy keeps what it saw
     }

@@ -36,7 +36,7 @@ export class Lifecycle {
     this.#store = store
     this.#liveTraffic = liveTraffic
     this.#logger = logger
-    this.#timer = store.isEnabled ? setInterval(() => void this.refresh(), REFRESH_MS).unref() : null
+    this.#timer = store.isEnabled ? setInterval(() => void this.refresh('when idle'), REFRESH_MS).unref() : null
   }
 
   get available(): boolean {
@@ -54,9 +54,10 @@ export class Lifecycle {
     }
   }
 
-  async refresh(): Promise<void> {
+  /** The stages as the store has them: 'now' after a change made here, 'when idle' for the periodic read (StoreCalls.runInBackground). */
+  async refresh(when: 'now' | 'when idle' = 'now'): Promise<void> {
     try {
-      this.stages.replace(await this.#store.run(OPS.listStages))
+      this.stages.replace(await (when === 'now' ? this.#store.run(OPS.listStages) : this.#store.runInBackground(OPS.listStages)))
     } catch {
       // the store is down: the cache keeps the last stages it saw
     }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { gatewayErrorWith } from '../errors.js'
 import { answerCall, StoreUnavailable } from './calls.js'
 import type { CallMessage } from './calls.js'
@@ -9,7 +9,7 @@ import { indexOperations, namedOperations, reads, sql, writes } from './operatio
 import type { Operation } from './operation.js'
 import { SqliteStore } from './sqlite-store.js'
 import type { Store } from './store.js'
-import { StoreClient } from './store-client.js'
+import { BACKGROUND_PATIENCE_MS, StoreClient } from './store-client.js'
 
 function* countRecords(model: string): Operation<number> {
   const [row] = yield sql('SELECT count(*) AS n FROM inferences WHERE model = ?', model)
@@ -53,6 +53,7 @@ describe('store calls', () => {
         void answerCall(structuredClone(message), caughtUp, operations).then((reply) => client.settle(structuredClone(reply)))
         return true
       },
+      hurry: () => undefined,
     })
   })
   afterEach(async () => {
@@ -63,7 +64,7 @@ describe('store calls', () => {
   it('run an operation by its name, with its arguments', async () => {
     expect(await client.run(OPS.count, 'm')).toBe(0)
     expect(posted).toEqual([{ code: 'CALL', id: 1, call: { kind: 'run', name: 'test.count', args: ['m'] } }])
-    expect(client.waiting).toBe(0)
+    expect(client.urgentWaiting).toBe(0)
   })
 
   it('give back a catalogue error as it was thrown, with its code, status and details', async () => {
@@ -83,7 +84,7 @@ describe('store calls', () => {
   it('fail with INFERENCE_LOG_DISABLED when no worker takes calls', async () => {
     refusesCalls = true
     await expect(client.run(OPS.count, 'm')).rejects.toMatchObject({ code: 'INFERENCE_LOG_DISABLED', status: 409 })
-    expect(client.waiting).toBe(0)
+    expect(client.urgentWaiting).toBe(0)
   })
 
   it('name an operation the worker does not have', async () => {
@@ -92,12 +93,38 @@ describe('store calls', () => {
   })
 
   it('fail, all of them, with the error of a worker that failed', async () => {
-    const quiet = new StoreClient({ isEnabled: true, post: () => true }) // a worker that never answers
+    const quiet = new StoreClient({ isEnabled: true, post: () => true, hurry: () => undefined }) // a worker that never answers
     const calls = [quiet.run(OPS.count, 'a'), quiet.flush()]
-    expect(quiet.waiting).toBe(2)
+    expect(quiet.urgentWaiting).toBe(2)
     const crash = new Error('worker exited')
     quiet.abandon(crash)
     for (const call of calls) await expect(call).rejects.toBe(crash)
-    expect(quiet.waiting).toBe(0)
+    expect(quiet.urgentWaiting).toBe(0)
+  })
+
+  it('hurry the worker for a call at once, and for a background call only once it has waited its patience', async () => {
+    vi.useFakeTimers()
+    try {
+      let hurried = 0
+      const quiet = new StoreClient({ isEnabled: true, post: () => true, hurry: () => hurried++ })
+      const background = quiet.runInBackground(OPS.count, 'a')
+      expect([hurried, quiet.urgentWaiting]).toEqual([0, 0])
+      vi.advanceTimersByTime(BACKGROUND_PATIENCE_MS - 1)
+      expect([hurried, quiet.urgentWaiting]).toEqual([0, 0])
+      vi.advanceTimersByTime(1)
+      expect([hurried, quiet.urgentWaiting]).toEqual([1, 1])
+      const urgent = quiet.run(OPS.count, 'b')
+      expect([hurried, quiet.urgentWaiting]).toEqual([2, 2])
+      quiet.settle({ code: 'REPLY', id: 1, ok: true, value: 3 })
+      quiet.settle({ code: 'REPLY', id: 2, ok: true, value: 4 })
+      expect([await background, await urgent, quiet.urgentWaiting]).toEqual([3, 4, 0])
+      // answered within its patience: never hurried
+      const prompt = quiet.runInBackground(OPS.count, 'c')
+      quiet.settle({ code: 'REPLY', id: 3, ok: true, value: 5 })
+      vi.advanceTimersByTime(2 * BACKGROUND_PATIENCE_MS)
+      expect([await prompt, hurried]).toEqual([5, 2])
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

@@ -14,6 +14,13 @@ export interface StoreCalls {
   readonly isEnabled: boolean
   /** Run a named operation in the store, after every record handed to the worker before the call. */
   run<A extends unknown[], T>(op: NamedOperation<A, T>, ...args: A): Promise<T>
+  /**
+   * `run`, for the gateway's own periodic reads (the stage cache, the versions sent in, the drift
+   * gauge): the worker, at idle priority while records flow, is not hurried for it unless it has
+   * waited BACKGROUND_PATIENCE_MS. Hurried for each such read, the writer ran at normal priority
+   * against the requests a third of the time.
+   */
+  runInBackground<A extends unknown[], T>(op: NamedOperation<A, T>, ...args: A): Promise<T>
   /** Run one of the store worker's own tasks, after every record handed to the worker before the call. */
   task<A extends unknown[], T>(task: TaskName<A, T>, ...args: A): Promise<T>
   /** Resolves when every record handed to the worker before the call is in the store. */
@@ -29,11 +36,19 @@ export interface CallPort {
    * call reaches it, the owner settles the call (StoreClient.settle or abandon).
    */
   post(message: CallMessage): boolean
+  /** A call waits that must not wait for a free core: the worker runs at normal priority until `urgentWaiting` is 0. */
+  hurry(): void
 }
+
+/** How long a background call may wait for a free core before the worker is hurried for it. */
+export const BACKGROUND_PATIENCE_MS = 1_000
 
 interface WaitingCall {
   resolve(value: unknown): void
   reject(err: unknown): void
+  /** Waited for now: every call but a background one that is still within its patience. */
+  isUrgent: boolean
+  patience: NodeJS.Timeout | null
 }
 
 export class StoreClient implements StoreCalls {
@@ -49,45 +64,66 @@ export class StoreClient implements StoreCalls {
     return this.#port.isEnabled
   }
 
-  /** Calls posted and not yet answered. */
-  get waiting(): number {
-    return this.#waiting.size
+  /** Calls posted and not yet answered that the worker must not keep waiting (CallPort.hurry). */
+  get urgentWaiting(): number {
+    let urgent = 0
+    for (const call of this.#waiting.values()) if (call.isUrgent) urgent++
+    return urgent
   }
 
   run<A extends unknown[], T>(op: NamedOperation<A, T>, ...args: A): Promise<T> {
-    return this.#call({ kind: 'run', name: op.name, args }) as Promise<T>
+    return this.#call({ kind: 'run', name: op.name, args }, true) as Promise<T>
+  }
+
+  runInBackground<A extends unknown[], T>(op: NamedOperation<A, T>, ...args: A): Promise<T> {
+    return this.#call({ kind: 'run', name: op.name, args }, false) as Promise<T>
   }
 
   task<A extends unknown[], T>(task: TaskName<A, T>, ...args: A): Promise<T> {
-    return this.#call({ kind: 'task', name: task.name, args }) as Promise<T>
+    return this.#call({ kind: 'task', name: task.name, args }, true) as Promise<T>
   }
 
   flush(): Promise<void> {
-    return this.#call({ kind: 'flush' }).then(() => undefined)
+    return this.#call({ kind: 'flush' }, true).then(() => undefined)
   }
 
-  #call(call: StoreCall): Promise<unknown> {
+  #call(call: StoreCall, isUrgent: boolean): Promise<unknown> {
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject })
-      if (this.#port.post({ code: 'CALL', id, call })) return
-      this.#waiting.delete(id)
-      reject(gatewayError('INFERENCE_LOG_DISABLED'))
+      const waiting: WaitingCall = { resolve, reject, isUrgent, patience: null }
+      this.#waiting.set(id, waiting)
+      if (!this.#port.post({ code: 'CALL', id, call })) {
+        this.#waiting.delete(id)
+        return reject(gatewayError('INFERENCE_LOG_DISABLED'))
+      }
+      if (isUrgent) return this.#port.hurry()
+      waiting.patience = setTimeout(() => {
+        waiting.isUrgent = true
+        this.#port.hurry()
+      }, BACKGROUND_PATIENCE_MS).unref()
     })
   }
 
   /** The worker's reply (or the owner's, for a call the worker will never see). */
   settle(reply: ReplyMessage): void {
     const call = this.#waiting.get(reply.id)
-    this.#waiting.delete(reply.id)
-    if (reply.ok) call?.resolve(reply.value)
-    else call?.reject(errorOf(reply.failure))
+    if (call === undefined) return
+    this.#forget(reply.id, call)
+    if (reply.ok) call.resolve(reply.value)
+    else call.reject(errorOf(reply.failure))
   }
 
   /** The worker failed: every call it had not answered fails with its error. */
   abandon(err: unknown): void {
-    for (const call of this.#waiting.values()) call.reject(err)
-    this.#waiting.clear()
+    for (const [id, call] of this.#waiting) {
+      this.#forget(id, call)
+      call.reject(err)
+    }
+  }
+
+  #forget(id: number, call: WaitingCall): void {
+    if (call.patience !== null) clearTimeout(call.patience)
+    this.#waiting.delete(id)
   }
 }
 

@@ -253,6 +253,41 @@ describe('the inference log writer on a busy machine', () => {
   }, BUSY_TEST_MS)
 })
 
+/**
+ * The stage cache and the list of versions sent in are read again every 5 s, and the drift
+ * gauge every minute. A call hurried the writer for a second after its answer, so the writer
+ * ran at normal priority a third of the time, against the requests (bench/run.ts's p99 at
+ * half of native's maximum: 1.7-2.0 × with recording off).
+ */
+describe("the inference log writer and the gateway's own periodic reads", () => {
+  it.skipIf(!canRaise)('stays at idle priority when a core is free; is hurried when such a read has waited too long', async () => {
+    const gw = await startGateway({ store: `sqlite:${join(dir, 'refresh.db')}`, spillDir: join(dir, 'spill-refresh') })
+    try {
+      const batch = creditRecords(BATCH_ROWS, 8)
+      expect((await post(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, { instances: batch }, { 'x-inference-id': 'refresh-first' })).status).toBe(200)
+      expect(await gw.gateway.inferenceLog.count('credit-risk')).toBe(BATCH_ROWS) // a call: the writer was hurried for it
+      const writer = await writerRelaxed()
+      // a quiet machine: each read is answered at once, at idle priority, through at least one 5 s refresh
+      const reads = Promise.all([gw.gateway.lifecycle.refresh('when idle'), gw.gateway.sentInVersions.refresh(), gw.gateway.drift.refresh()])
+      for (const until = Date.now() + 6_000; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
+        expect(isChrtRunning()).toBe(false)
+        expect(schedulingOf(writer).policy).toBe(SCHED_IDLE)
+      }
+      await reads
+      // a busy machine, and records for the writer to catch up with first: the read waits past its patience, then hurries it
+      await keepCoresBusy()
+      for (let i = 0; i < 20; i++) {
+        expect((await post(`${gw.url}/v1/models/credit-risk/versions/v1/predict`, { instances: batch }, { 'x-inference-id': `refresh-${i}` })).status).toBe(200)
+      }
+      const refreshed = gw.gateway.lifecycle.refresh('when idle')
+      expect(await withinNormalTime(hurriedThread(), MIRROR_HURRY_NORMAL_MS, 'hurrying the writer for a read that waited')).toBe(writer)
+      await withinNormalTime(refreshed, WRITER_NORMAL_MS, 'the read, once the writer was hurried')
+    } finally {
+      await gw.close()
+    }
+  }, BUSY_TEST_MS)
+})
+
 describe('the inference log writer falling behind', () => {
   it.skipIf(!canRaise)('is hurried once it is more than maxWriterLagBytes behind, with no call waiting', async () => {
     const gw = await startGateway({ store: `sqlite:${join(dir, 'lag.db')}`, spillDir: join(dir, 'spill-lag'), maxWriterLagBytes: 256 * 1024 })
