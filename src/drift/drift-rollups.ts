@@ -12,13 +12,16 @@
  *
  * The writer counts a record only below `through` (or always, once it is null), and the
  * rebuild counts what is stored at and past it; both run alone (exclusive), so each record
- * is counted once. Until `through` is null the drift endpoint counts the records (drift-raw.ts).
+ * is counted once. Other processes' writers (replicas, workers) keep the same rows: each
+ * batch's transaction reads the states first and `follow`s them, reading a profile another
+ * process set; a reset or a rebuild step locks the states first (store/drift-rollups.ts), and
+ * a step goes on from the `through` in the store, wherever its last step left it. Until `through` is null the drift endpoint counts the records (drift-raw.ts).
  * The counting here is the full computation's (drift-sql.ts valueOf, counted): a missing or
  * wrong-typed value is not counted, a categorical value not in the profile is (other), and
  * SQLite reads a JSON true as 1 where PostgreSQL leaves it out.
  */
-import { DRIFT_BINS_A_ROW, DRIFT_BIN_COLUMNS, DRIFT_UPSERT_ROW_SQL, RECORDS_COL } from '../store/drift-rollups.js'
-import type { DriftCounter, DriftRollupRow } from '../store/drift-rollups.js'
+import { DRIFT_BINS_A_ROW, DRIFT_BIN_COLUMNS, DRIFT_UPSERT_ROW_SQL, lockDriftStates, RECORDS_COL } from '../store/drift-rollups.js'
+import type { DriftCounter, DriftRollupRow, DriftRollupState } from '../store/drift-rollups.js'
 import { sql } from '../store/operation.js'
 import type { Operation } from '../store/operation.js'
 import type { StoredInference } from '../store/records.js'
@@ -88,6 +91,36 @@ export class DriftRollups implements DriftCounter {
   /** Resolves once every version's rollups are complete (tests, the benchmark). */
   async rebuilt(): Promise<void> {
     while (this.#rebuilding !== null) await this.#rebuilding
+  }
+
+  follow(states: readonly DriftRollupState[]): Operation<void> | null {
+    const unknown: DriftRollupState[] = []
+    const stated = new Set<string>()
+    for (const s of states) {
+      const key = keyOf(s.model, s.version)
+      stated.add(key)
+      const c = this.#versions.get(key)
+      if (c !== undefined && c.profileAt === s.profileAt) c.through = s.through // a rebuild, here or in another process, moved it on
+      else unknown.push(s)
+    }
+    for (const key of this.#versions.keys()) if (!stated.has(key)) this.#versions.delete(key) // its profile was removed, or not yet reset
+    return unknown.length === 0 ? null : this.#adopt(unknown)
+  }
+
+  /** Profiles set or replaced through another process: counted in from this batch on. */
+  *#adopt(states: readonly DriftRollupState[]): Operation<void> {
+    for (const s of states) {
+      const key = keyOf(s.model, s.version)
+      let profile: StoredProfile | null
+      try {
+        profile = yield* getProfile(s.model, s.version)
+      } catch {
+        profile = null // a profile stored in a form this version does not read: not counted
+      }
+      // replaced again and not yet reset: left to the reset, which counts every record again
+      if (profile === null || profile.updated_at !== s.profileAt) this.#versions.delete(key)
+      else this.#versions.set(key, counting(profile, s.through))
+    }
   }
 
   wants(rows: readonly StoredInference[]): boolean {
@@ -238,6 +271,7 @@ function* readStates(): Operation<{ profile: StoredProfile; profile_at: number; 
 
 /** A new profile: its version's rows emptied, the rebuild to start at its first record's minute (null: no records, complete). */
 function* resetRollups(p: StoredProfile): Operation<number | null> {
+  yield lockDriftStates
   yield sql('DELETE FROM rollup_drift WHERE model = ? AND version = ?', p.model, p.version)
   const [first] = yield sql('SELECT min(ts) AS ts FROM inferences WHERE model = ? AND version = ?', p.model, p.version)
   const through = first?.ts === null || first?.ts === undefined ? null : minuteOf(Number(first.ts))
@@ -248,7 +282,11 @@ function* resetRollups(p: StoredProfile): Operation<number | null> {
 
 /** The next `records` records' whole minutes from `through` counted into the rows; the new `through` (null: done). */
 function* rebuildStep(model: string, version: string, c: Counting, records: number): Operation<number | null> {
-  const since = c.through!
+  yield lockDriftStates
+  // where the store says it is: another process may have moved it on, or replaced the profile
+  const [state] = yield sql('SELECT profile_at, through FROM drift_rollup_state WHERE model = ? AND version = ?', model, version)
+  if (state === undefined || Number(state.profile_at) !== c.profileAt || state.through === null) return null
+  const since = Number(state.through)
   const [next] = yield sql('SELECT ts FROM inferences WHERE model = ? AND version = ? AND ts >= ? ORDER BY ts LIMIT 1 OFFSET ?', model, version, since, records)
   const until = next === undefined ? END_OF_TIME : Math.max(minuteOf(Number(next.ts)), since + MINUTE_MS)
   const minutes = yield* countsByMinute({ model, version, since, until }, c.columns)

@@ -14,6 +14,8 @@
  *                       stored before the profile have been counted (null: all, complete)
  */
 import type { Dialect } from './dialect.js'
+import { sql } from './operation.js'
+import type { DialectSql, Operation, Rows } from './operation.js'
 import type { StoredInference } from './records.js'
 
 /** Bins a row of rollup_drift: a numeric column's ten deciles fit one. */
@@ -27,8 +29,38 @@ export const DRIFT_BIN_COLUMNS = Array.from({ length: DRIFT_BINS_A_ROW }, (_, k)
 /** One row of rollup_drift, its columns in DRIFT_KEY then DRIFT_BIN_COLUMNS order. */
 export type DriftRollupRow = [model: string, version: string, minute: number, col: number, chunk: number, ...bins: number[]]
 
+/** A row of drift_rollup_state, as every writer's transaction reads it. */
+export interface DriftRollupState {
+  readonly model: string
+  readonly version: string
+  readonly profileAt: number
+  readonly through: number | null
+}
+
+/**
+ * Every writer (each replica's, each worker's) reads the states first in its transaction, FOR
+ * SHARE on PostgreSQL; a profile's reset and a rebuild step lock the table against them first
+ * (lockDriftStates). So a batch is counted with the profile and `through` in force when it
+ * commits, whichever process set them; SQLite's IMMEDIATE transactions run one at a time anyway.
+ */
+export const driftStatesSql = (d: Dialect): string =>
+  `SELECT model, version, profile_at, through FROM drift_rollup_state${d.name === 'postgres' ? ' FOR SHARE' : ''}`
+
+export const driftStatesOf = (rows: Rows): DriftRollupState[] =>
+  rows.map((r) => ({ model: String(r.model), version: String(r.version), profileAt: Number(r.profile_at), through: r.through === null ? null : Number(r.through) }))
+
+/** First in a transaction that changes a state: waits for the writers counting with it, and holds back the next. */
+export const lockDriftStates: DialectSql = (d) =>
+  d.name === 'postgres' ? sql('LOCK TABLE drift_rollup_state IN EXCLUSIVE MODE') : sql('SELECT 1')
+
 /** What the store asks of drift while it writes a batch (drift/drift-rollups.ts). */
 export interface DriftCounter {
+  /**
+   * The states as this batch's transaction read them (driftStatesSql): the counting follows
+   * them (a profile set, replaced or removed through another process, a rebuild it moved on).
+   * An operation when profiles must be read for it, run in the same transaction; else null.
+   */
+  follow(states: readonly DriftRollupState[]): Operation<void> | null
   /** Whether any of the rows' versions is counted: when not, the batch is written as without drift. */
   wants(rows: readonly StoredInference[]): boolean
   /** The rows to add for the new records among `rows` (`isNew` null: all are new). */

@@ -99,22 +99,25 @@ export function withSqliteTransaction<T>(db: Database.Database, mode: Transactio
 
 /** SQLite runs an operation synchronously from its first statement to its last: nothing else runs inside its transaction. */
 export function runOnSqlite<T>(db: Database.Database, op: Operation<T>, mode: TransactionMode): T {
-  return withSqliteTransaction(db, mode, () => {
-    let step = op.next([])
-    while (!step.done) {
-      let rows: Rows
-      try {
-        const { sql, params } = statementFor(step.value, SQLITE)
-        const statement = db.prepare(sql)
-        rows = statement.reader ? (statement.all(...params) as Rows) : (statement.run(...params), [])
-      } catch (err) {
-        step = op.throw(err) // the operation may turn a constraint into its own error; else it rethrows
-        continue
-      }
-      step = op.next(rows)
+  return withSqliteTransaction(db, mode, () => runStepsOnSqlite(db, op))
+}
+
+/** An operation's statements in the transaction already open on `db` (the store's own, such as the writer's). */
+export function runStepsOnSqlite<T>(db: Database.Database, op: Operation<T>): T {
+  let step = op.next([])
+  while (!step.done) {
+    let rows: Rows
+    try {
+      const { sql, params } = statementFor(step.value, SQLITE)
+      const statement = db.prepare(sql)
+      rows = statement.reader ? (statement.all(...params) as Rows) : (statement.run(...params), [])
+    } catch (err) {
+      step = op.throw(err) // the operation may turn a constraint into its own error; else it rethrows
+      continue
     }
-    return step.value
-  })
+    step = op.next(rows)
+  }
+  return step.value
 }
 
 const BEGIN: Record<TransactionMode, string> = { write: 'BEGIN', read: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' }
@@ -146,20 +149,23 @@ export async function withPostgresTransaction<T>(pool: pg.Pool, mode: Transactio
 
 /** PostgreSQL runs an operation statement by statement, `?` placeholders numbered `$1`, `$2`, …. */
 export function runOnPostgres<T>(pool: pg.Pool, op: Operation<T>, mode: TransactionMode): Promise<T> {
-  return withPostgresTransaction(pool, mode, async (client) => {
-    let step = op.next([])
-    while (!step.done) {
-      let rows: Rows
-      try {
-        const { sql, params } = statementFor(step.value, POSTGRES)
-        let n = 0
-        rows = (await client.query(sql.replace(/\?/g, () => `$${++n}`), params as unknown[])).rows
-      } catch (err) {
-        step = op.throw(err) // the operation may turn a constraint into its own error; else it rethrows
-        continue
-      }
-      step = op.next(rows)
+  return withPostgresTransaction(pool, mode, (client) => runStepsOnPostgres(client, op))
+}
+
+/** An operation's statements in the transaction already open on `client` (the store's own, such as the writer's). */
+export async function runStepsOnPostgres<T>(client: pg.PoolClient, op: Operation<T>): Promise<T> {
+  let step = op.next([])
+  while (!step.done) {
+    let rows: Rows
+    try {
+      const { sql, params } = statementFor(step.value, POSTGRES)
+      let n = 0
+      rows = (await client.query(sql.replace(/\?/g, () => `$${++n}`), params as unknown[])).rows
+    } catch (err) {
+      step = op.throw(err) // the operation may turn a constraint into its own error; else it rethrows
+      continue
     }
-    return step.value
-  })
+    step = op.next(rows)
+  }
+  return step.value
 }

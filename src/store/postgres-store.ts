@@ -6,9 +6,9 @@
 import pg from 'pg'
 import { POSTGRES } from './dialect.js'
 import { MIGRATIONS, migrationSql } from './migrations.js'
-import { runOnPostgres, withPostgresTransaction } from './operation.js'
+import { runOnPostgres, runStepsOnPostgres, withPostgresTransaction } from './operation.js'
 import type { Operation, TransactionMode } from './operation.js'
-import { columnArrays, DRIFT_UPSERT_ARRAYS_SQL } from './drift-rollups.js'
+import { columnArrays, DRIFT_UPSERT_ARRAYS_SQL, driftStatesOf, driftStatesSql } from './drift-rollups.js'
 import type { DriftCounter } from './drift-rollups.js'
 import { INSERT_COLUMNS } from './query-sql.js'
 import type { StoredInference } from './records.js'
@@ -43,6 +43,8 @@ const BATCH_RECORDS: RecordSource = {
 const INSERT_WITH_ROLLUPS_SQL = `WITH n AS (${INSERT_SQL} RETURNING record_id, model, inference_id, ts, version, role, latency_ms, status, predicted_label, score),
   ${recordRollupSql(POSTGRES, BATCH_RECORDS).map((text, k) => `r${k} AS (${text})`).join(',\n  ')}
   SELECT record_id FROM n`
+
+const STATES_SQL = driftStatesSql(POSTGRES)
 
 export class PostgresStore implements Store {
   readonly dialect = POSTGRES
@@ -82,18 +84,19 @@ export class PostgresStore implements Store {
       await this.#pool.query(this.#insertSql, values)
       return
     }
-    // alone, so that no rebuild step counts while records are in flight: else one stored
-    // meanwhile could be left by both the writer and the rebuild
-    await drift.exclusive(async () => {
-      if (!drift.wants(rows)) return void (await this.#pool.query(this.#insertSql, values))
+    // alone, so that no rebuild step of this process counts while records are in flight: else one
+    // stored meanwhile could be left by both the writer and the rebuild (other processes' steps
+    // wait for the states this transaction reads FOR SHARE)
+    await drift.exclusive(() => withPostgresTransaction(this.#pool, 'write', async (client) => {
+      const follow = drift.follow(driftStatesOf((await client.query(STATES_SQL)).rows))
+      if (follow !== null) await runStepsOnPostgres(client, follow)
+      if (!drift.wants(rows)) return void (await client.query(this.#insertSql, values))
       // counted from the records the INSERT says it stored, and written in its transaction
-      return withPostgresTransaction(this.#pool, 'write', async (client) => {
-        const inserted = await client.query<{ record_id: string }>(`${this.#insertSql}${this.#insertSql === INSERT_SQL ? ' RETURNING record_id' : ''}`, values)
-        const isNew = inserted.rows.length === rows.length ? null : new Set(inserted.rows.map((r) => r.record_id))
-        const counted = drift.count(rows, isNew)
-        if (counted.length > 0) await client.query(DRIFT_UPSERT_ARRAYS_SQL, columnArrays(counted))
-      })
-    })
+      const inserted = await client.query<{ record_id: string }>(`${this.#insertSql}${this.#insertSql === INSERT_SQL ? ' RETURNING record_id' : ''}`, values)
+      const isNew = inserted.rows.length === rows.length ? null : new Set(inserted.rows.map((r) => r.record_id))
+      const counted = drift.count(rows, isNew)
+      if (counted.length > 0) await client.query(DRIFT_UPSERT_ARRAYS_SQL, columnArrays(counted))
+    }))
   }
 
   countDriftWith(counter: DriftCounter | null): void {

@@ -7,11 +7,11 @@ import { mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { SQLITE } from './dialect.js'
 import { MIGRATIONS, migrationSql } from './migrations.js'
-import { runOnSqlite, withSqliteTransaction } from './operation.js'
-import type { Operation, TransactionMode } from './operation.js'
+import { runOnSqlite, runStepsOnSqlite, withSqliteTransaction } from './operation.js'
+import type { Operation, Rows, TransactionMode } from './operation.js'
 import { INSERT_COLUMNS, putRowValues } from './query-sql.js'
 import type { StoredInference } from './records.js'
-import { DRIFT_UPSERT_ROW_SQL } from './drift-rollups.js'
+import { DRIFT_UPSERT_ROW_SQL, driftStatesOf, driftStatesSql } from './drift-rollups.js'
 import type { DriftCounter } from './drift-rollups.js'
 import { joinedRollupSql, RecordSums, TABLES, upsertRowSql } from './rollups.js'
 import type { RecordSource } from './rollups.js'
@@ -109,7 +109,11 @@ export class SqliteStore implements Store {
     const addRollups = this.#keepsRollups ? this.#rollupWriter() : null
     const insertedIds = db.prepare('SELECT record_id FROM inferences WHERE rowid > ?').pluck()
     const upsertDrift = db.prepare(DRIFT_UPSERT_ROW_SQL)
-    const insertBatch = db.transaction((rows: readonly StoredInference[], drift: DriftCounter | null) => {
+    const driftStates = db.prepare(driftStatesSql(SQLITE))
+    const insertBatch = db.transaction((rows: readonly StoredInference[], counter: DriftCounter | null) => {
+      const follow = counter?.follow(driftStatesOf(driftStates.all() as Rows)) ?? null
+      if (follow !== null) runStepsOnSqlite(db, follow)
+      const drift = counter?.wants(rows) ? counter : null
       const isCounted = addRollups !== null || drift !== null
       const before = isCounted ? (lastRowid.get() as number) : 0
       let inserted = 0
@@ -129,7 +133,7 @@ export class SqliteStore implements Store {
       if (drift !== null) for (const values of drift.count(rows, isNew)) upsertDrift.run(values)
     })
     // IMMEDIATE: the rowid read first must still be the last when the rows go in (another process may write the file)
-    this.#insertMany = (rows) => insertBatch.immediate(rows, this.#drift?.wants(rows) ? this.#drift : null)
+    this.#insertMany = (rows) => insertBatch.immediate(rows, this.#drift)
     db.pragma('optimize=0x10002') // SQLite's advice for a long-lived connection: gather planner statistics where missing
     return db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number
   }

@@ -18,7 +18,7 @@ import { CREDIT_FEATURES, driftedRow, generateCreditRows } from '../../src/sampl
 import type { CreditRow } from '../../src/sample-data/credit-default.js'
 import { SeededRandom } from '../../src/sample-data/random.js'
 import type { StoredInference } from '../../src/store/records.js'
-import { STORES } from './stores.js'
+import { STORE_KINDS, STORES, twoReplicasOn } from './stores.js'
 import type { StoreUnderTest } from './stores.js'
 
 const T0 = Date.parse('2026-11-01T00:00:00Z')
@@ -280,6 +280,49 @@ for (const [kind, open] of Object.entries(STORES)) {
       await rollups.refresh()
       await t.store.insert(records('v1', 38, 200, false, T0 + 40 * 60_000).stored)
       await expectEqual('v1', { kind: 'profile', version: 'v1' }, 'rollups')
+    })
+  })
+}
+
+/**
+ * Two writers on one store, as two replicas (or two workers) have, each with its own
+ * DriftRollups: a profile set or replaced through one is counted in its bins by the other from
+ * its next batch on, with no restart and no record counted twice or left out.
+ */
+for (const kind of STORE_KINDS) {
+  describe(`drift rollups kept by two writers on one ${kind} store`, () => {
+    const replicas = twoReplicasOn(kind, 'switchyard-drift-two-')
+
+    it('counts in the profile the other writer set, and in its replacement', async () => {
+      const [a, b] = await replicas()
+      const [onA, onB] = [new DriftRollups({ rebuildRecords: 400 }), new DriftRollups({ rebuildRecords: 400 })]
+      await onA.attach(a)
+      await onB.attach(b)
+      const expectEqual = async () => {
+        const request = { model: 'm', version: 'v1', since: T0, until: T0 + 3 * HOUR, reference: { kind: 'profile', version: 'v1' } as const }
+        const [fast, full] = [await a.run(driftRaw(request), 'read'), await a.run(driftRaw({ ...request, isFull: true }), 'read')]
+        expect(fast.source).toBe('rollups')
+        expect(fast.live).toEqual(full.live)
+      }
+      await a.insert(records('v1', 41, 600, false, T0).stored)
+      await a.run(putProfile('m', 'v1', referenceProfile(), 'tester', T0), 'write')
+      await onA.refresh() // as the PUT through replica a does; b is told nothing
+      await onA.rebuilt()
+      await b.insert(records('v1', 42, 300, true, T0 + HOUR).stored)
+      await a.insert(records('v1', 43, 300, false, T0 + HOUR + 60_000).stored)
+      await expectEqual()
+      // replaced through a, while b goes on writing, early and late minutes
+      const rnd = new SeededRandom(6)
+      const rows = generateCreditRows(1_000, 10).map(driftedRow)
+      const inputs = rows.map((r) => inputsOf(r, rnd, true) as Record<string, string | number>)
+      const replaced = buildProfile({ source: 'drifted rows', columns: new Map([...FEATURES, 'channel'].map((f) => [f, inputs.map((i) => i[f])])), scores: rows.map(scoreOf), records: rows.length })
+      await a.run(putProfile('m', 'v1', replaced, 'tester', T0 + 1), 'write')
+      await onA.refresh()
+      await b.insert(records('v1', 44, 300, true, T0 + 2 * HOUR).stored)
+      await b.insert(records('v1', 45, 200, false, T0 + 30_000).stored)
+      await onA.rebuilt()
+      await b.insert(records('v1', 46, 200, true, T0 + 2 * HOUR + 60_000).stored)
+      await expectEqual()
     })
   })
 }
