@@ -118,6 +118,9 @@ export function* sync(replica: string, leaseMs: number, reports: readonly Canary
     if (inserted.length > 0) created.push(r.key)
     const c = r.counts
     if (c.requests === 0 && c.compared === 0) continue
+    // a replica that has not followed the step yet: its counts are of a step no longer judged
+    const [inForce] = yield sql('SELECT step FROM canaries WHERE key = ?', r.key)
+    if (Number(inForce.step) !== r.step) continue
     yield sql(`INSERT INTO canary_counts (key, step, replica, requests, errors, slow, compared, disagreed, p99_ms, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (key, step, replica) DO UPDATE SET requests = excluded.requests, errors = excluded.errors, slow = excluded.slow,
@@ -144,6 +147,8 @@ export function* judge(replica: string, key: string, judged: Pick<CanaryState, '
   if (row === undefined || Number(row.step) !== judged.step || row.status !== judged.status) return false
   yield sql('UPDATE canaries SET step = ?, status = ?, step_started_at = ?, events = ?, updated_at = ? WHERE key = ?',
     next.step, next.status, next.stepStartedMs, JSON.stringify(next.events), nowMs, key)
+  // only the step in force is judged: the rows of those before would pile up, one a replica a step
+  if (next.step !== judged.step) yield sql('DELETE FROM canary_counts WHERE key = ? AND step <> ?', key, next.step)
   return true
 }
 

@@ -199,8 +199,8 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     name: 'canaries: one state for every replica, their counts, the judge lease',
     // canaries: a canary (model + settings, hashed) where it is; written only by the holder of
-    // the 'canary-judge' lease. canary_counts: each replica's counts of each step, replaced
-    // every second. leases: a holder and an expiry in the store's clock (ms).
+    // the 'canary-judge' lease. canary_counts: each replica's counts of the step in force,
+    // replaced every second (an earlier step's are deleted as the canary moves on). leases: a holder and an expiry in the store's clock (ms).
     sqlite: `
       CREATE TABLE canaries (
         key TEXT PRIMARY KEY, model TEXT NOT NULL, step INTEGER NOT NULL, status TEXT NOT NULL,

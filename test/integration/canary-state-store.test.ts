@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest'
 import { judge, read, sync } from '../../src/store/canary-state.js'
 import type { CanaryReport, StepCounts } from '../../src/store/canary-state.js'
+import { sql } from '../../src/store/operation.js'
+import type { Operation } from '../../src/store/operation.js'
 import { STORE_KINDS, twoReplicasOn } from './stores.js'
 
 const counts = (requests: number, errors = 0): StepCounts => ({ requests, errors, slow: 0, compared: 0, disagreed: 0, p99Ms: requests })
@@ -41,5 +43,22 @@ describe.each(STORE_KINDS)('canaries on %s', (kind) => {
     const seen = await b.run(read(['k1']), 'read')
     expect(seen.canaries[0].state).toMatchObject({ step: 1, events: [{ kind: 'started' }, { kind: 'step', percent: 50 }] })
     expect(seen.canaries[0].totals.requests).toBe(0) // step 1 has no counts yet; step 0's stay with step 0
+  })
+
+  it("keeps only the counts of the step in force: a replica's a row, none left of the steps before", async () => {
+    const [a, b] = await twoReplicas()
+    function* countRows(): Operation<string[]> {
+      const rows = yield sql('SELECT step, replica FROM canary_counts ORDER BY step, replica')
+      return rows.map((r) => `${r.step}/${r.replica}`)
+    }
+    const { canaries: [c] } = await a.run(sync('A', LEASE_MS, [report(0, counts(20))]))
+    await b.run(sync('B', LEASE_MS, [report(0, counts(7))]))
+    expect(await a.run(countRows(), 'read')).toEqual(['0/A', '0/B'])
+    const next = { step: 1, status: 'progressing' as const, stepStartedMs: Date.now(), events: c.state.events }
+    expect(await a.run(judge('A', 'k1', c.state, next))).toBe(true)
+    expect(await a.run(countRows(), 'read')).toEqual([])
+    await b.run(sync('B', LEASE_MS, [report(0, counts(9))])) // B has not followed yet: its count for step 0 is of no use
+    await a.run(sync('A', LEASE_MS, [report(1, counts(3))]))
+    expect(await a.run(countRows(), 'read')).toEqual(['1/A'])
   })
 })
