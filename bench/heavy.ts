@@ -13,7 +13,9 @@
  * The model is training/cnn.ts's CNN, [N,3,64,64] FP32, built here with its seeded weights.
  * CONNECTIONS (8) clients; each round measures the loop and then every scenario, in
  * alternating order; a scenario's ratio is its req/s ÷ the loop's runs/s in the same round,
- * and the median over RUNS (3) rounds of DURATION (10) seconds is reported.
+ * and the median over RUNS (3) rounds of DURATION (10) seconds is reported, with the gateway's
+ * CPU a request (its main thread, and the others: the session thread, V8's collectors), which
+ * hardly depends on what else the machine is doing.
  */
 import autocannon from 'autocannon'
 import { execSync, fork, spawn } from 'node:child_process'
@@ -22,6 +24,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildCnn, CNN_IMAGE_SHAPE, CNN_INPUT } from '../training/cnn.js'
+import { cpuPerRequest, threadTicks } from './cpu-time.js'
+import type { CpuPerRequest } from './cpu-time.js'
 import { writeReadmeTable } from './readme-table.js'
 
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 8)
@@ -60,15 +64,21 @@ async function main(): Promise<void> {
     { name: 'v2-batched', what: 'binary, on a version with batching: { max_batch_size: 4, max_queue_delay_ms: 2 }', measure: (s) => load(gateway.port, '/v2/models/cnn-batched/versions/1/infer', binaryBody, binaryHeaders, s) },
     { name: 'grpc', what: 'ModelInfer over gRPC, raw_input_contents', measure: (s) => grpc.measure(s) },
   ]
-  const rounds: { loop: number; rates: Map<string, number> }[] = []
+  const rounds: Round[] = []
   try {
     for (const s of scenarios) await s.measure(2) // warm-up, not reported
     await loop.measure(2)
     for (let i = 0; i < RUNS; i++) {
       const loopRate = await loop.measure(DURATION)
       const rates = new Map<string, number>()
-      for (const s of i % 2 === 0 ? scenarios : [...scenarios].reverse()) rates.set(s.name, await s.measure(DURATION))
-      rounds.push({ loop: loopRate, rates })
+      const cpu = new Map<string, CpuPerRequest | null>()
+      for (const s of i % 2 === 0 ? scenarios : [...scenarios].reverse()) {
+        const before = threadTicks(gateway.child.pid!)
+        const rate = await s.measure(DURATION)
+        rates.set(s.name, rate)
+        cpu.set(s.name, cpuPerRequest(gateway.child.pid!, before, threadTicks(gateway.child.pid!), Math.round(rate * DURATION)))
+      }
+      rounds.push({ loop: loopRate, rates, cpu })
       process.stdout.write(`round ${i + 1}: loop ${loopRate.toFixed(0)} runs/s, ${[...rates].map(([n, r]) => `${n} ${r.toFixed(0)} req/s`).join(', ')}\n`)
     }
   } finally {
@@ -80,21 +90,35 @@ async function main(): Promise<void> {
   report(scenarios, rounds)
 }
 
-function report(scenarios: Scenario[], rounds: { loop: number; rates: Map<string, number> }[]): void {
+interface Round {
+  readonly loop: number
+  readonly rates: Map<string, number>
+  /** The gateway's CPU a request in each scenario (null where /proc is not there). */
+  readonly cpu: Map<string, CpuPerRequest | null>
+}
+
+/** Median µs a request over the rounds, main thread + the others; blank where not measured. */
+function describeCpu(rounds: readonly Round[], name: string): string {
+  const cpu = rounds.map((r) => r.cpu.get(name)).filter((c): c is CpuPerRequest => c != null)
+  return cpu.length === 0 ? '' : `${median(cpu.map((c) => c.mainUs)).toFixed(0)} + ${median(cpu.map((c) => c.otherUs)).toFixed(0)}`
+}
+
+function report(scenarios: Scenario[], rounds: Round[]): void {
   const sha = (() => { try { return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim() } catch { return 'unknown' } })()
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`
   const knobs = `CONNECTIONS=${CONNECTIONS} DURATION=${DURATION}s RUNS=${RUNS}`
   const rows = [
-    { scenario: 'ort-loop', what: "onnxruntime's own loop, one image a run", rate: median(rounds.map((r) => r.loop)), ratio: '' },
+    { scenario: 'ort-loop', what: "onnxruntime's own loop, one image a run", rate: median(rounds.map((r) => r.loop)), ratio: '', cpu: '' },
     ...scenarios.map((s) => ({
       scenario: s.name, what: s.what, rate: median(rounds.map((r) => r.rates.get(s.name)!)),
       ratio: `${median(rounds.map((r) => r.rates.get(s.name)! / r.loop)).toFixed(2)} × ort-loop`,
+      cpu: describeCpu(rounds, s.name),
     })),
   ]
   const table = [
-    '| scenario | what | req/s (median) | ratio (median of rounds) |',
-    '|---|---|---:|---|',
-    ...rows.map((r) => `| ${r.scenario} | ${r.what} | ${Math.round(r.rate)} | ${r.ratio} |`),
+    '| scenario | what | req/s (median) | ratio (median of rounds) | gateway CPU µs a request: main thread + others |',
+    '|---|---|---:|---|---|',
+    ...rows.map((r) => `| ${r.scenario} | ${r.what} | ${Math.round(r.rate)} | ${r.ratio} | ${r.cpu} |`),
   ].join('\n')
   const each = rounds.map((r, i) => `round ${i + 1}: loop ${Math.round(r.loop)}, ${[...r.rates].map(([n, v]) => `${n} ${Math.round(v)}`).join(', ')}`).join('\n')
   const md = `# A heavy model against onnxruntime's own loop\n\ncommit ${sha}; ${machine}; ${knobs}\n\n${table}\n\n${each}\n`
@@ -103,7 +127,7 @@ function report(scenarios: Scenario[], rounds: { loop: number; rates: Map<string
   mkdirSync(dir, { recursive: true })
   const stem = join(dir, `${new Date().toISOString().slice(0, 10)}_${sha}_heavy`)
   writeFileSync(`${stem}.md`, md)
-  writeFileSync(`${stem}.json`, JSON.stringify({ commit: sha, machine, knobs: { CONNECTIONS, DURATION, RUNS }, rows, rounds: rounds.map((r) => ({ loop: r.loop, ...Object.fromEntries(r.rates) })) }, null, 2) + '\n')
+  writeFileSync(`${stem}.json`, JSON.stringify({ commit: sha, machine, knobs: { CONNECTIONS, DURATION, RUNS }, rows, rounds: rounds.map((r) => ({ loop: r.loop, ...Object.fromEntries(r.rates), cpu: Object.fromEntries(r.cpu) })) }, null, 2) + '\n')
   writeReadmeTable(join(root, 'bench', 'README.md'), `${new Date().toISOString().slice(0, 10)}, commit ${sha}, ${machine}, ${knobs} ([full results](results/${stem.split('/').pop()}.md)):\n\n${table}`, 'heavy')
   process.stdout.write(`wrote ${stem}.md and .json, and the heavy table in bench/README.md\n`)
 }
