@@ -137,7 +137,9 @@ export function inferenceServiceImplementation(parts: InferenceServiceParts, opt
         routing: new GrpcRouting(header, body),
         callerId: callerInferenceId(header),
         callerMeta: (fields) => callerMeta(header, fields),
-        recordBytes: body.bytes,
+        get recordBytes() {
+          return body.bytes // made only when the inference is recorded
+        },
       }, (answer, chosen) => {
         const sent = new Metadata()
         sent.set('x-model-version', chosen.version.version)
