@@ -29,9 +29,21 @@ const UPPER_E = 0x45
  */
 const EXACT_DIGITS = 15
 const EXACT_POWERS = Array.from({ length: 23 }, (_, e) => 10 ** e)
+/**
+ * Up to this many digits, and powers of ten within ±44 (two steps of at most 10^22), a number
+ * is read the same way but approximately: the digits past 2^53 and the powers round, at most
+ * ten times, so the value is within APPROXIMATION of the exact one (`scanned.isExact` false).
+ * A float's shortest text has up to 17 digits (what numpy's tolist() and a Float32Array's
+ * values print): an FP32 tensor of them (plain-bodies.ts) takes the approximation where
+ * float32 rounding cannot tell it from the exact value.
+ */
+const APPROXIMATE_DIGITS = 19
+const APPROXIMATE_EXPONENT = 44
+/** A bound on an approximate value's relative error: a hundred times what ten roundings make. */
+export const APPROXIMATION = 1e-13
 
 /** What the last readNumber, readString or expectKeyOf read: the number, the string's content as start..end, where the key ended. */
-export const scanned = { number: 0, start: 0, end: 0, keyEnd: -1 }
+export const scanned = { number: 0, isExact: true, start: 0, end: 0, keyEnd: -1 }
 
 /** The index of the first byte at or after `i` that is not JSON whitespace (b.length at the end). */
 export function skipSpace(b: Buffer, i: number): number {
@@ -101,8 +113,9 @@ export function isSpan(b: Buffer, start: number, end: number, text: string): boo
 
 /**
  * After whitespace, a number as JSON's grammar has it (no leading zeros, no bare '.', no '+')
- * that the fast path reads exactly (EXACT_DIGITS): the index after it, or -1; its value, the
- * one JSON.parse gives, in `scanned.number`.
+ * that the fast path reads exactly (EXACT_DIGITS) or nearly (APPROXIMATE_DIGITS): the index
+ * after it, or -1; its value in `scanned.number`, the one JSON.parse gives when
+ * `scanned.isExact`, else within APPROXIMATION of it.
  */
 export function readNumber(b: Buffer, i: number): number {
   if (b[i] <= SPACE) i = skipSpace(b, i)
@@ -110,7 +123,7 @@ export function readNumber(b: Buffer, i: number): number {
   const isNegative = c === MINUS
   if (isNegative) c = b[++i]
   let digits = 0 // every digit, the fraction's included, as one integer
-  let count = 0
+  let count = 0 // its significant digits
   if (c === ZERO) c = b[++i]
   else if (c > ZERO && c <= NINE) {
     do {
@@ -125,7 +138,7 @@ export function readNumber(b: Buffer, i: number): number {
     if (!(c >= ZERO && c <= NINE)) return -1
     do {
       digits = digits * 10 + (c - ZERO)
-      count++
+      if (digits !== 0) count++ // a fraction's leading zeros (0.003…) are not significant digits
       exponent--
       c = b[++i]
     } while (c >= ZERO && c <= NINE)
@@ -142,7 +155,17 @@ export function readNumber(b: Buffer, i: number): number {
     } while (c >= ZERO && c <= NINE)
     exponent += isNegativeExponent ? -e : e
   }
-  if (count > EXACT_DIGITS || exponent < -22 || exponent > 22) return -1
+  scanned.isExact = count <= EXACT_DIGITS && exponent >= -22 && exponent <= 22
+  if (!scanned.isExact) {
+    if (count > APPROXIMATE_DIGITS || exponent < -APPROXIMATE_EXPONENT || exponent > APPROXIMATE_EXPONENT) return -1
+    if (exponent > 22) {
+      digits *= EXACT_POWERS[22]
+      exponent -= 22
+    } else if (exponent < -22) {
+      digits /= EXACT_POWERS[22]
+      exponent += 22
+    }
+  }
   const value = exponent >= 0 ? digits * EXACT_POWERS[exponent] : digits / EXACT_POWERS[-exponent]
   scanned.number = isNegative ? -value : value
   return i

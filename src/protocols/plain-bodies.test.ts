@@ -177,16 +177,18 @@ const tensor = fc.record({
 const fitting = fc.record({
   rows: fc.integer({ min: 0, max: MAX_ROWS + 1 }),
   seed: fc.integer(),
-  flaw: rarely('none', 'out-of-range', 'fraction', 'huge', 'count', 'datatype', 'missing', 'twice', 'third', 'unknown', 'shape', 'rank'),
+  flaw: rarely('none', 'long', 'long-fp64', 'out-of-range', 'fraction', 'huge', 'count', 'datatype', 'missing', 'twice', 'third', 'unknown', 'shape', 'rank'),
 }).map(({ rows, seed, flaw }) => {
   const x: (number | string)[] = Array.from({ length: rows * 2 }, (_, k) => ((seed >>> k) % 7) * 0.25 - 0.5)
   const n: (number | string)[] = Array.from({ length: rows }, (_, k) => ((seed >>> k) % 256) - 128)
   if (flaw === 'out-of-range' && rows > 0) n[0] = 128
   if (flaw === 'fraction' && rows > 0) n[0] = 1.5
   if (flaw === 'huge' && rows > 0) x[0] = '1e400'
+  // a float's shortest text, 16 or 17 digits: read approximately, which FP32 takes and FP64 leaves to the general path
+  if (flaw === 'long' || flaw === 'long-fp64') for (let k = 0; k < x.length; k++) x[k] = JSON.stringify(Math.sin(seed + k) * 10 ** ((seed + k) % 9 - 4))
   if (flaw === 'count') x.push(1)
   const inputs: [string, string][][] = [
-    [['"name"', '"x"'], ['"shape"', flaw === 'rank' ? `[${rows * 2}]` : `[${rows},2]`], ['"datatype"', flaw === 'datatype' ? '"FP64"' : '"FP32"'], ['"data"', `[${x.join(',')}]`]],
+    [['"name"', '"x"'], ['"shape"', flaw === 'rank' ? `[${rows * 2}]` : `[${rows},2]`], ['"datatype"', flaw === 'datatype' || flaw === 'long-fp64' ? '"FP64"' : '"FP32"'], ['"data"', `[${x.join(',')}]`]],
     [['"datatype"', '"INT8"'], ['"data"', `[${n.join(',')}]`], ['"name"', '"n"'], ['"shape"', flaw === 'shape' ? `[${rows},1]` : `[${rows}]`]],
   ]
   if (flaw === 'missing') inputs.pop()
@@ -217,6 +219,24 @@ describe('decodePlainInferRequest', () => {
       (bytes) => decodePlainInferRequest(bytes, specs, MAX_ROWS),
       (text) => decodeInferRequest(JSON.parse(text), specs, [], MAX_ROWS),
       (d) => ({ id: d.id, rows: d.rows, outputs: d.outputs, feeds: plainFeeds(d.feeds) }))
+  })
+
+  it('takes FP32 data of 16 and 17 digits (numpy tolist(), a Float32Array\'s values) as the general path reads it; not FP64 data', () => {
+    const width = 100_000
+    const x: TensorSpec[] = [{ name: 'x', datatype: 'FP32', ortType: 'float32', shape: [-1, width] }]
+    const bodies = [
+      Array.from(Float32Array.from({ length: width }, (_, i) => Math.sin(i) * 0.5 + 0.5)), // an image's pixels
+      Array.from({ length: width }, (_, i) => Math.sin(i * 12.9898) * 10 ** ((i % 31) - 15)), // doubles of many sizes
+    ].map((data) => JSON.stringify({ inputs: [{ name: 'x', shape: [1, width], datatype: 'FP32', data }] }))
+    for (const text of bodies) {
+      const fast = decodePlainInferRequest(Buffer.from(text), x, MAX_ROWS)
+      expect(fast).not.toBeNull()
+      const general = decodeInferRequest(JSON.parse(text), x, [], MAX_ROWS)
+      expect(Buffer.from((fast!.feeds[0].data as Float32Array).buffer, (fast!.feeds[0].data as Float32Array).byteOffset, 4 * width))
+        .toEqual(Buffer.from((general.feeds[0].data as Float32Array).buffer, (general.feeds[0].data as Float32Array).byteOffset, 4 * width))
+    }
+    const f64: TensorSpec[] = [{ name: 'x', datatype: 'FP64', ortType: 'float64', shape: [-1, width] }]
+    expect(decodePlainInferRequest(Buffer.from(bodies[1].replace('"FP32"', '"FP64"')), f64, MAX_ROWS)).toBeNull()
   })
 
   it('takes the body a client usually sends, with its id', () => {

@@ -16,7 +16,7 @@
 import { isValidInferenceId } from '../inference-id.js'
 import { datatypeInfo } from '../runtime/datatypes.js'
 import type { DatatypeInfo } from '../runtime/datatypes.js'
-import { expect, expectKey, expectKeyOf, isSpan, readNumber, readString, scanned, skipSpace } from './json-scanner.js'
+import { APPROXIMATION, expect, expectKey, expectKeyOf, isSpan, readNumber, readString, scanned, skipSpace } from './json-scanner.js'
 import { inputSlab } from '../runtime/signature.js'
 import type { CompiledSignature } from '../runtime/signature.js'
 import type { Feed, TensorSpec } from '../runtime/tensors.js'
@@ -75,7 +75,7 @@ export function decodePlainInstances(b: Buffer, sig: CompiledSignature, maxRows:
       const feature = features[c]
       if (i !== -1 && !isArray) i = expectKey(b, i, feature.name)
       if (i !== -1) i = readNumber(b, i)
-      if (i === -1) return null
+      if (i === -1 || !scanned.isExact) return null // the recorded rows are written from these values
       const value = scanned.number
       if (!Number.isFinite(value) || (feature.type === 'integer' && !Number.isInteger(value))) return null
       values[base + c] = value
@@ -117,6 +117,8 @@ class PlainInput {
   dims: number[] | null = null
   first = -1
   count = 0
+  /** Some of its elements were read approximately: only an FP32 input takes them (readNumber). */
+  hasApproximations = false
 }
 
 /**
@@ -209,7 +211,7 @@ function scanShape(b: Buffer, i: number, input: PlainInput): number {
   for (;;) {
     i = readNumber(b, i)
     const d = scanned.number
-    if (i === -1 || !Number.isSafeInteger(d) || d < 0 || dims.length === MAX_RANK) return -1
+    if (i === -1 || !scanned.isExact || !Number.isSafeInteger(d) || d < 0 || dims.length === MAX_RANK) return -1
     dims.push(d)
     i = skipSpace(b, i)
     if (b[i] !== COMMA) break
@@ -228,8 +230,14 @@ function scanData(b: Buffer, i: number, input: PlainInput): number {
   for (;;) {
     i = readNumber(b, i)
     if (i === -1) return -1
+    const v = scanned.number
+    // approximate: kept only where every value within APPROXIMATION rounds to the same float32, which the exact one then does too
+    if (!scanned.isExact) {
+      if (Math.fround(v * (1 - APPROXIMATION)) !== Math.fround(v * (1 + APPROXIMATION))) return -1
+      input.hasApproximations = true
+    }
     if (valuesUsed === values.length) growValues()
-    values[valuesUsed++] = scanned.number
+    values[valuesUsed++] = v
     input.count++
     i = skipSpace(b, i)
     if (b[i] !== COMMA) break
@@ -241,6 +249,7 @@ function scanData(b: Buffer, i: number, input: PlainInput): number {
 /** The input as decodeInput makes it, when it fits its spec and every element is valid; else null. */
 function plainFeed(b: Buffer, input: PlainInput, spec: TensorSpec): Feed | null {
   if (spec.datatype === null || !isSpan(b, input.datatypeStart, input.datatypeEnd, spec.datatype)) return null
+  if (input.hasApproximations && spec.datatype !== 'FP32') return null
   const info = datatypeInfo(spec.datatype)
   if (info === undefined || (info.kind !== 'float' && info.kind !== 'int')) return null
   const dims = input.dims!
