@@ -15,12 +15,13 @@
  * is counted once. Other processes' writers (replicas, workers) keep the same rows: each
  * batch's transaction reads the states first and `follow`s them, reading a profile another
  * process set; a reset or a rebuild step locks the states first (store/drift-rollups.ts), and
- * a step goes on from the `through` in the store, wherever its last step left it. Until `through` is null the drift endpoint counts the records (drift-raw.ts).
+ * a step goes on from the `through` in the store, wherever its last step left it. Until
+ * `through` is null the drift endpoint counts the records (drift-raw.ts).
  * The counting here is the full computation's (drift-sql.ts valueOf, counted): a missing or
  * wrong-typed value is not counted, a categorical value not in the profile is (other), and
  * SQLite reads a JSON true as 1 where PostgreSQL leaves it out.
  */
-import { DRIFT_BINS_A_ROW, DRIFT_BIN_COLUMNS, DRIFT_UPSERT_ROW_SQL, lockDriftStates, RECORDS_COL } from '../store/drift-rollups.js'
+import { DRIFT_BINS_A_ROW, DRIFT_BIN_COLUMNS, DRIFT_UPSERT_ROW_SQL, driftStateOf, lockDriftStates, RECORDS_COL } from '../store/drift-rollups.js'
 import type { DriftCounter, DriftRollupRow, DriftRollupState } from '../store/drift-rollups.js'
 import { sql } from '../store/operation.js'
 import type { Operation } from '../store/operation.js'
@@ -80,9 +81,9 @@ export class DriftRollups implements DriftCounter {
       const profiled = new Set(states.map((s) => keyOf(s.profile.model, s.profile.version)))
       for (const key of this.#versions.keys()) if (!profiled.has(key)) this.#versions.delete(key)
       // a version at a time, as its reset commits: should one fail, those before it count in their new bins, the others in their old
-      for (const s of states) {
-        const state = s.profile_at === s.profile.updated_at ? s : { ...s, through: await store.run(resetRollups(s.profile), 'write') }
-        this.#versions.set(keyOf(s.profile.model, s.profile.version), counting(s.profile, state.through))
+      for (const { profile, state } of states) {
+        const through = state?.profileAt === profile.updated_at ? state.through : await store.run(resetRollups(profile), 'write')
+        this.#versions.set(keyOf(profile.model, profile.version), counting(profile, through))
       }
     })
     this.#rebuilding ??= this.#rebuild().finally(() => (this.#rebuilding = null))
@@ -252,8 +253,8 @@ function rowsOf(g: { model: string; version: string; minute: number; records: nu
   return rows
 }
 
-/** Every profile with its rollups' state (profile_at -1 where it has none yet). */
-function* readStates(): Operation<{ profile: StoredProfile; profile_at: number; through: number | null }[]> {
+/** Every profile with its rollups' state (null where it has none yet). */
+function* readStates(): Operation<{ profile: StoredProfile; state: DriftRollupState | null }[]> {
   const out = []
   for (const { model, version } of yield* listProfiles()) {
     let profile: StoredProfile | null
@@ -263,8 +264,7 @@ function* readStates(): Operation<{ profile: StoredProfile; profile_at: number; 
       continue // a profile stored in a form this version does not read: not counted, and its drift answer says why
     }
     if (profile === null) continue
-    const [state] = yield sql('SELECT profile_at, through FROM drift_rollup_state WHERE model = ? AND version = ?', model, version)
-    out.push({ profile, profile_at: state === undefined ? -1 : Number(state.profile_at), through: state === undefined || state.through === null ? null : Number(state.through) })
+    out.push({ profile, state: yield* driftStateOf(model, version) })
   }
   return out
 }
@@ -284,9 +284,9 @@ function* resetRollups(p: StoredProfile): Operation<number | null> {
 function* rebuildStep(model: string, version: string, c: Counting, records: number): Operation<number | null> {
   yield lockDriftStates
   // where the store says it is: another process may have moved it on, or replaced the profile
-  const [state] = yield sql('SELECT profile_at, through FROM drift_rollup_state WHERE model = ? AND version = ?', model, version)
-  if (state === undefined || Number(state.profile_at) !== c.profileAt || state.through === null) return null
-  const since = Number(state.through)
+  const state = yield* driftStateOf(model, version)
+  if (state === null || state.profileAt !== c.profileAt || state.through === null) return null
+  const since = state.through
   const [next] = yield sql('SELECT ts FROM inferences WHERE model = ? AND version = ? AND ts >= ? ORDER BY ts LIMIT 1 OFFSET ?', model, version, since, records)
   const until = next === undefined ? END_OF_TIME : Math.max(minuteOf(Number(next.ts)), since + MINUTE_MS)
   const minutes = yield* countsByMinute({ model, version, since, until }, c.columns)
@@ -301,8 +301,8 @@ const upsertRow = (row: DriftRollupRow) => sql(DRIFT_UPSERT_ROW_SQL, ...row)
 
 /** Whether a version's rollups hold every record in `profile`'s bins. */
 export function* isRollupComplete(profile: StoredProfile): Operation<boolean> {
-  const [state] = yield sql('SELECT profile_at, through FROM drift_rollup_state WHERE model = ? AND version = ?', profile.model, profile.version)
-  return state !== undefined && Number(state.profile_at) === profile.updated_at && state.through === null
+  const state = yield* driftStateOf(profile.model, profile.version)
+  return state !== null && state.profileAt === profile.updated_at && state.through === null
 }
 
 /** Counts of whole minutes `f` (since and until on minute boundaries) from the rollups, in the columns' bins. */

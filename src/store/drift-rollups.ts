@@ -49,6 +49,12 @@ export const driftStatesSql = (d: Dialect): string =>
 export const driftStatesOf = (rows: Rows): DriftRollupState[] =>
   rows.map((r) => ({ model: String(r.model), version: String(r.version), profileAt: Number(r.profile_at), through: r.through === null ? null : Number(r.through) }))
 
+/** One version's state, as driftStatesOf reads it; null when its profile has none yet. */
+export function* driftStateOf(model: string, version: string): Operation<DriftRollupState | null> {
+  const rows = yield sql('SELECT model, version, profile_at, through FROM drift_rollup_state WHERE model = ? AND version = ?', model, version)
+  return rows.length === 0 ? null : driftStatesOf(rows)[0]
+}
+
 /** First in a transaction that changes a state: waits for the writers counting with it, and holds back the next. */
 export const lockDriftStates: DialectSql = (d) =>
   d.name === 'postgres' ? sql('LOCK TABLE drift_rollup_state IN EXCLUSIVE MODE') : sql('SELECT 1')
