@@ -124,15 +124,8 @@ const BEGIN: Record<TransactionMode, string> = { write: 'BEGIN', read: 'BEGIN IS
 
 /** `body` on one connection of the pool, in one transaction: committed if it resolves, rolled back if it throws. */
 export async function withPostgresTransaction<T>(pool: pg.Pool, mode: TransactionMode, body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  // the pool discards the connection at release if it failed meanwhile (postgres-store.ts listens)
   const client = await pool.connect()
-  // a connection dropped between two statements (the server stopped) is an 'error' event on the
-  // checked-out client, which would end the process unheard: the next statement reports it,
-  // and the connection is destroyed rather than handed back to the pool
-  let dropped: Error | undefined
-  const onError = (err: Error): void => {
-    dropped = err
-  }
-  client.on('error', onError)
   try {
     await client.query(BEGIN[mode])
     const result = await body(client)
@@ -142,8 +135,7 @@ export async function withPostgresTransaction<T>(pool: pg.Pool, mode: Transactio
     await client.query('ROLLBACK').catch(() => {})
     throw err
   } finally {
-    client.off('error', onError)
-    client.release(dropped)
+    client.release()
   }
 }
 

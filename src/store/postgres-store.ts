@@ -57,8 +57,12 @@ export class PostgresStore implements Store {
   constructor(url: string, options: { rollups?: boolean } = {}) {
     this.#insertSql = options.rollups ?? true ? INSERT_WITH_ROLLUPS_SQL : INSERT_SQL
     this.#pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 10_000, query_timeout: 30_000 })
-    // an idle connection dropped by a stopped server must not crash the process; the next query reports it
+    // a connection dropped by a stopped server must not crash the process; the next query on it
+    // reports it, and the pool discards a connection that has failed. Each connection gets its own
+    // listener as it is made: pg-pool hands a new one out without any, and the server's FATAL can
+    // come in the very read that made it ready, before the caller could add one.
     this.#pool.on('error', () => {})
+    this.#pool.on('connect', (client) => client.on('error', () => {}))
   }
 
   async migrate(): Promise<number> {
