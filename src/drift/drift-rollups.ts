@@ -18,8 +18,8 @@
  * a step goes on from the `through` in the store, wherever its last step left it. Until
  * `through` is null the drift endpoint counts the records (drift-raw.ts).
  * The counting here is the full computation's (drift-sql.ts valueOf, counted): a missing or
- * wrong-typed value is not counted, a categorical value not in the profile is (other), and
- * SQLite reads a JSON true as 1 where PostgreSQL leaves it out.
+ * wrong-typed value (a boolean where a number is wanted, too) is not counted, and a categorical
+ * value not in the profile is (other).
  */
 import { DRIFT_BINS_A_ROW, DRIFT_BIN_COLUMNS, DRIFT_UPSERT_ROW_SQL, driftStateOf, lockDriftStates, RECORDS_COL } from '../store/drift-rollups.js'
 import type { DriftCounter, DriftRollupRow, DriftRollupState } from '../store/drift-rollups.js'
@@ -54,7 +54,6 @@ const minuteOf = (ts: number) => Math.floor(ts / MINUTE_MS) * MINUTE_MS
 export class DriftRollups implements DriftCounter {
   readonly #versions = new Map<string, Counting>()
   #store: Store | null = null
-  #isBooleanANumber = false
   #queue: Promise<unknown> = Promise.resolve()
   #rebuilding: Promise<void> | null = null
   readonly #rebuildRecords: number
@@ -67,7 +66,6 @@ export class DriftRollups implements DriftCounter {
   /** Start counting on `store` (opened and migrated), with the profiles it holds; resumes rebuilds. */
   async attach(store: Store): Promise<void> {
     this.#store = store
-    this.#isBooleanANumber = store.dialect.name === 'sqlite'
     store.countDriftWith(this)
     await this.refresh()
   }
@@ -146,7 +144,7 @@ export class DriftRollups implements DriftCounter {
       }
       if (g.c.through !== null && r.ts >= g.c.through) continue // the rebuild counts it
       g.records++
-      addRecord(g.bins, g.c, r.inputs, r.score, this.#isBooleanANumber)
+      addRecord(g.bins, g.c, r.inputs, r.score)
     }
     return groups.flatMap(rowsOf)
   }
@@ -199,7 +197,7 @@ const counting = (profile: StoredProfile, through: number | null): Counting => (
  * A record's values into `counts`, as drift-sql.ts counts them: the inputs (JSON text, or an
  * object where PostgreSQL's driver parsed them) read once, each column binned.
  */
-function addRecord(counts: number[][], b: Binning, inputsValue: unknown, score: number | null, isBooleanANumber: boolean): void {
+function addRecord(counts: number[][], b: Binning, inputsValue: unknown, score: number | null): void {
   const { columns, indexes } = b
   let inputs: Record<string, unknown> | null = null
   if (b.hasFeatures && inputsValue !== null) {
@@ -214,8 +212,7 @@ function addRecord(counts: number[][], b: Binning, inputsValue: unknown, score: 
     const { bins, isScore } = columns[k]
     const value = isScore ? score : inputs === null ? undefined : inputs[bins.feature]
     if (bins.kind === 'numeric') {
-      const x = typeof value === 'number' ? value : isBooleanANumber && typeof value === 'boolean' ? Number(value) : null
-      if (x !== null) counts[k][binOf(bins.edges, x)]++
+      if (typeof value === 'number') counts[k][binOf(bins.edges, value)]++
     } else if (value !== null && value !== undefined) {
       const text = typeof value === 'object' ? JSON.stringify(value) : categoryOf(value as string | number | boolean)
       counts[k][indexes[k]!.get(text) ?? bins.values.length]++
@@ -229,14 +226,10 @@ function addRecord(counts: number[][], b: Binning, inputsValue: unknown, score: 
  * (drift-sql.ts windowCounts) and a JSON.parse and the bins here about 3.
  */
 export function* recordCounts(f: WindowFilter, columns: readonly CountedColumn[]): Operation<WindowCounts> {
-  let isBooleanANumber = false
-  const rows = yield (d) => {
-    isBooleanANumber = d.name === 'sqlite'
-    return sql('SELECT inputs, score FROM inferences WHERE model = ? AND version = ? AND ts >= ? AND ts < ? AND status = 200', f.model, f.version, f.since, f.until)
-  }
+  const rows = yield sql('SELECT inputs, score FROM inferences WHERE model = ? AND version = ? AND ts >= ? AND ts < ? AND status = 200', f.model, f.version, f.since, f.until)
   const b = binningOf(columns)
   const counts = columns.map(({ bins }) => new Array<number>(bins.counts.length).fill(0))
-  for (const r of rows) addRecord(counts, b, r.inputs ?? null, r.score === null || r.score === undefined ? null : Number(r.score), isBooleanANumber)
+  for (const r of rows) addRecord(counts, b, r.inputs ?? null, r.score === null || r.score === undefined ? null : Number(r.score))
   return { records: rows.length, columns: columns.map(({ bins }, k) => ({ feature: bins.feature, n: counts[k].reduce((a, x) => a + x, 0), counts: counts[k] })) }
 }
 

@@ -86,28 +86,23 @@ export function columnsOf(profile: ReferenceProfile): CountedColumn[] {
 }
 
 /**
- * The value of a column in a record: a number (numeric; SQLite may give text too, which the
- * count leaves out: see `counted`), or text (categorical). Feature names are identifiers
- * (profile.ts), so a path is written into the text: SQLite reads a literal path once a
- * statement, a bound one again for every record.
+ * The value of a column in a record: a number (numeric: a JSON number, else null; SQLite's ->>
+ * would give a string as text and true as 1), or text (categorical). Feature names are
+ * identifiers (profile.ts), so a path is written into the text: SQLite reads a literal path
+ * once a statement, a bound one again for every record.
  */
 function valueOf(d: Dialect, { bins, isScore }: CountedColumn): string {
   if (isScore) return 'i.score'
   if (d.name === 'sqlite') {
     const path = `'$."${bins.feature}"'`
     return bins.kind === 'numeric'
-      ? `i.inputs ->> ${path}`
+      ? `CASE WHEN json_type(i.inputs, ${path}) IN ('integer', 'real') THEN i.inputs ->> ${path} END`
       : `CASE json_type(i.inputs, ${path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(i.inputs ->> ${path} AS TEXT) END`
   }
   const key = `'${bins.feature}'`
   return bins.kind === 'numeric'
     ? `CASE WHEN jsonb_typeof(i.inputs -> ${key}) = 'number' THEN (i.inputs ->> ${key})::double precision END`
     : `(i.inputs ->> ${key})`
-}
-
-/** Whether a value counts: a numeric column's value is a number (SQLite's ->> gives a string as text, which sorts after every number). */
-function counted(d: Dialect, { bins, isScore }: CountedColumn, x: string): string {
-  return d.name === 'sqlite' && bins.kind === 'numeric' && !isScore ? `typeof(${x}) IN ('integer', 'real')` : `${x} IS NOT NULL`
 }
 
 /**
@@ -119,9 +114,8 @@ function windowCountsSql(d: Dialect, f: WindowFilter, columns: readonly CountedC
   const params: unknown[] = []
   const p = (v: unknown) => (params.push(v), '?')
   const outer: string[] = [...(minuteMs === null ? [] : ['minute']), 'count(*) AS records']
-  columns.forEach((c, k) => {
-    const { bins } = c
-    outer.push(`count(*) FILTER (WHERE ${counted(d, c, `x${k}`)}) AS n${k}`)
+  columns.forEach(({ bins }, k) => {
+    outer.push(`count(x${k}) AS n${k}`) // the values counted: a missing or wrong-typed one is null
     if (bins.kind === 'numeric') bins.edges.forEach((e, j) => outer.push(`count(*) FILTER (WHERE x${k} < ${p(e)}) AS c${k}_${j}`))
     else bins.values.forEach((v, j) => outer.push(`count(*) FILTER (WHERE x${k} = ${p(v)}) AS c${k}_${j}`))
   })

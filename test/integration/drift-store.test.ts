@@ -56,6 +56,7 @@ function records(version: string, seed: number, count: number, drifted: boolean,
     const failed = i % 50 === 7
     // one record in 40 came as V2 tensors: no feature by name, only a score
     const inputs = i % 40 === 3 ? [{ name: 'features', shape: [1, 5], datatype: 'FP64', data: FEATURES.map((f) => row[f]) }] : inputsOf(row, rnd, drifted)
+    if (i % 45 === 5 && inputs !== null && !Array.isArray(inputs)) inputs.pay_1 = true // a boolean is no number: not counted on either store
     const score = scoreOf(row)
     return {
       record_id: newInferenceId(), inference_id: `${version}-${seed}-${i}`, ts: startTs + i * 1_000, server_ts: startTs + i * 1_000, model: 'm', version,
