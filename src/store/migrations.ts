@@ -263,6 +263,14 @@ export const MIGRATIONS: readonly Migration[] = [
     sqlite: driftRollupTablesSql('sqlite'),
     postgres: driftRollupTablesSql('postgres'),
   },
+  {
+    version: 10,
+    name: 'drift rollups: SQLite\'s counted again, without a JSON true as a number',
+    // kept by the rule before this migration, SQLite's counted a true in a numeric feature as 1:
+    // without a state, each profiled version's rows are emptied and rebuilt at the writer's start
+    sqlite: 'DELETE FROM drift_rollup_state;',
+    postgres: 'SELECT 1; -- PostgreSQL never counted a boolean as a number',
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -17,6 +17,7 @@ import { newInferenceId } from '../../src/inference-id.js'
 import { CREDIT_FEATURES, driftedRow, generateCreditRows } from '../../src/sample-data/credit-default.js'
 import type { CreditRow } from '../../src/sample-data/credit-default.js'
 import { SeededRandom } from '../../src/sample-data/random.js'
+import { MIGRATIONS, migrationSql } from '../../src/store/migrations.js'
 import type { StoredInference } from '../../src/store/records.js'
 import { STORE_KINDS, STORES, twoReplicasOn } from './stores.js'
 import type { StoreUnderTest } from './stores.js'
@@ -274,6 +275,19 @@ for (const [kind, open] of Object.entries(STORES)) {
       await expectEqual('v1', { kind: 'profile', version: 'v1' }, 'rollups')
       const { fast } = await both('v1', { kind: 'profile', version: 'v1' }, windows[0])
       expect(fast.binsFrom.profile.source).toBe('drifted rows')
+    })
+
+    it.runIf(kind === 'sqlite')('rebuilds, after migration 10, the rollups an older gateway kept by the old rule', async () => {
+      // the old rule counted a true in a numeric feature as 1: here, a few more counts in the rows
+      await t.tamper('UPDATE rollup_drift SET b0 = b0 + 3')
+      const restarted = new DriftRollups()
+      await restarted.attach(t.store)
+      await restarted.rebuilt()
+      await expect(expectEqual('v1', { kind: 'profile', version: 'v1' }, 'rollups')).rejects.toThrow() // not without the migration
+      await t.tamper(migrationSql(MIGRATIONS.find((m) => m.version === 10)!, 'sqlite'))
+      await restarted.refresh() // as the writer's next start does
+      await restarted.rebuilt()
+      await expectEqual('v1', { kind: 'profile', version: 'v1' }, 'rollups')
     })
 
     it('goes on counting the other versions when a stored profile cannot be read', async () => {
