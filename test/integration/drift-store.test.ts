@@ -277,7 +277,8 @@ for (const [kind, open] of Object.entries(STORES)) {
       expect(fast.binsFrom.profile.source).toBe('drifted rows')
     })
 
-    it.runIf(kind === 'sqlite')('rebuilds, after migration 10, the rollups an older gateway kept by the old rule', async () => {
+    // SQLite alone: PostgreSQL never counted a boolean as a number, and its migration 10 does nothing
+    if (kind === 'sqlite') it('rebuilds, after migration 10, the rollups an older gateway kept by the old rule', async () => {
       // the old rule counted a true in a numeric feature as 1: here, a few more counts in the rows
       await t.tamper('UPDATE rollup_drift SET b0 = b0 + 3')
       const restarted = new DriftRollups()
